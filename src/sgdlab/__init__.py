@@ -1,0 +1,17 @@
+"""sgdlab: ``torch.optim.SGD``, worked.
+
+The update rule written out and proven equal to PyTorch's, tools that explain
+each step, and the device helpers the documentation's examples run on.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import devices as _devices_module
+from .devices import *  # noqa: F403
+
+try:
+    __version__ = version("sgdlab")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+__all__ = [*_devices_module.__all__]
