@@ -1,0 +1,65 @@
+# sgdlab task runner. The first use creates .venv and installs the project into it.
+# Run `make help` for the list of targets.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+BUILDDIR ?= _build
+DOCSDIR ?= docs
+CONFDIR ?= .
+# A warning is an error, but report them all before stopping.
+SPHINXOPTS ?= -W --keep-going
+SPHINXBUILD = $(PY) -m sphinx -c $(CONFDIR) $(SPHINXOPTS)
+
+export MPLBACKEND := Agg
+export PYTHONHASHSEED := 0
+
+.DEFAULT_GOAL := help
+.PHONY: help setup html html-noplot doctest test pytest livehtml clean snapshots
+
+help: ## List the targets with what each does
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+# Reinstall only when the project's metadata or the pinned versions change.
+$(STAMP): pyproject.toml constraints.txt
+	@echo "==> setting up $(VENV) (Python packages pinned in constraints.txt)"
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[docs,test]"
+	touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install sgdlab with its docs and test extras
+
+html: $(STAMP) ## Build the site, running every gallery example, into _build/html
+	@echo "==> building the site (gallery examples re-run when they or src/sgdlab change)"
+	$(SPHINXBUILD) -b html $(DOCSDIR) $(BUILDDIR)/html
+	@echo "==> open $(BUILDDIR)/html/index.html"
+
+html-noplot: $(STAMP) ## Build the site without running the gallery examples (fast)
+	$(SPHINXBUILD) -D plot_gallery=0 -b html $(DOCSDIR) $(BUILDDIR)/html-noplot
+
+doctest: $(STAMP) ## Run the {doctest} blocks of the pages (gallery not re-run)
+	@echo "==> running the doctests of the pages"
+	$(SPHINXBUILD) -D plot_gallery=0 -b doctest $(DOCSDIR) $(BUILDDIR)/doctest
+
+pytest: $(STAMP) ## Run the unit tests and the docstring examples of src/
+	@echo "==> running pytest (unit tests, docstring examples, examples, build guards)"
+	$(PY) -m pytest
+
+test: $(STAMP) ## Run everything: pytest, the page doctests and the full html build
+	$(MAKE) --no-print-directory pytest
+	$(MAKE) --no-print-directory doctest
+	$(MAKE) --no-print-directory html
+	@echo "==> all checks passed"
+
+livehtml: $(STAMP) ## Rebuild the site on every change and serve it on http://127.0.0.1:8000
+	$(PY) -m sphinx_autobuild -c $(CONFDIR) $(DOCSDIR) $(BUILDDIR)/html \
+		--watch src --watch examples --ignore "*/auto_examples/*" --port 8000
+
+clean: ## Remove the build output and the generated gallery pages (keeps .venv)
+	rm -rf $(BUILDDIR) $(DOCSDIR)/auto_examples $(DOCSDIR)/sg_execution_times.rst
+
+snapshots: $(STAMP) ## Re-record what each gallery script prints (review the diff!)
+	SGDLAB_UPDATE_SNAPSHOTS=1 $(PY) -m pytest -q tests/test_examples.py
