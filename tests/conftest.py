@@ -37,3 +37,7 @@ def run(args, cwd=ROOT, env=None, timeout=600) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="session")
 def python() -> str:
     return sys.executable
+
+
+# The network guard is loaded by child processes only; importing it here would patch pytest's own socket.
+collect_ignore = ["offline"]
