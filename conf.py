@@ -37,8 +37,10 @@ html_static_path = ["docs/_static"]
 html_css_files = ["sgdlab.css"]
 
 # -- MyST ---------------------------------------------------------------------
-myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "substitution"]
 myst_heading_anchors = 3
+# Pages write {{ torch_version }} for the PyTorch the site was built with.
+myst_substitutions = {"torch_version": torch.__version__}
 
 # -- autodoc / napoleon --------------------------------------------------------
 autodoc_member_order = "bysource"
