@@ -7,9 +7,11 @@ each step, and the device helpers the documentation's examples run on.
 from importlib.metadata import PackageNotFoundError, version
 
 from . import devices as _devices_module
+from . import explain as _explain_module
 from . import optim as _optim_module
 from . import update as _update_module
 from .devices import *  # noqa: F403
+from .explain import *  # noqa: F403
 from .optim import *  # noqa: F403
 from .update import *  # noqa: F403
 
@@ -22,4 +24,5 @@ __all__ = [
     *_devices_module.__all__,
     *_update_module.__all__,
     *_optim_module.__all__,
+    *_explain_module.__all__,
 ]
