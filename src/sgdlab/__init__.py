@@ -6,10 +6,12 @@ each step, and the device helpers the documentation's examples run on.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import binding as _binding_module
 from . import devices as _devices_module
 from . import explain as _explain_module
 from . import optim as _optim_module
 from . import update as _update_module
+from .binding import *  # noqa: F403
 from .devices import *  # noqa: F403
 from .explain import *  # noqa: F403
 from .optim import *  # noqa: F403
@@ -25,4 +27,5 @@ __all__ = [
     *_update_module.__all__,
     *_optim_module.__all__,
     *_explain_module.__all__,
+    *_binding_module.__all__,
 ]
