@@ -105,28 +105,33 @@ for lr, path in bounded["cpu"].items():
 # %%
 # Paths and loss curves
 # ---------------------
-# Left: the article's function with lr 1.0; x leaves for -1332.7185 at once, then walks
-# down by 2 per step while y keeps falling. Middle and right: the bounded variant; lr 0.01
-# overshoots to where the slope is nearly flat and climbs back, lr 0.001 slides down
-# without overshooting but slowly.
+# Top: the article's function with lr 1.0. x leaves for -1332.7185 at once (the x axis of
+# values is symmetric-logarithmic so that 5 fits too), then walks down by 2 per step while
+# y keeps falling. Bottom: the bounded variant. lr 0.01 overshoots to where the slope is
+# nearly flat and climbs back; lr 0.001 slides down without overshooting, but slowly. The
+# floor of the lr 0.01 curve is float32: x cannot get any closer to x*.
 
 cpu_article = article["cpu"]
-fig, (left, middle, right) = plt.subplots(1, 3, figsize=(14, 4), layout="constrained")
-steps = range(1, ARTICLE_STEPS + 1)
-left.plot(steps, [row[2] for row in cpu_article], marker=".", color="C3", label="y after the step")
-left.set(xlabel="step", ylabel="y", title="Article's function, lr = 1.0: no minimum")
-left_x = left.twinx()
-left_x.plot(steps, [row[0] for row in cpu_article], "--", color="C0", label="x after the step")
-left_x.set_ylabel("x")
-left.legend(handles=left.get_lines() + left_x.get_lines(), loc="upper right")
+fig, ((article_x, article_loss), (bounded_x, bounded_loss)) = plt.subplots(
+    2, 2, figsize=(11, 8), layout="constrained"
+)
+steps = range(ARTICLE_STEPS + 1)
+article_x.plot(steps, [5.0] + [row[0] for row in cpu_article], marker=".", color="C3")
+article_x.set_yscale("symlog")
+article_x.set(xlabel="step", ylabel="x (symmetric log scale)",
+              title="Article's function, lr = 1.0: x")
+article_loss.plot(steps[1:], [row[2] for row in cpu_article], marker=".", color="C3")
+article_loss.set(xlabel="step", ylabel="y", title="Article's function, lr = 1.0: y, no minimum")
 
 for lr, path in bounded["cpu"].items():
-    middle.plot(range(STEPS + 1), path, label=f"lr = {lr}")
-    right.plot(range(STEPS + 1), (bounded_y(path.double()) - y_star).clamp_min(1e-12), label=f"lr = {lr}")
-middle.axhline(x_star, color="grey", linestyle=":", label="x* = ln(2/9)")
-middle.set(xlabel="step", ylabel="x", title="Bounded variant 9eˣ − 2x + 4: x")
-middle.legend()
-right.set_yscale("log")
-right.set(xlabel="step", ylabel="y − y* (log scale)", title="Bounded variant: distance to the minimum")
-right.legend()
+    bounded_x.plot(range(STEPS + 1), path, label=f"lr = {lr}")
+    gap = (bounded_y(path.double()) - y_star).clamp_min(1e-12)
+    bounded_loss.plot(range(STEPS + 1), gap, label=f"lr = {lr}")
+bounded_x.axhline(x_star, color="grey", linestyle=":", label="x* = ln(2/9)")
+bounded_x.set(xlabel="step", ylabel="x", title="Bounded variant 9eˣ − 2x + 4: x")
+bounded_x.legend()
+bounded_loss.set_yscale("log")
+bounded_loss.set(xlabel="step", ylabel="y − y* (log scale)",
+                 title="Bounded variant: distance to the minimum")
+bounded_loss.legend()
 plt.show()

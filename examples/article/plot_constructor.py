@@ -94,8 +94,8 @@ print("defaults:", torch.optim.SGD([torch.zeros(1, requires_grad=True)]).default
 # Where each setting takes x
 # --------------------------
 # Left: the settings that minimise. Momentum overshoots the minimum at 0 and swings back;
-# dampening and Nesterov calm the swing; weight decay adds a pull towards 0 on top of the
-# gradient. Right: ``maximize=True`` climbs away, each step multiplying x by 1.2.
+# dampening makes the swing slower and a little smaller, Nesterov's look-ahead damps it
+# quickly; weight decay adds a pull towards 0 on top of the gradient. Right: ``maximize=True`` climbs away, each step multiplying x by 1.2.
 
 cpu = results["cpu"]
 steps = range(STEPS + 1)
