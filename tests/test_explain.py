@@ -251,3 +251,25 @@ def test_describe_works_for_any_optimizer():
     w = torch.zeros(2, requires_grad=True)
     text = sgdlab.describe(torch.optim.Adam([w], lr=0.1), {"w": w})
     assert text.startswith("Adam: 1 parameter group, 1 parameters")
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sparse_gradients_are_explained_and_predicted(momentum):
+    torch.manual_seed(0)
+    embedding = torch.nn.Embedding(4, 2, sparse=True)
+    optimizer = sgdlab.SGD(embedding.parameters(), lr=0.1, momentum=momentum)
+    for indices in ([0, 2], [1, 2]):
+        optimizer.zero_grad()
+        embedding(torch.tensor(indices)).sum().backward()
+        explanation = sgdlab.explain_step(optimizer, embedding)
+        optimizer.step()
+        assert torch.equal(explanation["weight"].new_value, embedding.weight)
+        assert str(explanation).startswith("weight: [")
+
+
+def test_sparse_gradient_with_weight_decay_is_a_value_error():
+    embedding = torch.nn.Embedding(4, 2, sparse=True)
+    optimizer = torch.optim.SGD(embedding.parameters(), lr=0.1, weight_decay=0.01)
+    embedding(torch.tensor([0, 1])).sum().backward()
+    with pytest.raises(ValueError, match=r"param_groups\[0\] has weight_decay=0.01 and a sparse"):
+        sgdlab.explain_step(optimizer)

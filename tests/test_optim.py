@@ -255,3 +255,13 @@ def test_step_refuses_a_negative_lr_edited_into_param_groups():
     with pytest.raises(ValueError, match="lr must be >= 0, got -0.1"):
         optimizer.step()
     assert w.item() == 1.0
+
+
+def test_sparse_gradient_with_weight_decay_is_a_value_error_and_changes_nothing():
+    embedding = torch.nn.Embedding(4, 2, sparse=True)
+    before = embedding.weight.detach().clone()
+    optimizer = sgdlab.SGD(embedding.parameters(), lr=0.1, weight_decay=0.01)
+    embedding(torch.tensor([0, 1])).sum().backward()
+    with pytest.raises(ValueError, match=r"weight_decay=0.01 needs dense gradients.*shape \(4, 2\)"):
+        optimizer.step()
+    assert torch.equal(embedding.weight, before)
