@@ -250,7 +250,7 @@ def test_describe_lists_groups_parameters_and_state():
 def test_describe_works_for_any_optimizer():
     w = torch.zeros(2, requires_grad=True)
     text = sgdlab.describe(torch.optim.Adam([w], lr=0.1), {"w": w})
-    assert text.startswith("Adam: 1 parameter group, 1 parameters")
+    assert text.startswith("Adam: 1 parameter group, 1 parameter\n")
 
 
 @pytest.mark.parametrize("momentum", [0.0, 0.9])

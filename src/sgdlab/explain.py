@@ -418,8 +418,9 @@ def describe(
     names_by_id = parameter_names(optimizer, named_tensors(names))
     groups = optimizer.param_groups
     count = sum(len(group["params"]) for group in groups)
-    plural = "group" if len(groups) == 1 else "groups"
-    lines = [f"{type(optimizer).__name__}: {len(groups)} parameter {plural}, {count} parameters"]
+    groups_word = "group" if len(groups) == 1 else "groups"
+    params_word = "parameter" if count == 1 else "parameters"
+    lines = [f"{type(optimizer).__name__}: {len(groups)} parameter {groups_word}, {count} {params_word}"]
     header = ["name", "shape", "dtype", "device", "requires_grad", "grad", "state"]
     for index, group in enumerate(groups):
         lines.append(f"group {index}: {_settings_line(group)}")
