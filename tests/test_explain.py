@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import sgdlab
-from conftest import DEVICE_IDS, DEVICES, article_tensors
+from conftest import DEVICE_PARAMS, article_tensors
 from sgdlab.explain import _format_tensor
 
 OPTIMIZERS = [torch.optim.SGD, sgdlab.SGD]
@@ -44,7 +44,7 @@ def snapshot(optimizer):
     return params, copy.deepcopy(optimizer.state_dict())
 
 
-@pytest.mark.parametrize("device", DEVICES, ids=DEVICE_IDS)
+@pytest.mark.parametrize("device", DEVICE_PARAMS)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("optimizer_class", OPTIMIZERS, ids=["torch", "sgdlab"])
 def test_prediction_equals_step_over_the_flag_grid(device, dtype, optimizer_class):

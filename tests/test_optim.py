@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sgdlab
-from conftest import DEVICE_IDS, DEVICES, article_tensors
+from conftest import DEVICE_PARAMS, article_tensors
 
 SHAPES = [(), (3,), (2, 3), (4, 1, 2)]
 
@@ -82,7 +82,7 @@ def run_pair(config: dict, dtype, device, steps: int, seed: int = 0):
     return ours, theirs, params_a, params_b
 
 
-@pytest.mark.parametrize("device", DEVICES, ids=DEVICE_IDS)
+@pytest.mark.parametrize("device", DEVICE_PARAMS)
 @settings(max_examples=60, deadline=None)
 @given(
     config=sgd_settings(),
@@ -94,7 +94,7 @@ def test_bit_identical_to_torch_over_the_flag_grid(device, config, dtype, steps,
     run_pair(config, dtype, device, steps, seed)
 
 
-@pytest.mark.parametrize("device", DEVICES, ids=DEVICE_IDS)
+@pytest.mark.parametrize("device", DEVICE_PARAMS)
 @pytest.mark.parametrize("foreach", [False, True])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_bit_identical_with_every_flag_on(device, foreach, dtype):
