@@ -1,4 +1,4 @@
-"""Shared paths and helpers for sgdlab's tests, the devices sgdlab runs on, and small SGD problems."""
+"""Shared paths, helpers and fixtures for sgdlab's tests: the devices to run on, small SGD problems."""
 
 from __future__ import annotations
 
@@ -14,9 +14,6 @@ import sgdlab
 
 ROOT = Path(__file__).resolve().parent.parent
 OFFLINE = Path(__file__).resolve().parent / "offline"
-
-DEVICES = sgdlab.devices()
-DEVICE_IDS = [str(device) for device in DEVICES]
 
 
 def offline_env(**extra: str) -> dict[str, str]:
@@ -45,7 +42,25 @@ def python() -> str:
     return sys.executable
 
 
-@pytest.fixture(params=DEVICES, ids=DEVICE_IDS)
+# The network guard is loaded by child processes only; importing it here would patch pytest's own socket.
+collect_ignore = ["offline"]
+
+def _device_params() -> list:
+    """Each device sgdlab.devices() lists; CUDA, when absent, as a test that skips and says why."""
+    listed = sgdlab.devices()
+    params = [pytest.param(device, id=str(device)) for device in listed]
+    if all(device.type != "cuda" for device in listed):
+        reason = ("CUDA is not available on this machine" if not torch.cuda.is_available()
+                  else "SGDLAB_DEVICES leaves CUDA out")
+        params.append(pytest.param(torch.device("cuda"), id="cuda",
+                                   marks=pytest.mark.skip(reason=reason)))
+    return params
+
+
+DEVICE_PARAMS = _device_params()
+
+
+@pytest.fixture(params=DEVICE_PARAMS)
 def device(request) -> torch.device:
     """Each device :func:`sgdlab.devices` lists (CPU, plus CUDA where present)."""
     return request.param
@@ -57,7 +72,3 @@ def article_tensors(dtype: torch.dtype = torch.float32, device: str | torch.devi
     c = torch.tensor(3.0, dtype=dtype, device=device, requires_grad=True)
     y = c * 3 * torch.exp(x) + 2.0 * x + 4.0
     return x, c, y
-
-
-# The network guard is loaded by child processes only; importing it here would patch pytest's own socket.
-collect_ignore = ["offline"]

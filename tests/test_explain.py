@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import sgdlab
-from conftest import DEVICE_IDS, DEVICES, article_tensors
+from conftest import DEVICE_PARAMS, article_tensors
 from sgdlab.explain import _format_tensor
 
 OPTIMIZERS = [torch.optim.SGD, sgdlab.SGD]
@@ -44,7 +44,7 @@ def snapshot(optimizer):
     return params, copy.deepcopy(optimizer.state_dict())
 
 
-@pytest.mark.parametrize("device", DEVICES, ids=DEVICE_IDS)
+@pytest.mark.parametrize("device", DEVICE_PARAMS)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("optimizer_class", OPTIMIZERS, ids=["torch", "sgdlab"])
 def test_prediction_equals_step_over_the_flag_grid(device, dtype, optimizer_class):
@@ -250,4 +250,26 @@ def test_describe_lists_groups_parameters_and_state():
 def test_describe_works_for_any_optimizer():
     w = torch.zeros(2, requires_grad=True)
     text = sgdlab.describe(torch.optim.Adam([w], lr=0.1), {"w": w})
-    assert text.startswith("Adam: 1 parameter group, 1 parameters")
+    assert text.startswith("Adam: 1 parameter group, 1 parameter\n")
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sparse_gradients_are_explained_and_predicted(momentum):
+    torch.manual_seed(0)
+    embedding = torch.nn.Embedding(4, 2, sparse=True)
+    optimizer = sgdlab.SGD(embedding.parameters(), lr=0.1, momentum=momentum)
+    for indices in ([0, 2], [1, 2]):
+        optimizer.zero_grad()
+        embedding(torch.tensor(indices)).sum().backward()
+        explanation = sgdlab.explain_step(optimizer, embedding)
+        optimizer.step()
+        assert torch.equal(explanation["weight"].new_value, embedding.weight)
+        assert str(explanation).startswith("weight: [")
+
+
+def test_sparse_gradient_with_weight_decay_is_a_value_error():
+    embedding = torch.nn.Embedding(4, 2, sparse=True)
+    optimizer = torch.optim.SGD(embedding.parameters(), lr=0.1, weight_decay=0.01)
+    embedding(torch.tensor([0, 1])).sum().backward()
+    with pytest.raises(ValueError, match=r"param_groups\[0\] has weight_decay=0.01 and a sparse"):
+        sgdlab.explain_step(optimizer)

@@ -68,6 +68,8 @@ def _format_hyperparameter(value: float | Tensor) -> str:
 
 def _format_tensor(tensor: Tensor, operand: bool = False) -> str:
     """A scalar as a number (in parentheses when negative and ``operand``), else its first entries."""
+    if tensor.is_sparse:  # a sparse gradient (e.g. from nn.Embedding(sparse=True))
+        tensor = tensor.to_dense()
     if tensor.dim() == 0:
         text = format_number(tensor.item())
         return f"({text})" if operand and text.startswith("-") else text
@@ -281,6 +283,11 @@ def _explain_group(
     group = optimizer.param_groups[group_index]
     with_momentum = group["momentum"] != 0
     with_grad = [param for param in group["params"] if param.grad is not None]
+    if group["weight_decay"] != 0 and any(param.grad.is_sparse for param in with_grad):
+        raise ValueError(
+            f"param_groups[{group_index}] has weight_decay={group['weight_decay']!r} and a sparse "
+            "gradient: step() cannot apply weight decay to sparse gradients"
+        )
     with torch.no_grad():
         values = [param.detach().clone() for param in with_grad]
         grads = [param.grad.detach().clone() for param in with_grad]
@@ -411,8 +418,9 @@ def describe(
     names_by_id = parameter_names(optimizer, named_tensors(names))
     groups = optimizer.param_groups
     count = sum(len(group["params"]) for group in groups)
-    plural = "group" if len(groups) == 1 else "groups"
-    lines = [f"{type(optimizer).__name__}: {len(groups)} parameter {plural}, {count} parameters"]
+    groups_word = "group" if len(groups) == 1 else "groups"
+    params_word = "parameter" if count == 1 else "parameters"
+    lines = [f"{type(optimizer).__name__}: {len(groups)} parameter {groups_word}, {count} {params_word}"]
     header = ["name", "shape", "dtype", "device", "requires_grad", "grad", "state"]
     for index, group in enumerate(groups):
         lines.append(f"group {index}: {_settings_line(group)}")
