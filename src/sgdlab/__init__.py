@@ -7,11 +7,19 @@ each step, and the device helpers the documentation's examples run on.
 from importlib.metadata import PackageNotFoundError, version
 
 from . import devices as _devices_module
+from . import optim as _optim_module
+from . import update as _update_module
 from .devices import *  # noqa: F403
+from .optim import *  # noqa: F403
+from .update import *  # noqa: F403
 
 try:
     __version__ = version("sgdlab")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = [*_devices_module.__all__]
+__all__ = [
+    *_devices_module.__all__,
+    *_update_module.__all__,
+    *_optim_module.__all__,
+]
