@@ -8,9 +8,11 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import devices as _devices_module
 from . import optim as _optim_module
+from . import speed as _speed_module
 from . import update as _update_module
 from .devices import *  # noqa: F403
 from .optim import *  # noqa: F403
+from .speed import *  # noqa: F403
 from .update import *  # noqa: F403
 
 try:
@@ -22,4 +24,5 @@ __all__ = [
     *_devices_module.__all__,
     *_update_module.__all__,
     *_optim_module.__all__,
+    *_speed_module.__all__,
 ]
