@@ -16,7 +16,7 @@ export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help setup html html-noplot doctest test pytest livehtml clean snapshots
+.PHONY: help setup html html-noplot doctest test pytest livehtml clean snapshots gpu-check bench
 
 help: ## List the targets with what each does
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -63,3 +63,7 @@ clean: ## Remove the build output and the generated gallery pages (keeps .venv)
 
 snapshots: $(STAMP) ## Re-record what each gallery script prints (review the diff!)
 	SGDLAB_UPDATE_SNAPSHOTS=1 $(PY) -m pytest -q tests/test_examples.py
+
+# No venv bootstrap here: a GPU machine needs only torch, numpy, matplotlib and pytest.
+gpu-check: ## Run the tests and every gallery script on CUDA and CPU, compare their numbers (PYTHON=python3)
+	PYTHONPATH=src$${PYTHONPATH:+:$$PYTHONPATH} $(PYTHON) tools/gpu_check.py
