@@ -67,7 +67,7 @@ def freshness(record: dict, root: Path) -> tuple[str, str]:
         return "unknown", "the record was made outside a git checkout, so its age cannot be checked"
     latest = covered_commit(root)
     if latest is None:
-        return "unknown", "git is not available here, so the record's age cannot be checked"
+        return "unknown", "git (or a git checkout) is not available here, so the record's age cannot be checked"
     if latest == made_at:
         return "fresh", "made at the last commit that changed the examples or the package"
     answer = git(root, "merge-base", "--is-ancestor", latest, made_at)
