@@ -187,3 +187,11 @@ def test_the_directives_build_without_warnings(tmp_path, python):
     missing = (tmp_path / "html" / "missing.html").read_text()
     assert "No CUDA run is recorded yet" in missing and "<table" not in missing
     assert "<table" in (tmp_path / "html" / "bench.html").read_text()
+
+    # Nothing changed: nothing is re-read. A record appears: its page is re-read.
+    build = [python, "-m", "sphinx", "-W", "-b", "html", docs, tmp_path / "html"]
+    again = run(build)
+    assert "0 added, 0 changed, 0 removed" in again.stdout and "reading sources... [" not in again.stdout
+    (tmp_path / "none.json").write_text(json.dumps(parity_record("unknown")))
+    assert run(build).returncode == 0
+    assert "Fixture GPU" in (tmp_path / "html" / "missing.html").read_text()

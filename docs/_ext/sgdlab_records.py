@@ -10,7 +10,8 @@ Two directives, each reading a JSON file at build time and writing reStructuredT
 
 ``plot_step_times`` draws the benchmark's step times; the performance page calls it from a
 ``plot`` directive. Pages that use a directive are re-read when the record changes, and
-pages showing freshness also when the last commit touching ``examples/`` or ``src/`` changes.
+pages showing freshness also when the last commit touching ``examples/`` or ``src/`` changes,
+and pages whose record was missing when the record appears.
 """
 
 from __future__ import annotations
@@ -294,9 +295,17 @@ class RecordDirective(SphinxDirective):
     def render(self, record: dict | None, path: Path) -> str:
         raise NotImplementedError
 
+    def state_key(self, path: Path) -> tuple:
+        """What, besides the record's content, the rendering depends on."""
+        return (path.exists(),)
+
     def run(self):
         path = self.record_path()
-        self.env.note_dependency(str(path))  # re-read the page when the record changes
+        if path.exists():
+            self.env.note_dependency(str(path))  # re-read the page when the record changes
+        # Remember what the page was rendered from, to re-read it when that moves (see below).
+        keys = self.env.__dict__.setdefault("sgdlab_records_keys", {})
+        keys.setdefault(self.env.docname, {})[str(path)] = self.state_key(path)
         try:
             record = load_record(path)
         except ValueError as error:
@@ -319,10 +328,11 @@ class ParityTable(RecordDirective):
     def render(self, record, path):
         root = Path(self.config.sgdlab_records_root)
         status = freshness(record, root) if record else ("none", "")
-        # Remember what freshness was judged against, to re-read the page when that moves.
-        keys = self.env.__dict__.setdefault("sgdlab_records_keys", {})
-        keys[self.env.docname] = covered_commit(root)
         return render_parity(record, status)
+
+    def state_key(self, path: Path) -> tuple:
+        # Freshness is judged against the last commit that changed the examples or src.
+        return (path.exists(), covered_commit(Path(self.config.sgdlab_records_root)))
 
 
 class BenchResults(RecordDirective):
@@ -335,13 +345,20 @@ class BenchResults(RecordDirective):
         return render_bench(record, self.options.get("part", "targets"))
 
 
-def outdated_by_git(app, env, added, changed, removed):
-    """Pages whose freshness was judged against another commit than today's."""
+def current_key(key: tuple, path: Path, root: Path) -> tuple:
+    """Recompute a stored key today (the commit only where the key holds one)."""
+    return (path.exists(), covered_commit(root))[: len(key)]
+
+
+def outdated_records(app, env, added, changed, removed):
+    """Pages whose record appeared or vanished, or whose freshness commit moved."""
+    root = Path(app.config.sgdlab_records_root)
     keys = getattr(env, "sgdlab_records_keys", {})
-    if not keys:
-        return []
-    current = covered_commit(Path(app.config.sgdlab_records_root))
-    return [doc for doc, key in keys.items() if key != current and doc in env.found_docs]
+    return [
+        doc for doc, paths in keys.items()
+        if doc in env.found_docs
+        and any(key != current_key(key, Path(path), root) for path, key in paths.items())
+    ]
 
 
 def purge(app, env, docname):
@@ -357,7 +374,8 @@ def setup(app):
     app.add_config_value("sgdlab_records_root", str(ROOT), "env")
     app.add_directive("parity-table", ParityTable)
     app.add_directive("bench-results", BenchResults)
-    app.connect("env-get-outdated", outdated_by_git)
+    app.connect("env-get-outdated", outdated_records)
     app.connect("env-purge-doc", purge)
     app.connect("env-merge-info", merge)
-    return {"parallel_read_safe": True, "parallel_write_safe": True}
+    # env_version: bump when the stored keys change shape, so old environments are rebuilt.
+    return {"env_version": 1, "parallel_read_safe": True, "parallel_write_safe": True}
