@@ -134,8 +134,8 @@ def test_bench_targets_are_judged_from_the_measurements():
     assert verdicts["cold gallery (sum of example times)"] is True
     assert verdicts["no-op `make html`"] is True
     assert verdicts["examples re-run after changing article/plot_a.py"] is True
-    assert verdicts["sgdlab for-loop time / torch for-loop time (geometric mean; worst in brackets)"] is True
-    assert verdicts["sgdlab foreach time / torch foreach time (geometric mean; worst in brackets)"] is False
+    assert verdicts["sgdlab for-loop time / torch for-loop time, geometric mean over configurations"] is True
+    assert verdicts["sgdlab foreach time / torch foreach time, geometric mean over configurations"] is False
     assert verdicts["best CPU step at 1e7 params / copy bandwidth"] is True  # 8 of 10 GB/s
 
 
