@@ -16,7 +16,7 @@ export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help setup html html-noplot doctest test pytest livehtml clean snapshots
+.PHONY: help setup html html-noplot doctest test pytest livehtml clean snapshots gpu-check bench
 
 help: ## List the targets with what each does
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -63,3 +63,10 @@ clean: ## Remove the build output and the generated gallery pages (keeps .venv)
 
 snapshots: $(STAMP) ## Re-record what each gallery script prints (review the diff!)
 	SGDLAB_UPDATE_SNAPSHOTS=1 $(PY) -m pytest -q tests/test_examples.py
+
+# No venv bootstrap here: a GPU machine needs only torch, numpy, matplotlib and pytest.
+gpu-check: ## Run the tests and every gallery script on CUDA and CPU, compare their numbers (PYTHON=python3)
+	PYTHONPATH=src$${PYTHONPATH:+:$$PYTHONPATH} $(PYTHON) tools/gpu_check.py
+
+bench: $(STAMP) ## Time the site's builds and one SGD step into bench/results/latest.json (BENCH_SITE_TEST=1 adds make test)
+	$(PY) tools/bench.py $(if $(filter 1,$(BENCH_SITE_TEST)),--site-test)

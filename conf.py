@@ -28,6 +28,8 @@ extensions = [
     "sphinx_gallery.gen_gallery",
     "sphinx_copybutton",
     "sgdlab_sphinx",
+    "sgdlab_records",  # the parity and benchmark records, rendered from their JSON
+    "matplotlib.sphinxext.plot_directive",  # the benchmark's plot, drawn at build time
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -79,6 +81,11 @@ sphinx_gallery_conf = {
 # Rerun every example when the package's source changes (sphinx-gallery alone
 # only watches each example's own file).
 sgdlab_source_dir = str(ROOT / "src" / "sgdlab")
+
+# -- plot directive (the performance page's figure) ------------------------------
+plot_formats = [("png", 100)]
+plot_html_show_formats = False
+plot_html_show_source_link = False
 
 # -- HTML -----------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"

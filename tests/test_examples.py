@@ -5,11 +5,17 @@ folder, with only the installed package importable and the network blocked. What
 (device banner and lines from devices other than the CPU set aside) must equal the snapshot
 in ``tests/snapshots/``; ``make snapshots`` rewrites them after an intended change, and the
 diff then shows in review what changed on the site.
+
+Timings are the one exception. A script listed in ``TIMED_SCRIPTS`` may end a printed line
+with ``timed:`` followed by measurements; on those lines the numbers after the mark are
+replaced by ``#`` before the comparison (and in its snapshot), while the rest of the line,
+the count and order of lines, and every other line must still match exactly.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -21,19 +27,45 @@ EXAMPLES = sorted((ROOT / "examples").rglob("plot_*.py"))
 SNAPSHOTS = ROOT / "tests" / "snapshots"
 UPDATE = os.environ.get("SGDLAB_UPDATE_SNAPSHOTS") == "1"
 
+#: Scripts whose printed timings vary from run to run (paths under examples/).
+TIMED_SCRIPTS = {"performance/plot_step_speed.py"}
+TIMED_MARK = "timed:"
+NUMBER = re.compile(r"\d+(?:\.\d*)?(?:[eE][-+]?\d+)?")
+
 
 def snapshot_path(script: Path) -> Path:
     return SNAPSHOTS / script.relative_to(ROOT / "examples").with_suffix(".txt")
 
 
-def comparable(stdout: str) -> str:
+def mask_timings(line: str) -> str:
+    """Replace the numbers after the ``timed:`` mark with ``#``; the rest stays as printed."""
+    head, mark, timings = line.partition(TIMED_MARK)
+    return head + mark + NUMBER.sub("#", timings)
+
+
+def comparable(stdout: str, timed: bool = False) -> str:
     """The CPU part of an example's output: the device banner and other devices' lines go."""
     kept = [
-        line.rstrip()
+        mask_timings(line.rstrip()) if timed else line.rstrip()
         for line in stdout.splitlines()
         if not line.startswith("Running on:") and not line.startswith("[cuda")
     ]
     return "\n".join(kept).strip() + "\n"
+
+
+def is_timed(script: Path) -> bool:
+    return script.relative_to(ROOT / "examples").as_posix() in TIMED_SCRIPTS
+
+
+def test_timings_are_masked_only_after_the_mark():
+    line = "[cpu] 100 tensor(s), 1000 params, timed: torch 0.024 ms, sgdlab 1e-05 ms"
+    assert mask_timings(line) == "[cpu] 100 tensor(s), 1000 params, timed: torch # ms, sgdlab # ms"
+    assert comparable("[cpu] x = 1.5, timed: 2.5 ms\n") == "[cpu] x = 1.5, timed: 2.5 ms\n"
+
+
+def test_timed_scripts_exist_and_mark_their_lines():
+    for name in TIMED_SCRIPTS:
+        assert TIMED_MARK in (ROOT / "examples" / name).read_text(), name
 
 
 def test_examples_exist():
@@ -46,7 +78,7 @@ def test_example_runs_alone_and_matches_its_snapshot(script, tmp_path, python):
     shutil.copy(script, copy)
     result = run([python, copy], cwd=tmp_path, env=offline_env())
     assert result.returncode == 0, f"{script.name} failed:\n{result.stderr[-3000:]}"
-    printed = comparable(result.stdout)
+    printed = comparable(result.stdout, timed=is_timed(script))
     snapshot = snapshot_path(script)
     if UPDATE:
         snapshot.parent.mkdir(parents=True, exist_ok=True)
