@@ -5,8 +5,10 @@ prints what the site shows, and each notebook is valid.
 
 from __future__ import annotations
 
+import os
 import shutil
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urljoin
 
@@ -63,15 +65,34 @@ def test_the_gallery_offers_every_script_and_notebook_as_zips(site):
         assert expected <= stems, f"{zips[kind].name} lacks {sorted(expected - stems)}"
 
 
+#: Scripts run side by side, one per core (they are single-process and mostly wait on imports).
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+
+@pytest.fixture(scope="module")
+def downloaded_runs(site, python, tmp_path_factory) -> dict[Path, object]:
+    """Run each example's downloaded .py once, in its own empty folder, offline, with only the
+    installed sgdlab importable; map each example to its finished process (or the error)."""
+
+    def run_download(script: Path):
+        try:
+            download = example_downloads(site, script)[".py"]
+            folder = tmp_path_factory.mktemp(script.stem)
+            shutil.copy(download, folder / download.name)
+            return run([python, folder / download.name], cwd=folder, env=offline_env())
+        except Exception as error:  # reported by the script's own test
+            return error
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        return dict(zip(EXAMPLES, pool.map(run_download, EXAMPLES)))
+
+
 @pytest.mark.parametrize("script", each(EXAMPLES, ids=example_id))
-def test_the_downloaded_script_runs_alone_and_prints_what_the_site_shows(script, site, tmp_path, python):
-    """Run the .py from the site's _downloads in an empty folder, offline, with only the
-    installed sgdlab importable, and compare its output with the example's snapshot."""
-    download = example_downloads(site, script)[".py"]
-    copy = tmp_path / download.name
-    shutil.copy(download, copy)
-    result = run([python, copy], cwd=tmp_path, env=offline_env())
-    assert result.returncode == 0, f"{download.name} failed:\n{result.stderr[-3000:]}"
+def test_the_downloaded_script_runs_alone_and_prints_what_the_site_shows(script, downloaded_runs):
+    result = downloaded_runs[script]
+    if isinstance(result, Exception):
+        raise result
+    assert result.returncode == 0, f"the download of {example_id(script)} failed:\n{result.stderr[-3000:]}"
     assert comparable(result.stdout) == snapshot_path(script).read_text()
 
 
