@@ -57,6 +57,9 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 napoleon_numpy_docstring = True
 napoleon_google_docstring = True
+# Pages name sgdlab's functions as they are imported (sgdlab.check_binding); the API page
+# documents them in their modules. docs/_ext/sgdlab_site.py links the two.
+sgdlab_public_packages = ("sgdlab",)
 
 # -- intersphinx: links into PyTorch's, Python's, NumPy's and Matplotlib's docs, offline ------
 # The inventories are written by `make inventories` (tools/make_inventories.py), not downloaded.

@@ -12,6 +12,7 @@ run ``make inventories`` and commit the result.
 from __future__ import annotations
 
 import argparse
+import importlib
 import inspect
 import sys
 import zlib
@@ -132,12 +133,17 @@ def scheduler_classes() -> list[str]:
 
 
 def resolve(dotted: str) -> object:
-    """Import the object a dotted ``torch.`` name stands for."""
+    """Import the object a dotted name stands for (``torch.optim.SGD``, ``matplotlib.axes.Axes``)."""
     parts = dotted.split(".")
-    obj = torch
-    for part in parts[1:]:
-        obj = getattr(obj, part)
-    return obj
+    for split in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for part in parts[split:]:
+            obj = getattr(obj, part)
+        return obj
+    raise ImportError(dotted)
 
 
 def members(owner: str, names: Iterable[str], role: str = "py:method") -> Iterator[Entry]:
@@ -181,15 +187,15 @@ def canonical_aliases(entries: Iterable[Entry]) -> Iterator[Entry]:
             continue
         obj = resolve(entry.name)
         canonical = f"{obj.__module__}.{obj.__qualname__}"
-        if canonical != entry.name and not canonical.startswith("torch._C"):
+        if canonical != entry.name and "._C" not in canonical:
             yield entry._replace(name=canonical)
-    # nn.Parameter is documented under its defining module; the short name is the usual one.
-    yield Entry("torch.nn.Parameter", "py:class", generated("torch.nn.parameter.Parameter"))
 
 
 def torch_inventory() -> Inventory:
     entries = torch_entries()
     entries += list(canonical_aliases(entries))
+    # nn.Parameter is documented under its defining module; the short name is the usual one.
+    entries.append(Entry("torch.nn.Parameter", "py:class", generated("torch.nn.parameter.Parameter")))
     version = ".".join(torch.__version__.split("+")[0].split(".")[:2])
     return Inventory("torch", "PyTorch", version, TORCH_URL, tuple(entries))
 
@@ -272,6 +278,7 @@ def numpy_inventory() -> Inventory:
         for role, names in NUMPY_NAMES.items()
         for name in names.split()
     ]
+    entries += list(canonical_aliases(entries))
     return Inventory("numpy", "NumPy", "stable", NUMPY_URL, tuple(entries))
 
 
@@ -281,6 +288,7 @@ def matplotlib_inventory() -> Inventory:
         for role, names in MATPLOTLIB_NAMES.items()
         for name in names.split()
     ]
+    entries += list(canonical_aliases(entries))
     return Inventory("matplotlib", "Matplotlib", "stable", MATPLOTLIB_URL, tuple(entries))
 
 

@@ -5,6 +5,7 @@ that works at any address.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import re
 import shutil
 from pathlib import Path, PurePosixPath
@@ -111,7 +112,95 @@ def refresh_module_pages(app) -> None:
     stamp.write_text(digest + "\n")
 
 
+def public_aliases(package, documented) -> dict[str, str]:
+    """Map each name a package re-exports (``sgdlab.SGD``) to where it is documented
+    (``sgdlab.optim.SGD``), members of classes included.
+
+    ``documented`` holds the full names the API pages define.
+
+    >>> import types
+    >>> def step(): pass
+    >>> step.__module__, step.__qualname__ = "pkg.update", "step"
+    >>> pkg = types.SimpleNamespace(__name__="pkg", __all__=["step"], step=step)
+    >>> public_aliases(pkg, {"pkg.update.step", "pkg.update.other"})
+    {'pkg.step': 'pkg.update.step'}
+    """
+    aliases = {}
+    for name in getattr(package, "__all__", ()):
+        obj = getattr(package, name, None)
+        module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+        if module is None or qualname is None:
+            continue
+        canonical, public = f"{module}.{qualname}", f"{package.__name__}.{name}"
+        for full_name in documented:
+            if full_name == canonical or full_name.startswith(canonical + "."):
+                aliases[public + full_name[len(canonical):]] = full_name
+    return {alias: target for alias, target in aliases.items() if alias not in documented}
+
+
+def alias_public_names(app, env) -> None:
+    """Let ``sgdlab.check_binding`` resolve to ``sgdlab.binding.check_binding``, as readers write it.
+
+    The API pages document each function in its module; pages, docstrings and gallery code
+    name it the way it is imported. The aliases work like autodoc's ``:canonical:`` entries.
+    """
+    domain = env.domains["py"]
+    for package_name in app.config.sgdlab_public_packages:
+        package = importlib.import_module(package_name)
+        for alias, target in public_aliases(package, set(domain.objects)).items():
+            entry = domain.objects[target]
+            domain.objects[alias] = entry._replace(aliased=True)
+
+
+def full_name_in_module(module_name: str, target: str) -> str | None:
+    """The full name of what ``target`` means inside ``module_name``, as Python would look it up.
+
+    >>> full_name_in_module("sgdlab", "devices")
+    'sgdlab.devices.devices'
+    >>> full_name_in_module("collections", "OrderedDict")
+    'collections.OrderedDict'
+    >>> full_name_in_module("sgdlab", "nothing_of_that_name") is None
+    True
+    """
+    try:
+        obj = importlib.import_module(module_name)
+        for part in target.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError):
+        return None
+    module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    return f"{module}.{qualname}" if module and qualname else None
+
+
+def resolve_imported_name(app, env, node, contnode):
+    """Resolve a bare name from a type hint (``Tensor``) by what it is in its module (``torch.Tensor``).
+
+    autodoc writes a hint as it finds it when it cannot evaluate it; the name still means
+    whatever the module imported under it.
+    """
+    module = node.get("py:module")
+    if node.get("refdomain") != "py" or not module:
+        return None
+    if not module.startswith(tuple(app.config.sgdlab_public_packages)):
+        return None
+    full_name = full_name_in_module(module, node["reftarget"])
+    if full_name is None or full_name == node["reftarget"]:
+        return None
+    retry = node.deepcopy()
+    retry["reftarget"] = full_name
+    domain = env.domains["py"]
+    found = domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], full_name, retry, contnode)
+    if found is None:
+        from sphinx.ext.intersphinx import missing_reference
+
+        found = missing_reference(app, env, retry, contnode)
+    return found
+
+
 def setup(app):
+    app.add_config_value("sgdlab_public_packages", (), "env")
+    app.connect("missing-reference", resolve_imported_name)
+    app.connect("env-updated", alias_public_names)
     app.connect("builder-inited", refresh_module_pages)
     app.connect("doctree-resolved", describe_thumbnails)
     app.connect("build-finished", anchor_404_page)
