@@ -15,7 +15,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 import pytest
 from bs4 import BeautifulSoup
 
-from sitekit import PAGES, each, site  # noqa: F401 (fixture)
+import sgdlab
+from sitekit import EXAMPLES, PAGES, each, example_id, example_page, site  # noqa: F401 (fixture)
 
 #: Attributes that hold a URL the browser follows or loads.
 URL_ATTRIBUTES = {"a": "href", "link": "href", "img": "src", "script": "src", "source": "src", "iframe": "src"}
@@ -113,3 +114,17 @@ def test_the_crawler_reads_links_against_a_base_tag(tmp_path):
     soup_of.cache_clear()
     anchors_of.cache_clear()
     assert broken_links(tmp_path, "404.html") == ["#nowhere -> index.html#nowhere (no such anchor)"]
+
+
+LINKED_API = re.compile(r"\b(sgdlab\.[A-Za-z_]\w*|torch\.optim\.SGD)\b")
+
+
+@pytest.mark.parametrize("script", each(EXAMPLES, ids=example_id))
+def test_gallery_code_links_api_names_to_their_docs(script, site):
+    """``sgdlab.<name>`` and ``torch.optim.SGD`` in an example's code link to their reference."""
+    soup = soup_of(site / example_page(script))
+    code = "\n".join(pre.get_text() for pre in soup.select("div[class^='highlight-'] pre"))
+    linked = {a.get("title") for a in soup.select("pre a[title]")}
+    public = {f"sgdlab.{name}" for name in sgdlab.__all__} | {"torch.optim.SGD"}
+    named = {name for name in LINKED_API.findall(code) if name in public}
+    assert named <= linked, f"not linked: {sorted(named - linked)}"
