@@ -16,7 +16,7 @@ export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help setup html html-noplot doctest test pytest livehtml clean snapshots gpu-check bench
+.PHONY: help setup html html-noplot doctest test pytest livehtml clean snapshots site-test inventories gpu-check bench
 
 help: ## List the targets with what each does
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -48,11 +48,19 @@ pytest: $(STAMP) ## Run the unit tests and the docstring examples of src/
 	@echo "==> running pytest (unit tests, docstring examples, examples, build guards)"
 	$(PY) -m pytest
 
-test: $(STAMP) ## Run everything: pytest, the page doctests and the full html build
+test: $(STAMP) ## Run everything: pytest, the page doctests, the full html build and the site tests
 	$(MAKE) --no-print-directory pytest
 	$(MAKE) --no-print-directory doctest
 	$(MAKE) --no-print-directory html
+	$(MAKE) --no-print-directory site-test
 	@echo "==> all checks passed"
+
+site-test: $(STAMP) ## Test the built site in a browser: every page, link, image and download (after `make html`)
+	@echo "==> testing the built site in $(BUILDDIR)/html"
+	SGDLAB_SITE_DIR=$(abspath $(BUILDDIR))/html $(PY) -m pytest tests/site
+
+inventories: $(STAMP) ## Rewrite docs/_inventories, the offline intersphinx inventories (PyTorch, Python, ...)
+	$(PY) tools/make_inventories.py docs/_inventories
 
 livehtml: $(STAMP) ## Rebuild the site on every change and serve it on http://127.0.0.1:8000
 	$(PY) -m sphinx_autobuild -c $(CONFDIR) $(DOCSDIR) $(BUILDDIR)/html \

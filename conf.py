@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -25,18 +26,29 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
+    "sphinx.ext.intersphinx",
     "sphinx_gallery.gen_gallery",
     "sphinx_copybutton",
     "sgdlab_sphinx",
     "sgdlab_records",  # the parity and benchmark records, rendered from their JSON
     "matplotlib.sphinxext.plot_directive",  # the benchmark's plot, drawn at build time
+    "sgdlab_site",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "**.ipynb_checkpoints", "auto_examples/**.codeobj.json"]
+exclude_patterns = [
+    "_build",
+    "**.ipynb_checkpoints",
+    "auto_examples/**.codeobj.json",
+    # Timing tables need jQuery and DataTables from CDNs; not pages for readers (see below).
+    "sg_execution_times.rst",
+    "auto_examples/**sg_execution_times.rst",
+]
 templates_path = ["docs/_templates"]  # relative to this file
 html_static_path = ["docs/_static"]
 html_css_files = ["sgdlab.css"]
+# Every cross-reference must resolve: an unknown name is a warning, so a failure.
+nitpicky = True
 
 # -- MyST ---------------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "substitution"]
@@ -49,6 +61,21 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 napoleon_numpy_docstring = True
 napoleon_google_docstring = True
+# Pages name sgdlab's functions as they are imported (sgdlab.check_binding); the API page
+# documents them in their modules. docs/_ext/sgdlab_site.py links the two.
+sgdlab_public_packages = ("sgdlab",)
+
+# -- intersphinx: links into PyTorch's, Python's, NumPy's and Matplotlib's docs, offline ------
+# The inventories are written by `make inventories` (tools/make_inventories.py), not downloaded.
+INVENTORIES = ROOT / "docs" / "_inventories"
+intersphinx_mapping = {
+    "python": ("https://docs.python.org/3/", str(INVENTORIES / "python.inv")),
+    "torch": ("https://docs.pytorch.org/docs/stable/", str(INVENTORIES / "torch.inv")),
+    "numpy": ("https://numpy.org/doc/stable/", str(INVENTORIES / "numpy.inv")),
+    "matplotlib": ("https://matplotlib.org/stable/", str(INVENTORIES / "matplotlib.inv")),
+}
+# They list Python objects only: a {doc} or {ref} of ours must never land in another project.
+intersphinx_disabled_reftypes = ["std:*"]
 
 # -- doctest: pages are checked on CPU float32, as torch prints by default ---
 # Docstring examples are run by pytest (--doctest-modules); here only {doctest} blocks run.
@@ -74,9 +101,13 @@ sphinx_gallery_conf = {
     "reset_modules": ("matplotlib", "sgdlab_sphinx.reset_seeds"),
     "reset_modules_order": "before",
     "download_all_examples": True,
+    # No sg_execution_times pages: each example page still says how long it ran.
+    "write_computation_times": False,
     "remove_config_comments": True,
     "show_memory": False,
     "min_reported_time": 0,
+    # Names in the code cells link to their docs: sgdlab's here, torch's through intersphinx.
+    "doc_module": ("sgdlab",),
 }
 # Rerun every example when the package's source changes (sphinx-gallery alone
 # only watches each example's own file).
@@ -94,9 +125,19 @@ html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
     "footer_start": ["copyright"],
+    "footer_center": ["build-info"],
     "footer_end": ["sphinx-version"],
 }
-html_context = {"torch_version": torch.__version__}
+# What built the site, shown in every page's footer (docs/_templates/build-info.html).
+html_context = {
+    # Follow the reader's light or dark preference (unset, the theme logs an error on a first visit).
+    "default_mode": "auto",
+    "torch_version": torch.__version__,
+    "sgdlab_version": release,
+    "build_devices": ", ".join(str(device) for device in sgdlab.devices()),
+}
+# Where the site is served (set by the hosting workflows); the 404 page's links start there.
+html_baseurl = os.environ.get("SGDLAB_BASEURL") or os.environ.get("READTHEDOCS_CANONICAL_URL", "")
 
 # -- copybutton: copy code, not prompts or output --------------------------------
 copybutton_prompt_text = r">>> |\.\.\. |\$ "

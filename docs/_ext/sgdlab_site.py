@@ -1,0 +1,207 @@
+"""Sphinx glue for the site as readers meet it: thumbnails that say what they show, a 404 page
+that works at any address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import re
+import shutil
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+
+from docutils import nodes
+
+#: Where sphinx-gallery puts an example's thumbnail: <section>/images/thumb/sphx_glr_<stem>_thumb.png
+THUMBNAIL = re.compile(r"^/?(?P<section>.+)/images/thumb/sphx_glr_(?P<stem>.+)_thumb\.\w+$")
+
+#: A relative URL in an attribute of Sphinx's HTML (always double-quoted there).
+RELATIVE_URL = re.compile(r'(?P<attr>\s(?:href|src|data-content_root))="(?P<url>(?![a-zA-Z][\w+.-]*:|/|#)[^"]*)"')
+
+
+def example_docname(image_uri: str) -> str | None:
+    """The gallery page a thumbnail image belongs to, or None for any other image.
+
+    >>> example_docname("auto_examples/article/images/thumb/sphx_glr_plot_worked_example_thumb.png")
+    'auto_examples/article/plot_worked_example'
+    >>> example_docname("_static/logo.png") is None
+    True
+    """
+    match = THUMBNAIL.match(image_uri)
+    return f"{match['section']}/{match['stem']}" if match else None
+
+
+def describe_thumbnails(app, doctree: nodes.document, docname: str) -> None:
+    """Give sphinx-gallery's thumbnails (whose alt text is empty) the title of their example."""
+    for image in doctree.findall(nodes.image):
+        if image.get("alt"):
+            continue
+        example = example_docname(image.get("uri", ""))
+        title = app.env.titles.get(example) if example else None
+        if title is not None:
+            image["alt"] = f"Preview of the example: {title.astext()}"
+
+
+def root_path(base_url: str) -> str:
+    """The path the site is served under, from ``html_baseurl`` ('/' when it is not set).
+
+    >>> root_path("https://someone.github.io/sgdlab")
+    '/sgdlab/'
+    >>> root_path("https://sgdlab.readthedocs.io/en/latest/")
+    '/en/latest/'
+    >>> root_path("")
+    '/'
+    """
+    path = urlsplit(base_url).path if base_url else "/"
+    return str(PurePosixPath("/", path)).rstrip("/") + "/"
+
+
+def anchor_to_root(html: str, root: str) -> str:
+    """Make the relative URLs of a page at the site's root absolute paths under ``root``.
+
+    A server answers every missing address with 404.html, at whatever depth the address was:
+    relative links there would point into folders that do not exist.
+
+    >>> anchor_to_root('<link href="_static/a.css"><a href="#top"></a><img src="x.png">', "/s/")
+    '<link href="/s/_static/a.css"><a href="#top"></a><img src="/s/x.png">'
+    >>> anchor_to_root('<html data-content_root="./"><a href="https://x.org/">', "/s/")
+    '<html data-content_root="/s/"><a href="https://x.org/">'
+    """
+
+    def absolute(match: re.Match) -> str:
+        url = match["url"].removeprefix("./")
+        return f'{match["attr"]}="{root}{url}"'
+
+    return RELATIVE_URL.sub(absolute, html)
+
+
+def anchor_404_page(app, exception) -> None:
+    """Rewrite the built 404.html so its styles, scripts and links load from any address."""
+    page = Path(app.outdir) / "404.html"
+    if exception is not None or app.builder.name != "html" or not page.exists():
+        return
+    root = root_path(app.config.html_baseurl)
+    page.write_text(anchor_to_root(page.read_text(encoding="utf-8"), root), encoding="utf-8")
+
+
+def build_context_digest(context: dict) -> str:
+    """A digest of what the footer says built the site (``html_context``).
+
+    >>> build_context_digest({"a": 1}) == build_context_digest({"a": 1}) != build_context_digest({"a": 2})
+    True
+    """
+    text = repr(sorted((str(key), str(value)) for key, value in context.items()))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def refresh_module_pages(app) -> None:
+    """Drop the source pages (``_modules``) when the build context changed, so they are rewritten.
+
+    viewcode rewrites a module's page only when the module's file changes, so its footer
+    would go on naming an older PyTorch or other devices.
+    """
+    if app.builder.format != "html":
+        return
+    stamp = Path(app.outdir) / ".sgdlab-build-context"
+    digest = build_context_digest(app.config.html_context)
+    if stamp.exists() and stamp.read_text().strip() == digest:
+        return
+    shutil.rmtree(Path(app.outdir) / "_modules", ignore_errors=True)
+    Path(app.outdir).mkdir(parents=True, exist_ok=True)
+    stamp.write_text(digest + "\n")
+
+
+def public_aliases(package, documented) -> dict[str, str]:
+    """Map each name a package re-exports (``sgdlab.SGD``) to where it is documented
+    (``sgdlab.optim.SGD``), members of classes included.
+
+    ``documented`` holds the full names the API pages define.
+
+    >>> import types
+    >>> def step(): pass
+    >>> step.__module__, step.__qualname__ = "pkg.update", "step"
+    >>> pkg = types.SimpleNamespace(__name__="pkg", __all__=["step"], step=step)
+    >>> public_aliases(pkg, {"pkg.update.step", "pkg.update.other"})
+    {'pkg.step': 'pkg.update.step'}
+    """
+    aliases = {}
+    for name in getattr(package, "__all__", ()):
+        obj = getattr(package, name, None)
+        module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+        if module is None or qualname is None:
+            continue
+        canonical, public = f"{module}.{qualname}", f"{package.__name__}.{name}"
+        for full_name in documented:
+            if full_name == canonical or full_name.startswith(canonical + "."):
+                aliases[public + full_name[len(canonical):]] = full_name
+    return {alias: target for alias, target in aliases.items() if alias not in documented}
+
+
+def alias_public_names(app, env) -> None:
+    """Let ``sgdlab.check_binding`` resolve to ``sgdlab.binding.check_binding``, as readers write it.
+
+    The API pages document each function in its module; pages, docstrings and gallery code
+    name it the way it is imported. The aliases work like autodoc's ``:canonical:`` entries.
+    """
+    domain = env.domains["py"]
+    for package_name in app.config.sgdlab_public_packages:
+        package = importlib.import_module(package_name)
+        for alias, target in public_aliases(package, set(domain.objects)).items():
+            entry = domain.objects[target]
+            domain.objects[alias] = entry._replace(aliased=True)
+
+
+def full_name_in_module(module_name: str, target: str) -> str | None:
+    """The full name of what ``target`` means inside ``module_name``, as Python would look it up.
+
+    >>> full_name_in_module("sgdlab", "devices")
+    'sgdlab.devices.devices'
+    >>> full_name_in_module("collections", "OrderedDict")
+    'collections.OrderedDict'
+    >>> full_name_in_module("sgdlab", "nothing_of_that_name") is None
+    True
+    """
+    try:
+        obj = importlib.import_module(module_name)
+        for part in target.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError):
+        return None
+    module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    return f"{module}.{qualname}" if module and qualname else None
+
+
+def resolve_imported_name(app, env, node, contnode):
+    """Resolve a bare name from a type hint (``Tensor``) by what it is in its module (``torch.Tensor``).
+
+    autodoc writes a hint as it finds it when it cannot evaluate it; the name still means
+    whatever the module imported under it.
+    """
+    module = node.get("py:module")
+    if node.get("refdomain") != "py" or not module:
+        return None
+    if not module.startswith(tuple(app.config.sgdlab_public_packages)):
+        return None
+    full_name = full_name_in_module(module, node["reftarget"])
+    if full_name is None or full_name == node["reftarget"]:
+        return None
+    retry = node.deepcopy()
+    retry["reftarget"] = full_name
+    domain = env.domains["py"]
+    found = domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], full_name, retry, contnode)
+    if found is None:
+        from sphinx.ext.intersphinx import missing_reference
+
+        found = missing_reference(app, env, retry, contnode)
+    return found
+
+
+def setup(app):
+    app.add_config_value("sgdlab_public_packages", (), "env")
+    app.connect("missing-reference", resolve_imported_name)
+    app.connect("env-updated", alias_public_names)
+    app.connect("builder-inited", refresh_module_pages)
+    app.connect("doctree-resolved", describe_thumbnails)
+    app.connect("build-finished", anchor_404_page)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,241 @@
+"""What the tests of the built site share: where the site is, its pages, a local server, a browser.
+
+These tests read a site that ``make html`` built; ``make site-test`` runs them and tells them
+where it is through ``SGDLAB_SITE_DIR``. Without it (a plain ``pytest``), they skip.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import posixpath
+import re
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from sphinx.util.inventory import InventoryFile
+
+from conftest import ROOT
+
+SITE_ENV = "SGDLAB_SITE_DIR"
+NOT_BUILT = f"needs a built site: run `make html` then `make site-test` (it sets {SITE_ENV})"
+
+CHROMIUM = Path(os.environ.get("SGDLAB_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+EXAMPLES = sorted((ROOT / "examples").rglob("plot_*.py"))
+
+
+def built_site() -> Path | None:
+    """The built site named by ``SGDLAB_SITE_DIR``, or None when there is none."""
+    folder = os.environ.get(SITE_ENV)
+    if not folder:
+        return None
+    site = Path(folder)
+    if not (site / "index.html").is_file():
+        raise RuntimeError(f"{SITE_ENV}={folder} holds no built site (no index.html): run `make html`")
+    return site
+
+
+SITE = built_site()
+
+
+def site_pages(site: Path | None) -> list[str]:
+    """Every HTML page of the site, as paths from its root ('index.html', 'api.html', ...).
+
+    The pages this build made, as its own inventory lists them (every document, the indices
+    and the search page), plus viewcode's module sources; files left by older builds are not
+    pages of this one.
+    """
+    if site is None:
+        return []
+    with open(site / "objects.inv", "rb") as handle:
+        inventory = InventoryFile.load(handle, "", posixpath.join)
+    listed = {
+        item.uri.split("#")[0]
+        for role in ("std:doc", "std:label")
+        for item in inventory.get(role, {}).values()
+    }
+    sources = {path.relative_to(site).as_posix() for path in (site / "_modules").rglob("*.html")}
+    return sorted(page for page in listed | sources if page.endswith(".html") and (site / page).is_file())
+
+
+PAGES = site_pages(SITE)
+
+
+def each(values: list, ids=None) -> list:
+    """Parameters for ``parametrize``: the values, or one skipped case when the site is not built."""
+    if SITE is None:
+        return [pytest.param(None, marks=pytest.mark.skip(reason=NOT_BUILT))]
+    return [pytest.param(value, id=ids(value) if ids else str(value)) for value in values]
+
+
+def example_page(script: Path) -> str:
+    """The site page sphinx-gallery makes of ``examples/<section>/plot_x.py``."""
+    return "auto_examples/" + script.relative_to(ROOT / "examples").with_suffix(".html").as_posix()
+
+
+def example_id(script: Path) -> str:
+    return script.relative_to(ROOT / "examples").as_posix()
+
+
+def first_page(prefix: str) -> str:
+    """The first page under ``prefix`` that is not a section index (for screenshots)."""
+    found = [page for page in PAGES if page.startswith(prefix) and not page.endswith(("index.html", "sg_execution_times.html"))]
+    if not found:
+        pytest.fail(f"the site has no page under {prefix!r}")
+    return found[0]
+
+
+# -- A local server that answers like a static host -------------------------------------------
+
+
+class StaticHostHandler(SimpleHTTPRequestHandler):
+    """Serve files quietly; answer a missing address with the site's 404.html, as Pages does."""
+
+    def log_message(self, format, *args):  # noqa: A002 (the base class's name)
+        pass
+
+    def send_error(self, code, message=None, explain=None):
+        not_found_page = Path(self.directory) / "404.html"
+        if code != 404 or not not_found_page.is_file():
+            return super().send_error(code, message, explain)
+        body = not_found_page.read_bytes()
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
+@pytest.fixture(scope="session")
+def site() -> Path:
+    if SITE is None:
+        pytest.skip(NOT_BUILT)
+    return SITE
+
+
+@pytest.fixture(scope="session")
+def server(site) -> Iterator[str]:
+    """The site served on 127.0.0.1 at a free port; yields its base URL ('http://127.0.0.1:N/')."""
+    handler = functools.partial(StaticHostHandler, directory=str(site))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def no_browser(reason: str):
+    """Skip for lack of a browser, except in CI, where the browser is part of the set-up."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI must install it: see .ci/run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (Debian's) driven by Playwright."""
+    if not CHROMIUM.exists():
+        no_browser(f"no browser at {CHROMIUM}: `apt-get install chromium` to run the browser tests")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        no_browser("playwright is not installed (it is in the test extra)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def is_local(url: str) -> bool:
+    return urlsplit(url).hostname in ("127.0.0.1", "localhost") or url.startswith(("data:", "blob:", "about:"))
+
+
+class PageWatch:
+    """What went wrong while a page loaded: failed local requests and console errors."""
+
+    def __init__(self, page, expected_errors: tuple[str, ...] = ()):
+        self.expected_errors = expected_errors
+        self.failed: list[str] = []
+        self.errors: list[str] = []
+        self.external: set[str] = set()
+        page.on("requestfailed", self._request_failed)
+        page.on("response", self._response)
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
+        # Nothing leaves the machine: outside requests (the MathJax CDN) are refused here.
+        page.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/]|localhost[:/])"), self._refuse)
+
+    def _refuse(self, route):
+        self.external.add(route.request.url)
+        route.abort()
+
+    def _request_failed(self, request):
+        if is_local(request.url):
+            self.failed.append(f"{request.url}: {request.failure}")
+
+    def _response(self, response):
+        if is_local(response.url) and response.status >= 400 and response.request.resource_type != "document":
+            self.failed.append(f"{response.url}: HTTP {response.status}")
+
+    def _console(self, message):
+        if message.type != "error":
+            return
+        source = (message.location or {}).get("url", "")
+        if source and not is_local(source):
+            return  # a refused outside request: not the site's fault
+        if source in self.expected_errors:
+            return
+        self.errors.append(f"{message.text} ({source})")
+
+
+@pytest.fixture
+def context(browser):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield ctx
+    ctx.close()
+
+
+def open_page(context, url: str, expected_errors: tuple[str, ...] = ()):
+    """Open ``url`` in a new tab, watching for failures; return (page, watch, response)."""
+    page = context.new_page()
+    watch = PageWatch(page, expected_errors)
+    response = page.goto(url, wait_until="load")
+    return page, watch, response
+
+
+DECODE_IMAGES = """
+async () => {
+  const images = [...document.images];
+  for (const image of images) image.loading = "eager";
+  await Promise.all(images.map((image) => image.decode().catch(() => null)));
+  return images.filter((image) => !(image.complete && image.naturalWidth > 0))
+               .map((image) => image.currentSrc || image.src);
+}
+"""
+
+
+def undecoded_images(page) -> list[str]:
+    """The ``<img>`` of a page that the browser could not decode."""
+    return page.evaluate(DECODE_IMAGES)
+
+
+def screenshots_folder(site: Path) -> Path:
+    """``_build/screenshots``: beside the html folder, inside the build folder."""
+    folder = site.parent / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
