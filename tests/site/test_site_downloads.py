@@ -18,7 +18,7 @@ from bs4 import BeautifulSoup
 
 from conftest import offline_env, run
 from sitekit import EXAMPLES, each, example_id, example_page, site  # noqa: F401 (fixture)
-from test_examples import comparable, snapshot_path
+from test_examples import comparable, is_timed, snapshot_path
 
 
 def download_links(site: Path, page: str) -> dict[str, Path]:
@@ -93,7 +93,7 @@ def test_the_downloaded_script_runs_alone_and_prints_what_the_site_shows(script,
     if isinstance(result, Exception):
         raise result
     assert result.returncode == 0, f"the download of {example_id(script)} failed:\n{result.stderr[-3000:]}"
-    assert comparable(result.stdout) == snapshot_path(script).read_text()
+    assert comparable(result.stdout, timed=is_timed(script)) == snapshot_path(script).read_text()
 
 
 def every_notebook(site: Path):
