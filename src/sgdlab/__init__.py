@@ -8,10 +8,14 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import devices as _devices_module
 from .devices import *  # noqa: F403
+from . import objectives as _objectives_module
+from .objectives import *  # noqa: F403
+from . import trajectory as _trajectory_module
+from .trajectory import *  # noqa: F403
 
 try:
     __version__ = version("sgdlab")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = [*_devices_module.__all__]
+__all__ = [*_devices_module.__all__, *_objectives_module.__all__, *_trajectory_module.__all__]
