@@ -1,4 +1,4 @@
-"""Shared paths and helpers for sgdlab's tests."""
+"""Shared paths, helpers and fixtures for sgdlab's tests (devices, small SGD problems)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+
+import sgdlab
 
 ROOT = Path(__file__).resolve().parent.parent
 OFFLINE = Path(__file__).resolve().parent / "offline"
@@ -37,3 +40,21 @@ def run(args, cwd=ROOT, env=None, timeout=600) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="session")
 def python() -> str:
     return sys.executable
+
+
+DEVICES = sgdlab.devices()
+DEVICE_IDS = [str(device) for device in DEVICES]
+
+
+@pytest.fixture(params=DEVICES, ids=DEVICE_IDS)
+def device(request) -> torch.device:
+    """Each device :func:`sgdlab.devices` lists (CPU, plus CUDA where present)."""
+    return request.param
+
+
+def article_tensors(dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"):
+    """The article's x = 5, c = 3 and y = 3 c e^x + 2 x + 4, with y's graph built."""
+    x = torch.tensor(5.0, dtype=dtype, device=device, requires_grad=True)
+    c = torch.tensor(3.0, dtype=dtype, device=device, requires_grad=True)
+    y = c * 3 * torch.exp(x) + 2.0 * x + 4.0
+    return x, c, y

@@ -7,7 +7,11 @@ each step, and the device helpers the documentation's examples run on.
 from importlib.metadata import PackageNotFoundError, version
 
 from . import devices as _devices_module
+from . import optim as _optim_module
+from . import update as _update_module
 from .devices import *  # noqa: F403
+from .optim import *  # noqa: F403
+from .update import *  # noqa: F403
 from . import objectives as _objectives_module
 from .objectives import *  # noqa: F403
 from . import trajectory as _trajectory_module
@@ -18,4 +22,10 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = [*_devices_module.__all__, *_objectives_module.__all__, *_trajectory_module.__all__]
+__all__ = [
+    *_devices_module.__all__,
+    *_update_module.__all__,
+    *_optim_module.__all__,
+    *_objectives_module.__all__,
+    *_trajectory_module.__all__,
+]

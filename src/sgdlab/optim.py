@@ -1,0 +1,198 @@
+"""``sgdlab.SGD``: stochastic gradient descent as a ``torch.optim.Optimizer``, built on :mod:`sgdlab.update`.
+
+Same constructor, checks, parameter-group keys and state layout as ``torch.optim.SGD``
+(``state[p]["momentum_buffer"]``), so state dicts load both ways, and the same results,
+bit for bit, on the for-loop and the foreach paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+
+from .update import _check_bool, _default_foreach, _foreach, _single_tensor, check_hyperparameters
+
+__all__ = ["SGD"]
+
+#: Group keys torch.optim.SGD keeps that sgdlab.SGD does not implement; they may be dropped
+#: when they hold their off value, and refused otherwise.
+_UNSUPPORTED_KEYS = ("differentiable", "fused")
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with momentum, dampening, Nesterov and weight decay.
+
+    The update is :func:`sgdlab.update.sgd`; see :mod:`sgdlab.update` for the rule.
+
+    Args:
+        params: tensors to optimize, or dicts defining parameter groups.
+        lr: learning rate.
+        momentum: momentum factor.
+        dampening: dampening of the momentum, applied from the second step on.
+        weight_decay: L2 penalty added to the gradient.
+        nesterov: use Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
+        maximize: ascend the objective instead of descending it.
+        foreach: use the ``torch._foreach_*`` path; ``None`` picks as torch does.
+
+    The article's example: one step with ``lr=1`` from ``x = 5``, ``c = 3``.
+
+    >>> x = torch.tensor(5.0, requires_grad=True)
+    >>> c = torch.tensor(3.0, requires_grad=True)
+    >>> y = c * 3 * torch.exp(x) + 2.0 * x + 4.0
+    >>> optimizer = SGD([x, c], lr=1.0)
+    >>> y.backward()
+    >>> optimizer.step()
+    >>> x, c
+    (tensor(-1332.7185, requires_grad=True), tensor(-442.2395, requires_grad=True))
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict[str, Any]],
+        lr: float | Tensor = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+    ) -> None:
+        check_hyperparameters(
+            lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+            nesterov=nesterov, maximize=maximize,
+        )
+        if foreach is not None:
+            _check_bool("foreach", foreach)
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+            "nesterov": nesterov,
+            "maximize": maximize,
+            "foreach": foreach,
+        }
+        super().__init__(params, defaults)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a parameter group, checking its own settings as the constructor checks the defaults.
+
+        >>> optimizer = SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+        >>> optimizer.add_param_group({"params": [torch.zeros(2, requires_grad=True)], "lr": 0.5})
+        >>> [group["lr"] for group in optimizer.param_groups]
+        [0.1, 0.5]
+        """
+        super().add_param_group(param_group)
+        try:
+            self._check_group(self.param_groups[-1])
+        except (TypeError, ValueError):
+            self.param_groups.pop()  # leave the optimizer as it was
+            raise
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore state (also used by ``load_state_dict``), filling keys older saves lack."""
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("nesterov", False)
+            group.setdefault("maximize", False)
+            group.setdefault("foreach", None)
+            for key in _UNSUPPORTED_KEYS:  # off in a torch.optim.SGD save: nothing to keep
+                if not group.get(key):
+                    group.pop(key, None)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a state dict saved by this class or by ``torch.optim.SGD``.
+
+        Groups that turn on ``fused`` or ``differentiable`` are refused, since this class
+        implements neither; the optimizer is then left unchanged.
+
+        >>> w = torch.ones(2, requires_grad=True)
+        >>> reference = torch.optim.SGD([w], lr=0.1, momentum=0.9)
+        >>> w.grad = torch.ones(2)
+        >>> reference.step()
+        >>> optimizer = SGD([w], lr=0.1)
+        >>> optimizer.load_state_dict(reference.state_dict())
+        >>> optimizer.state[w]["momentum_buffer"], optimizer.param_groups[0]["momentum"]
+        (tensor([1., 1.]), 0.9)
+        """
+        for index, group in enumerate(state_dict.get("param_groups", [])):
+            for key in _UNSUPPORTED_KEYS:
+                if group.get(key):
+                    raise ValueError(
+                        f"state_dict param_groups[{index}] has {key}={group[key]!r}; "
+                        f"sgdlab.SGD does not implement {key}, load it into torch.optim.SGD"
+                    )
+        super().load_state_dict(state_dict)
+
+    @staticmethod
+    def _check_group(group: dict[str, Any]) -> None:
+        """Check a group's settings, which a user may have edited through ``param_groups``."""
+        check_hyperparameters(**{key: group[key] for key in _HYPERPARAMETERS})
+        if group["foreach"] is not None:
+            _check_bool("foreach", group["foreach"])
+
+    def _collect(
+        self, group: dict[str, Any]
+    ) -> tuple[list[Tensor], list[Tensor], list[Tensor | None]]:
+        """List a group's parameters that have a gradient, their gradients and momentum buffers."""
+        params, grads, buffers = [], [], []
+        with_momentum = group["momentum"] != 0
+        for param in group["params"]:
+            if param.grad is None:
+                continue  # no gradient: step() leaves this parameter alone
+            params.append(param)
+            grads.append(param.grad)
+            if with_momentum:
+                buffers.append(self.state[param].get("momentum_buffer"))
+        return params, grads, buffers
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        """Apply one step to one parameter group and store the new momentum buffers."""
+        params, grads, buffers = self._collect(group)
+        foreach = group["foreach"]
+        if foreach is None:
+            foreach = _default_foreach(params)
+        update = _foreach if foreach else _single_tensor
+        update(
+            params, grads, buffers,
+            lr=group["lr"], momentum=group["momentum"], dampening=group["dampening"],
+            weight_decay=group["weight_decay"], nesterov=group["nesterov"],
+            maximize=group["maximize"],
+        )
+        if group["momentum"] != 0:
+            for param, buffer in zip(params, buffers):
+                self.state[param]["momentum_buffer"] = buffer
+
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        """Perform one optimization step; ``closure`` (optional) re-evaluates and returns the loss.
+
+        >>> w = torch.tensor([1.0, 2.0], requires_grad=True)
+        >>> optimizer = SGD([w], lr=0.1)
+        >>> def closure():
+        ...     optimizer.zero_grad()
+        ...     loss = (w ** 2).sum()
+        ...     loss.backward()
+        ...     return loss
+        >>> optimizer.step(closure)
+        tensor(5., grad_fn=<SumBackward0>)
+        >>> w
+        tensor([0.8000, 1.6000], requires_grad=True)
+        """
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:  # all checked first, so a bad edit changes nothing
+            self._check_group(group)
+        with torch.no_grad():
+            for group in self.param_groups:
+                self._step_group(group)
+        return loss
+
+
+_HYPERPARAMETERS = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")

@@ -1,0 +1,257 @@
+"""sgdlab.SGD against torch.optim.SGD: bit-identical steps, state dicts both ways, checks."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import sgdlab
+from conftest import DEVICE_IDS, DEVICES, article_tensors
+
+SHAPES = [(), (3,), (2, 3), (4, 1, 2)]
+
+
+@st.composite
+def sgd_settings(draw) -> dict:
+    """Any valid combination of SGD's flags, with awkward values included."""
+    momentum = draw(st.sampled_from([0.0, 0.9]) | st.floats(0.01, 0.99))
+    nesterov = momentum > 0 and draw(st.booleans())
+    dampening = 0.0 if nesterov else draw(st.sampled_from([0.0, 0.1]) | st.floats(0.0, 1.0))
+    return dict(
+        lr=draw(st.sampled_from([1.0, 0.1]) | st.floats(1e-4, 2.0)),
+        momentum=momentum,
+        dampening=dampening,
+        weight_decay=draw(st.sampled_from([0.0, 1e-2]) | st.floats(0.0, 0.5)),
+        nesterov=nesterov,
+        maximize=draw(st.booleans()),
+        foreach=draw(st.sampled_from([None, True, False])),
+    )
+
+
+def make_params(seed: int, dtype: torch.dtype, device: torch.device) -> list[torch.Tensor]:
+    """Leaf tensors of several shapes, with values from a seeded generator."""
+    generator = torch.Generator().manual_seed(seed)
+    return [
+        torch.randn(shape, generator=generator, dtype=dtype).to(device).requires_grad_()
+        for shape in SHAPES
+    ]
+
+
+def two_groups(params: list[torch.Tensor], lr: float) -> list[dict]:
+    """Split params into two groups, the second with its own lr."""
+    return [{"params": params[:2]}, {"params": params[2:], "lr": lr * 0.5}]
+
+
+def set_grads(params_a, params_b, generator, step: int) -> None:
+    """Give both parameter lists the same random grads, leaving params[1] without one."""
+    for index, (a, b) in enumerate(zip(params_a, params_b)):
+        if index == 1:
+            continue  # a parameter without grad: both optimizers must skip it
+        grad = torch.randn(a.shape, generator=generator, dtype=a.dtype).to(a.device)
+        a.grad, b.grad = grad.clone(), grad.clone()
+
+
+def assert_same_state(ours, theirs, params_a, params_b) -> None:
+    """Parameters and momentum buffers equal bit for bit."""
+    for a, b in zip(params_a, params_b):
+        assert torch.equal(a, b)
+        assert ours.state[a].keys() == theirs.state[b].keys()
+        if "momentum_buffer" in ours.state[a]:
+            assert torch.equal(ours.state[a]["momentum_buffer"], theirs.state[b]["momentum_buffer"])
+
+
+def run_pair(config: dict, dtype, device, steps: int, seed: int = 0):
+    """Step sgdlab.SGD and torch.optim.SGD side by side, checking equality after each step."""
+    params_a = make_params(seed, dtype, device)
+    params_b = [p.detach().clone().requires_grad_() for p in params_a]
+    ours = sgdlab.SGD(two_groups(params_a, config["lr"]), **config)
+    theirs = torch.optim.SGD(two_groups(params_b, config["lr"]), **config)
+    generator = torch.Generator().manual_seed(seed + 1)
+    for step in range(steps):
+        if step == 2:  # edit lr mid-run, as the article does through param_groups
+            for optimizer in (ours, theirs):
+                optimizer.param_groups[0]["lr"] = config["lr"] * 0.3
+        set_grads(params_a, params_b, generator, step)
+        ours.step()
+        theirs.step()
+        assert_same_state(ours, theirs, params_a, params_b)
+    return ours, theirs, params_a, params_b
+
+
+@pytest.mark.parametrize("device", DEVICES, ids=DEVICE_IDS)
+@settings(max_examples=60, deadline=None)
+@given(
+    config=sgd_settings(),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+    steps=st.integers(1, 4),
+    seed=st.integers(0, 2**16),
+)
+def test_bit_identical_to_torch_over_the_flag_grid(device, config, dtype, steps, seed):
+    run_pair(config, dtype, device, steps, seed)
+
+
+@pytest.mark.parametrize("device", DEVICES, ids=DEVICE_IDS)
+@pytest.mark.parametrize("foreach", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_bit_identical_with_every_flag_on(device, foreach, dtype):
+    config = dict(lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.01,
+                  nesterov=True, maximize=True, foreach=foreach)
+    run_pair(config, dtype, device, steps=4)
+
+
+@pytest.mark.parametrize("foreach", [False, True])
+def test_article_step(foreach):
+    x, c, y = article_tensors()
+    optimizer = sgdlab.SGD([x, c], lr=1.0, foreach=foreach)
+    y.backward()
+    optimizer.step()
+    assert str(x) == "tensor(-1332.7185, requires_grad=True)"
+    assert str(c) == "tensor(-442.2395, requires_grad=True)"
+
+
+def test_mixed_dtypes_in_one_group_match_torch():
+    params_a = [torch.ones(3, requires_grad=True), torch.ones(2, dtype=torch.float64, requires_grad=True)]
+    params_b = [p.detach().clone().requires_grad_() for p in params_a]
+    ours = sgdlab.SGD(params_a, lr=0.1, momentum=0.9, foreach=True)
+    theirs = torch.optim.SGD(params_b, lr=0.1, momentum=0.9, foreach=True)
+    for step in range(3):
+        for a, b in zip(params_a, params_b):
+            a.grad = torch.full_like(a, step + 0.3)
+            b.grad = a.grad.clone()
+        ours.step()
+        theirs.step()
+    assert_same_state(ours, theirs, params_a, params_b)
+
+
+@pytest.mark.parametrize("foreach", [False, True])
+def test_sparse_gradients_match_torch(foreach):
+    torch.manual_seed(0)
+    embeddings = [torch.nn.Embedding(5, 3, sparse=True) for _ in range(2)]
+    embeddings[1].load_state_dict(embeddings[0].state_dict())
+    ours = sgdlab.SGD(embeddings[0].parameters(), lr=0.1, momentum=0.9, foreach=foreach)
+    theirs = torch.optim.SGD(embeddings[1].parameters(), lr=0.1, momentum=0.9, foreach=foreach)
+    for optimizer, embedding in zip((ours, theirs), embeddings):
+        for indices in ([0, 2], [2, 4]):
+            embedding(torch.tensor(indices)).sum().backward()
+            optimizer.step()
+    assert torch.equal(embeddings[0].weight, embeddings[1].weight)
+
+
+@pytest.mark.parametrize("source, target", [(sgdlab.SGD, torch.optim.SGD), (torch.optim.SGD, sgdlab.SGD)])
+@pytest.mark.parametrize("foreach", [False, True])
+def test_state_dict_round_trip_continues_bit_identical(source, target, foreach):
+    config = dict(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.01, foreach=foreach)
+    generator = torch.Generator().manual_seed(3)
+    params_a = make_params(5, torch.float32, torch.device("cpu"))
+    params_b = [p.detach().clone().requires_grad_() for p in params_a]
+    first = source(params_a, **config)
+    for step in range(2):
+        set_grads(params_a, params_b, generator, step)
+        first.step()
+    # hand the run over: fresh optimizers of both kinds, loaded from the first one's state
+    params_c = [p.detach().clone().requires_grad_() for p in params_a]
+    continued = target(params_a, lr=0.5)
+    # deep copies: load_state_dict may keep the very buffer tensors it is given
+    continued.load_state_dict(copy.deepcopy(first.state_dict()))
+    reference = source(params_c, lr=0.5)
+    reference.load_state_dict(copy.deepcopy(first.state_dict()))
+    assert continued.param_groups[0]["momentum"] == 0.9
+    for step in range(3):
+        set_grads(params_a, params_c, generator, step)
+        continued.step()
+        reference.step()
+        assert_same_state(continued, reference, params_a, params_c)
+
+
+def test_state_layout_matches_torch():
+    x, c, y = article_tensors()
+    optimizer = sgdlab.SGD([x, c], lr=1.0, momentum=0.9)
+    y.backward()
+    optimizer.step()
+    saved = optimizer.state_dict()
+    assert set(saved["state"][0]) == {"momentum_buffer"}
+    expected_keys = set(torch.optim.SGD([x], lr=1.0).defaults) - {"differentiable", "fused"}
+    assert set(optimizer.defaults) == expected_keys
+
+
+def test_load_state_dict_refuses_fused_and_leaves_optimizer_unchanged():
+    w = torch.ones(2, requires_grad=True)
+    saved = torch.optim.SGD([w], lr=0.1, fused=True).state_dict()
+    optimizer = sgdlab.SGD([w], lr=0.5)
+    with pytest.raises(ValueError, match="param_groups\\[0\\] has fused=True"):
+        optimizer.load_state_dict(saved)
+    assert optimizer.param_groups[0]["lr"] == 0.5
+
+
+def test_params_without_grad_are_left_alone():
+    x, c, y = article_tensors()
+    optimizer = sgdlab.SGD([x, c], lr=1.0, momentum=0.9)
+    (3 * x).backward()
+    optimizer.step()
+    assert c.item() == 3.0 and c not in optimizer.state
+
+
+def test_closure_runs_with_grad_enabled_and_its_loss_is_returned():
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    optimizer = sgdlab.SGD([w], lr=0.1)
+
+    def closure():
+        optimizer.zero_grad()
+        loss = (w**2).sum()
+        loss.backward()
+        return loss
+
+    with torch.no_grad():
+        loss = optimizer.step(closure)
+    assert loss.item() == 5.0 and torch.equal(w, torch.tensor([0.8, 1.6]))
+
+
+def test_step_hooks_fire():
+    w = torch.ones(1, requires_grad=True)
+    optimizer = sgdlab.SGD([w], lr=0.1)
+    seen = []
+    optimizer.register_step_post_hook(lambda opt, args, kwargs: seen.append(w.item()))
+    w.grad = torch.ones(1)
+    optimizer.step()
+    assert seen == [pytest.approx(0.9)]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(lr=-1.0), "lr must be >= 0, got -1.0"),
+        (dict(momentum=-0.1), "momentum must be >= 0, got -0.1"),
+        (dict(weight_decay=-0.1), "weight_decay must be >= 0, got -0.1"),
+        (dict(nesterov=True), "nesterov=True with momentum=0"),
+        (dict(nesterov=True, momentum=0.9, dampening=0.5), "dampening=0.5"),
+    ],
+)
+def test_constructor_rejects_what_torch_rejects(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        sgdlab.SGD([torch.zeros(1, requires_grad=True)], **kwargs)
+
+
+def test_constructor_rejects_non_bool_foreach():
+    with pytest.raises(TypeError, match="foreach must be True or False, got str"):
+        sgdlab.SGD([torch.zeros(1, requires_grad=True)], foreach="yes")
+
+
+def test_add_param_group_with_bad_lr_leaves_optimizer_unchanged():
+    optimizer = sgdlab.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError, match="lr must be >= 0, got -2"):
+        optimizer.add_param_group({"params": [torch.zeros(2, requires_grad=True)], "lr": -2})
+    assert len(optimizer.param_groups) == 1
+
+
+def test_step_refuses_a_negative_lr_edited_into_param_groups():
+    w = torch.ones(1, requires_grad=True)
+    w.grad = torch.ones(1)
+    optimizer = sgdlab.SGD([w], lr=0.1)
+    optimizer.param_groups[0]["lr"] = -0.1
+    with pytest.raises(ValueError, match="lr must be >= 0, got -0.1"):
+        optimizer.step()
+    assert w.item() == 1.0
