@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from sgdlab import Trajectory, article_function, minimize, quadratic, record, rosenbrock
+from sgdlab import Trajectory, article_function, beale, minimize, quadratic, record, rosenbrock
 
 
 def sgd_steps(x, optimizer, steps, loss_fn, trajectory=None):
@@ -299,12 +299,6 @@ def test_minimize_on_cuda_records_cpu_copies():
     assert on_cuda.optimizer.param_groups[0]["params"][0].device.type == "cuda"
     assert on_cuda.path().device.type == "cpu"
     torch.testing.assert_close(on_cuda.path(), on_cpu.path())
-
-
-def beale():
-    from sgdlab import beale as make_beale
-
-    return make_beale()
 
 
 # Bad input: one test per check, the message names the argument and the value.

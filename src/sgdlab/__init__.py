@@ -16,6 +16,8 @@ from . import objectives as _objectives_module
 from .objectives import *  # noqa: F403
 from . import trajectory as _trajectory_module
 from .trajectory import *  # noqa: F403
+from . import plot as _plot_module
+from .plot import *  # noqa: F403
 
 try:
     __version__ = version("sgdlab")
@@ -28,4 +30,5 @@ __all__ = [
     *_optim_module.__all__,
     *_objectives_module.__all__,
     *_trajectory_module.__all__,
+    *_plot_module.__all__,
 ]

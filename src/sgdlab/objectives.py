@@ -161,7 +161,7 @@ def article_function(b: float = 2.0, d: float = 4.0) -> Objective:
         return c * 3 * torch.exp(x) + b * x + d
 
     return Objective(
-        name="3 c exp(x) + b x + d",
+        name="the article's 3 c exp(x) + b x + d",
         function=function,
         dim=2,
         minimum=None,
