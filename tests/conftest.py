@@ -42,11 +42,22 @@ def python() -> str:
     return sys.executable
 
 
-DEVICES = sgdlab.devices()
-DEVICE_IDS = [str(device) for device in DEVICES]
+def _device_params() -> list:
+    """Each device sgdlab.devices() lists; CUDA, when absent, as a test that skips and says why."""
+    listed = sgdlab.devices()
+    params = [pytest.param(device, id=str(device)) for device in listed]
+    if all(device.type != "cuda" for device in listed):
+        reason = ("CUDA is not available on this machine" if not torch.cuda.is_available()
+                  else "SGDLAB_DEVICES leaves CUDA out")
+        params.append(pytest.param(torch.device("cuda"), id="cuda",
+                                   marks=pytest.mark.skip(reason=reason)))
+    return params
 
 
-@pytest.fixture(params=DEVICES, ids=DEVICE_IDS)
+DEVICE_PARAMS = _device_params()
+
+
+@pytest.fixture(params=DEVICE_PARAMS)
 def device(request) -> torch.device:
     """Each device :func:`sgdlab.devices` lists (CPU, plus CUDA where present)."""
     return request.param

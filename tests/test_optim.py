@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sgdlab
-from conftest import DEVICE_IDS, DEVICES, article_tensors
+from conftest import DEVICE_PARAMS, article_tensors
 
 SHAPES = [(), (3,), (2, 3), (4, 1, 2)]
 
@@ -82,7 +82,7 @@ def run_pair(config: dict, dtype, device, steps: int, seed: int = 0):
     return ours, theirs, params_a, params_b
 
 
-@pytest.mark.parametrize("device", DEVICES, ids=DEVICE_IDS)
+@pytest.mark.parametrize("device", DEVICE_PARAMS)
 @settings(max_examples=60, deadline=None)
 @given(
     config=sgd_settings(),
@@ -94,7 +94,7 @@ def test_bit_identical_to_torch_over_the_flag_grid(device, config, dtype, steps,
     run_pair(config, dtype, device, steps, seed)
 
 
-@pytest.mark.parametrize("device", DEVICES, ids=DEVICE_IDS)
+@pytest.mark.parametrize("device", DEVICE_PARAMS)
 @pytest.mark.parametrize("foreach", [False, True])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_bit_identical_with_every_flag_on(device, foreach, dtype):
@@ -255,3 +255,13 @@ def test_step_refuses_a_negative_lr_edited_into_param_groups():
     with pytest.raises(ValueError, match="lr must be >= 0, got -0.1"):
         optimizer.step()
     assert w.item() == 1.0
+
+
+def test_sparse_gradient_with_weight_decay_is_a_value_error_and_changes_nothing():
+    embedding = torch.nn.Embedding(4, 2, sparse=True)
+    before = embedding.weight.detach().clone()
+    optimizer = sgdlab.SGD(embedding.parameters(), lr=0.1, weight_decay=0.01)
+    embedding(torch.tensor([0, 1])).sum().backward()
+    with pytest.raises(ValueError, match=r"weight_decay=0.01 needs dense gradients.*shape \(4, 2\)"):
+        optimizer.step()
+    assert torch.equal(embedding.weight, before)

@@ -6,10 +6,14 @@ each step, and the device helpers the documentation's examples run on.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import binding as _binding_module
 from . import devices as _devices_module
+from . import explain as _explain_module
 from . import optim as _optim_module
 from . import update as _update_module
+from .binding import *  # noqa: F403
 from .devices import *  # noqa: F403
+from .explain import *  # noqa: F403
 from .optim import *  # noqa: F403
 from .update import *  # noqa: F403
 from . import objectives as _objectives_module
@@ -28,6 +32,8 @@ __all__ = [
     *_devices_module.__all__,
     *_update_module.__all__,
     *_optim_module.__all__,
+    *_explain_module.__all__,
+    *_binding_module.__all__,
     *_objectives_module.__all__,
     *_trajectory_module.__all__,
     *_plot_module.__all__,

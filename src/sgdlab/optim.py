@@ -145,15 +145,21 @@ class SGD(Optimizer):
         for param in group["params"]:
             if param.grad is None:
                 continue  # no gradient: step() leaves this parameter alone
+            if param.grad.is_sparse and group["weight_decay"] != 0:
+                raise ValueError(
+                    f"weight_decay={group['weight_decay']!r} needs dense gradients, but a parameter "
+                    f"of shape {tuple(param.shape)} has a sparse one; use weight_decay=0"
+                )
             params.append(param)
             grads.append(param.grad)
             if with_momentum:
                 buffers.append(self.state[param].get("momentum_buffer"))
         return params, grads, buffers
 
-    def _step_group(self, group: dict[str, Any]) -> None:
+    def _step_group(
+        self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor], buffers: list
+    ) -> None:
         """Apply one step to one parameter group and store the new momentum buffers."""
-        params, grads, buffers = self._collect(group)
         foreach = group["foreach"]
         if foreach is None:
             foreach = _default_foreach(params)
@@ -189,9 +195,10 @@ class SGD(Optimizer):
                 loss = closure()
         for group in self.param_groups:  # all checked first, so a bad edit changes nothing
             self._check_group(group)
+        collected = [self._collect(group) for group in self.param_groups]
         with torch.no_grad():
-            for group in self.param_groups:
-                self._step_group(group)
+            for group, (params, grads, buffers) in zip(self.param_groups, collected):
+                self._step_group(group, params, grads, buffers)
         return loss
 
 

@@ -1,0 +1,373 @@
+"""Check which Python variables are the tensors an optimizer updates, and change them safely.
+
+An optimizer keeps references to tensor objects. Rebinding a variable
+(``x = torch.tensor(10.)``) or putting a new tensor into ``param_groups`` silently breaks
+the link between the name you read and the tensor ``step()`` writes. :func:`check_binding`
+finds such breaks (and non-leaf, no-grad, duplicate and misplaced-grad tensors);
+:func:`assign_`, :func:`replace_param` and :func:`set_lr` make the changes people reach
+for without breaking anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ._common import default_name, named_tensors, require_optimizer
+from .update import _check_real
+
+__all__ = [
+    "check_binding", "BindingReport", "Finding", "assign_", "replace_param", "set_lr",
+]
+
+#: The kinds of finding :func:`check_binding` reports, and what each means.
+FINDING_KINDS = {
+    "not_held": "a given tensor the optimizer does not hold",
+    "not_given": "a tensor the optimizer holds that is none of the given ones",
+    "non_leaf": "a held tensor that is not a leaf, so backward() leaves its .grad empty",
+    "no_requires_grad": "a held tensor that does not require grad, so it never gets one",
+    "grad_mismatch": "a held tensor whose .grad has another device or dtype",
+    "duplicate": "the same tensor held twice, or given under two names",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem :func:`check_binding` found: its ``kind`` (a key of ``FINDING_KINDS``) and a message.
+
+    >>> print(Finding("not_held", "x is not held"))
+    not_held: x is not held
+    """
+
+    kind: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"
+
+
+@dataclass(frozen=True)
+class BindingReport:
+    """What :func:`check_binding` found; ``ok`` when nothing, and a readable ``str()``.
+
+    >>> x = torch.tensor(5.0, requires_grad=True)
+    >>> report = check_binding(torch.optim.SGD([x], lr=0.1), x=x)
+    >>> report.ok, report.findings
+    (True, ())
+    >>> print(report)
+    binding ok: x is a tensor the optimizer updates
+    """
+
+    findings: tuple[Finding, ...]
+    names: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Whether there were no findings."""
+        return not self.findings
+
+    def __iter__(self) -> Iterator[Finding]:
+        return iter(self.findings)
+
+    def __str__(self) -> str:
+        if self.ok:
+            if not self.names:
+                return "binding ok: no problem found in the optimizer's tensors"
+            verb = "is a tensor" if len(self.names) == 1 else "are tensors"
+            return f"binding ok: {', '.join(self.names)} {verb} the optimizer updates"
+        count = len(self.findings)
+        lines = [f"binding: {count} problem{'s' if count > 1 else ''}"]
+        lines += [f"  - {finding}" for finding in self.findings]
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# check_binding
+# ---------------------------------------------------------------------------
+
+
+def _held(optimizer: torch.optim.Optimizer) -> list[tuple[str, Tensor]]:
+    """Every (default name, tensor) the optimizer holds, in group order, duplicates kept."""
+    return [
+        (default_name(group_index, param_index, group), param)
+        for group_index, group in enumerate(optimizer.param_groups)
+        for param_index, param in enumerate(group["params"])
+    ]
+
+
+def _describe_tensor(tensor: Tensor) -> str:
+    """A short description: the value for a scalar, else shape and dtype."""
+    if tensor.dim() == 0:
+        return f"tensor({tensor.detach().item():.4f})"
+    return f"a {str(tensor.dtype).removeprefix('torch.')} tensor of shape {tuple(tensor.shape)}"
+
+
+def _link_findings(given: Mapping[str, Tensor], held: list[tuple[str, Tensor]]) -> list[Finding]:
+    """Given tensors the optimizer lacks, and held tensors none of the given ones are."""
+    held_ids = {id(tensor) for _, tensor in held}
+    given_ids = {id(tensor) for tensor in given.values()}
+    findings = [
+        Finding("not_held", f"{name} = {_describe_tensor(tensor)} is not a tensor the optimizer "
+                "holds, so step() never changes it; it was rebound (or replaced in param_groups) "
+                "after the optimizer was built")
+        for name, tensor in given.items() if id(tensor) not in held_ids
+    ]
+    if given:  # with nothing given, every held tensor would be "not given": say nothing
+        findings += [
+            Finding("not_given", f"the optimizer updates {name} = {_describe_tensor(tensor)}, "
+                    "which is none of the given tensors (a tensor put into param_groups, "
+                    "or the old tensor behind a rebound variable)")
+            for name, tensor in held if id(tensor) not in given_ids
+        ]
+    return findings
+
+
+def _duplicate_findings(given: Mapping[str, Tensor], held: list[tuple[str, Tensor]]) -> list[Finding]:
+    """The same tensor held twice, or given under two names."""
+    findings = []
+    first_held: dict[int, str] = {}
+    for name, tensor in held:
+        if id(tensor) in first_held:
+            findings.append(Finding("duplicate", f"{name} is the same tensor as {first_held[id(tensor)]}: "
+                                    "step() would update it twice"))
+        first_held.setdefault(id(tensor), name)
+    first_given: dict[int, str] = {}
+    for name, tensor in given.items():
+        if id(tensor) in first_given:
+            findings.append(Finding("duplicate", f"{name} and {first_given[id(tensor)]} are the same tensor"))
+        first_given.setdefault(id(tensor), name)
+    return findings
+
+
+def _tensor_findings(held: list[tuple[str, Tensor]], names: Mapping[int, str]) -> list[Finding]:
+    """Held tensors that cannot be trained as they are: non-leaf, no grad, misplaced grad."""
+    findings = []
+    seen = set()
+    for default, tensor in held:
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        name = names.get(id(tensor), default)
+        if not tensor.is_leaf:
+            findings.append(Finding("non_leaf", f"{name} is not a leaf tensor (it has grad_fn "
+                                    f"{type(tensor.grad_fn).__name__}), so backward() fills no .grad for it"))
+        if not tensor.requires_grad:
+            findings.append(Finding("no_requires_grad", f"{name} does not require grad, so it never "
+                                    "gets a .grad and step() skips it; call .requires_grad_()"))
+        grad = tensor.grad if tensor.is_leaf else None  # a non-leaf's .grad only warns
+        if grad is not None and (grad.device, grad.dtype) != (tensor.device, tensor.dtype):
+            findings.append(Finding("grad_mismatch", f"{name} is {tensor.dtype} on {tensor.device} but "
+                                    f"its .grad is {grad.dtype} on {grad.device}"))
+    return findings
+
+
+def check_binding(
+    optimizer: torch.optim.Optimizer,
+    names: Mapping[str, Tensor] | torch.nn.Module | None = None,
+    **named: Tensor,
+) -> BindingReport:
+    """Check that the given variables are the tensors ``optimizer`` updates, and that those can train.
+
+    Args:
+        optimizer: any ``torch.optim`` optimizer.
+        names: a mapping name -> tensor, or a module whose ``named_parameters()`` are used.
+        **named: more tensors, by name (``x=x, c=c``).
+
+    Returns:
+        A :class:`BindingReport`; its findings say what is wrong and why.
+
+    The article's second trap: rebinding ``x`` after building the optimizer.
+
+    >>> x = torch.tensor(5.0, requires_grad=True)
+    >>> c = torch.tensor(3.0, requires_grad=True)
+    >>> optimizer = torch.optim.SGD([x, c], lr=1.0)
+    >>> x = torch.tensor(10.0, requires_grad=True)
+    >>> report = check_binding(optimizer, x=x, c=c)
+    >>> report.ok, [finding.kind for finding in report.findings]
+    (False, ['not_held', 'not_given'])
+    >>> print(report.findings[1].message)  # doctest: +ELLIPSIS
+    the optimizer updates group0.param0 = tensor(5.0000), which is none of the given tensors ...
+    """
+    require_optimizer(optimizer)
+    given = named_tensors(names)
+    extra = named_tensors(named, argument="named tensor")
+    clash = sorted(given.keys() & extra.keys())
+    if clash:
+        raise ValueError(f"names and the keyword arguments both name {', '.join(clash)}")
+    given.update(extra)
+    held = _held(optimizer)
+    names_by_id = {id(tensor): name for name, tensor in given.items()}
+    findings = [
+        *_link_findings(given, held),
+        *_duplicate_findings(given, held),
+        *_tensor_findings(held, names_by_id),
+    ]
+    return BindingReport(tuple(findings), tuple(given))
+
+
+# ---------------------------------------------------------------------------
+# Safe mutations
+# ---------------------------------------------------------------------------
+
+
+def _require_tensor(value: object, argument: str) -> Tensor:
+    """Raise ``TypeError`` naming ``argument`` unless ``value`` is a tensor."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{argument} must be a tensor, got {type(value).__name__}: {value!r}")
+    return value
+
+
+def _as_value_tensor(value: object) -> Tensor:
+    """Turn ``value`` (tensor, number or nested list of numbers) into a tensor."""
+    if isinstance(value, Tensor):
+        return value.detach()
+    if isinstance(value, bool):
+        raise TypeError(f"value must be a tensor or numbers, got bool: {value!r}")
+    try:
+        return torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(f"value must be a tensor or numbers, got {type(value).__name__}: {value!r}") from error
+
+
+def assign_(tensor: Tensor, value: Tensor | float | list) -> Tensor:
+    """Write ``value`` into ``tensor`` in place, so every reference to it (an optimizer's too) sees it.
+
+    The write runs under ``torch.no_grad()``. ``value`` must have ``tensor``'s shape (or be a
+    single number) and a dtype that casts to ``tensor``'s without loss of kind (no float into
+    an integer tensor).
+
+    Returns:
+        ``tensor`` itself.
+
+    >>> x = torch.tensor(5.0, requires_grad=True)
+    >>> optimizer = torch.optim.SGD([x], lr=0.1)
+    >>> assign_(x, 10.0)
+    tensor(10., requires_grad=True)
+    >>> optimizer.param_groups[0]["params"][0] is x
+    True
+    """
+    _require_tensor(tensor, "tensor")
+    source = _as_value_tensor(value)
+    if source.shape != tensor.shape and source.dim() != 0:
+        raise ValueError(
+            f"value has shape {tuple(source.shape)} but tensor has shape {tuple(tensor.shape)}; "
+            "pass a value of the same shape or a single number"
+        )
+    if not torch.can_cast(source.dtype, tensor.dtype):
+        raise TypeError(
+            f"value of dtype {source.dtype} cannot be written into tensor of dtype "
+            f"{tensor.dtype} without changing its kind (e.g. dropping fractions)"
+        )
+    with torch.no_grad():
+        tensor.copy_(source)
+    return tensor
+
+
+def _find(optimizer: torch.optim.Optimizer, target: Tensor) -> tuple[int, int] | None:
+    """The (group, position) of ``target`` in ``param_groups``, by identity."""
+    for group_index, group in enumerate(optimizer.param_groups):
+        for param_index, param in enumerate(group["params"]):
+            if param is target:
+                return group_index, param_index
+    return None
+
+
+def _moved_state(state: Mapping, old: Tensor, new: Tensor) -> dict:
+    """A parameter's state for ``new``: per-entry tensors shaped like it go to its device and dtype."""
+    moved = {}
+    for key, value in state.items():
+        if isinstance(value, Tensor) and value.shape == old.shape and value.is_floating_point():
+            value = value.to(device=new.device, dtype=new.dtype)
+        moved[key] = value
+    return moved
+
+
+def _check_replacement(optimizer: torch.optim.Optimizer, old: Tensor, new: Tensor) -> tuple[int, int]:
+    """Check ``old`` can be swapped for ``new``; return where ``old`` sits."""
+    where = _find(optimizer, old)
+    if where is None:
+        raise ValueError(f"old ({_describe_tensor(old)}) is not a tensor this optimizer holds")
+    if new.shape != old.shape:
+        raise ValueError(
+            f"new has shape {tuple(new.shape)} but old has shape {tuple(old.shape)}; "
+            "the optimizer's state for old would not fit"
+        )
+    if not new.is_leaf:
+        raise ValueError(
+            f"new must be a leaf tensor (an optimizer cannot update a computed tensor), got one "
+            f"with grad_fn {type(new.grad_fn).__name__}; pass new.detach().requires_grad_()"
+        )
+    if old.requires_grad and not new.requires_grad:
+        raise ValueError("new does not require grad, so step() would never update it; "
+                         "call new.requires_grad_() first")
+    if _find(optimizer, new) is not None:
+        raise ValueError("new is already held by this optimizer; holding it twice would update it twice")
+    return where
+
+
+def replace_param(optimizer: torch.optim.Optimizer, old: Tensor, new: Tensor) -> Tensor:
+    """Swap ``old`` for ``new`` inside ``optimizer``, carrying ``old``'s state (momentum buffer) over.
+
+    State entries shaped like the parameter move to ``new``'s device and dtype. Nothing
+    changes if a check fails.
+
+    Returns:
+        ``new``.
+
+    >>> x = torch.tensor(5.0, requires_grad=True)
+    >>> optimizer = torch.optim.SGD([x], lr=0.1, momentum=0.9)
+    >>> x.grad = torch.tensor(1.0)
+    >>> optimizer.step()
+    >>> x64 = torch.tensor(5.0, dtype=torch.float64, requires_grad=True)
+    >>> _ = replace_param(optimizer, x, x64)
+    >>> optimizer.param_groups[0]["params"][0] is x64, optimizer.state[x64]["momentum_buffer"]
+    (True, tensor(1., dtype=torch.float64))
+    """
+    require_optimizer(optimizer)
+    _require_tensor(old, "old")
+    _require_tensor(new, "new")
+    if new is old:
+        return new
+    group_index, param_index = _check_replacement(optimizer, old, new)
+    state = optimizer.state.pop(old, None)
+    if state:
+        optimizer.state[new] = _moved_state(state, old, new)
+    optimizer.param_groups[group_index]["params"][param_index] = new
+    return new
+
+
+def _check_group_index(optimizer: torch.optim.Optimizer, group: object) -> None:
+    """Accept ``None`` or a valid index into ``param_groups``."""
+    if group is None:
+        return
+    if isinstance(group, bool) or not isinstance(group, int):
+        raise TypeError(f"group must be an int or None, got {type(group).__name__}: {group!r}")
+    count = len(optimizer.param_groups)
+    if not 0 <= group < count:
+        raise ValueError(f"group must be between 0 and {count - 1}, got {group}")
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float, group: int | None = None) -> None:
+    """Set the learning rate of every parameter group, or of group ``group`` only.
+
+    ``lr`` must be a finite number ``>= 0``; a bad ``lr`` or ``group`` leaves the optimizer
+    unchanged. A group whose lr is a tensor keeps that tensor, refilled in place.
+
+    >>> optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> set_lr(optimizer, 0.1)
+    >>> optimizer.param_groups[0]["lr"]
+    0.1
+    """
+    require_optimizer(optimizer)
+    if _check_real("lr", lr) < 0:
+        raise ValueError(f"lr must be >= 0, got {lr!r}")
+    _check_group_index(optimizer, group)
+    chosen = optimizer.param_groups if group is None else [optimizer.param_groups[group]]
+    for param_group in chosen:
+        if isinstance(param_group.get("lr"), Tensor):
+            param_group["lr"].fill_(lr)
+        else:
+            param_group["lr"] = lr
