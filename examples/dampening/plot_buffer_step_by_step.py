@@ -70,6 +70,27 @@ for t, (grad, buffer, p) in enumerate(rows, start=1):
     previous = buffer
 
 # %%
+# :func:`sgdlab.explain_step` writes the same formula for the step an optimizer is about to
+# take; here for step 3 of the run above.
+
+
+def explain_third_step(device):
+    """Take two steps, compute the third gradient, and explain the third step."""
+    p = torch.tensor(2.0, device=device, requires_grad=True)
+    optimizer = torch.optim.SGD([p], lr=LR, momentum=MOMENTUM, dampening=DAMPENING)
+    for step in (1, 2, 3):
+        optimizer.zero_grad()
+        (0.5 * p**2).backward()
+        if step < 3:
+            optimizer.step()
+    return str(sgdlab.explain_step(optimizer, {"p": p}))
+
+
+for device, text in sgdlab.run_on_devices(explain_third_step).items():
+    for line in text.splitlines():
+        print(f"[{device}] {line}")
+
+# %%
 # The same run for several dampening values
 # -----------------------------------------
 # More dampening means a smaller buffer from the second step on, so the parameter moves

@@ -25,17 +25,6 @@ import sgdlab
 print(sgdlab.device_report())
 
 
-def describe(optimizer):
-    """One line per group: its index, size and the settings that usually differ."""
-    lines = []
-    for index, group in enumerate(optimizer.param_groups):
-        count = sum(p.numel() for p in group["params"])
-        lines.append(f"group {index}: {len(group['params'])} tensors, {count} numbers, "
-                     f"lr={group['lr']}, momentum={group['momentum']}, "
-                     f"weight_decay={group['weight_decay']}")
-    return lines
-
-
 def per_layer(device):
     """Two layers, two groups; one step; how far did each layer's weight move?"""
     torch.manual_seed(0)
@@ -51,7 +40,8 @@ def per_layer(device):
     after = [model[0].weight.detach(), model[2].weight.detach()]
     # On the first step the momentum buffer is the gradient, so the move is lr * grad.
     ratios = [((b - a).norm() / g.norm()).item() for b, a, g in zip(before, after, grads)]
-    return {"groups": describe(optimizer), "ratios": ratios, "model": model, "optimizer": optimizer}
+    return {"groups": sgdlab.describe(optimizer, model).splitlines(), "ratios": ratios,
+            "model": model, "optimizer": optimizer}
 
 
 results = sgdlab.run_on_devices(per_layer)
@@ -62,20 +52,24 @@ for device, found in results.items():
         print(f"[{device}] {layer} layer: |weight change| / |grad| = {ratio:.4f}")
 
 # %%
-# The ratio of each layer's move to its gradient is that layer's learning rate.
+# The ratio of each layer's move to its gradient is that layer's learning rate (the first
+# step of momentum SGD is ``lr * grad``).
 #
 # Adding a group later
 # --------------------
 # ``add_param_group`` takes a dict like the constructor's; missing keys are filled from the
-# constructor's defaults. A common use: train a new head, then unfreeze a layer.
+# constructor's defaults (here the momentum). A common use: train a new head, then unfreeze
+# a layer. :func:`sgdlab.describe` lays out the groups with the names of their parameters.
 
 
 def add_group(device):
     """Add a new layer's parameters to the optimizer from ``per_layer``."""
-    optimizer = results[str(device)]["optimizer"]
+    model, optimizer = results[str(device)]["model"], results[str(device)]["optimizer"]
     head = nn.Linear(1, 1).to(device)
     optimizer.add_param_group({"params": head.parameters(), "lr": 0.001})
-    return describe(optimizer)
+    names = dict(model.named_parameters())
+    names.update({f"head.{name}": p for name, p in head.named_parameters()})
+    return sgdlab.describe(optimizer, names).splitlines()
 
 
 for device, lines in sgdlab.run_on_devices(add_group).items():
