@@ -42,7 +42,7 @@ def buffers_with_constant_gradient(device):
 
 results = sgdlab.run_on_devices(buffers_with_constant_gradient)
 for device, buffers in results.items():
-    print(f"[{device}] buffer after steps 1, 2, 3: {buffers[:3].tolist()}")
+    print(f"[{device}] buffer after steps 1, 2, 3: " + ", ".join(f"{b:.4f}" for b in buffers[:3].tolist()))
 
 # %%
 # Compare with a buffer that starts at zero

@@ -37,9 +37,9 @@ def runs(device):
 
 
 def steps_to(losses, threshold=1e-3):
-    """The first step whose loss is below ``threshold`` (None when none is)."""
+    """The first step whose loss is below ``threshold``, or "never"."""
     below = (losses < threshold).nonzero()
-    return int(below[0]) if len(below) else None
+    return f"step {int(below[0])}" if len(below) else "never"
 
 
 results = sgdlab.run_on_devices(runs)
@@ -47,7 +47,7 @@ for device, found in results.items():
     for name, trajectory in found.items():
         losses = trajectory.losses()
         print(f"[{device}] {name:<18}: loss after {STEPS} steps {bowl(trajectory.path()[-1]).item():.3g}, "
-              f"first below 1e-3 at step {steps_to(losses)}")
+              f"first below 1e-3: {steps_to(losses)}")
 
 # %%
 # The paths
