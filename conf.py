@@ -12,6 +12,7 @@ sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 
 import sgdlab  # noqa: E402  (the version shown comes from the installed package)
 import torch  # noqa: E402
+from sphinx_gallery.sorting import ExplicitOrder  # noqa: E402
 
 project = "sgdlab"
 author = "the sgdlab team"
@@ -92,9 +93,19 @@ doctest_default_flags = (
 )
 
 # -- sphinx-gallery -------------------------------------------------------------
+# Gallery sections in reading order. Only folders that exist are listed, and "*" puts any
+# section not named here at the end, so adding or removing a folder never breaks the build.
+GALLERY_SECTIONS = [
+    "article", "momentum", "dampening", "learning_rate", "regularisation",
+    "landscapes", "recipes", "pitfalls", "performance",
+]
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",  # relative to docs/
     "gallery_dirs": "auto_examples",
+    "subsection_order": ExplicitOrder(
+        [f"../examples/{name}" for name in GALLERY_SECTIONS if (ROOT / "examples" / name).is_dir()]
+        + ["*"]
+    ),
     "filename_pattern": r"/plot_",
     "within_subsection_order": "FileNameSortKey",
     # Fresh matplotlib state and fixed seeds before every example.

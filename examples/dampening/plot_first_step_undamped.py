@@ -1,0 +1,89 @@
+"""
+The first step is not damped
+============================
+
+With ``momentum=mu`` and ``dampening=tau``, ``torch.optim.SGD`` keeps a buffer
+:math:`b_t = \\mu b_{t-1} + (1 - \\tau) g_t` and steps by :math:`-\\text{lr}\\, b_t`. One
+would expect the first buffer to be :math:`(1 - \\tau) g_1` (a buffer that starts at zero).
+It is not: PyTorch creates the buffer on the first step as a copy of the gradient,
+:math:`b_1 = g_1`, and applies the dampening factor only from the second step on.
+
+This script feeds a constant gradient of 1 to a single number and compares the buffer the
+optimizer keeps with the one a zero-initialised buffer would give.
+"""
+
+# %%
+# Run the optimizer with a constant gradient
+# ------------------------------------------
+# The parameter's gradient is set by hand to 1 before each step, so the buffer is the only
+# thing that changes from step to step.
+
+import matplotlib.pyplot as plt
+import torch
+
+import sgdlab
+
+print(sgdlab.device_report())
+
+MOMENTUM, DAMPENING, LR, STEPS = 0.9, 0.5, 1.0, 30
+
+
+def buffers_with_constant_gradient(device):
+    """Return the momentum buffer after each of ``STEPS`` steps, as a CPU tensor."""
+    p = torch.zeros(1, device=device, requires_grad=True)
+    optimizer = torch.optim.SGD([p], lr=LR, momentum=MOMENTUM, dampening=DAMPENING)
+    buffers = []
+    for _ in range(STEPS):
+        p.grad = torch.ones(1, device=device)
+        optimizer.step()
+        buffers.append(optimizer.state[p]["momentum_buffer"].item())
+    return torch.tensor(buffers)
+
+
+results = sgdlab.run_on_devices(buffers_with_constant_gradient)
+for device, buffers in results.items():
+    print(f"[{device}] buffer after steps 1, 2, 3: " + ", ".join(f"{b:.4f}" for b in buffers[:3].tolist()))
+
+# %%
+# Compare with a buffer that starts at zero
+# -----------------------------------------
+# Starting from :math:`b_0 = 0` and applying the damped update on every step gives a first
+# buffer of :math:`1 - \tau`. PyTorch's first buffer is the whole gradient, so its first step
+# is as long as a step without dampening would be.
+
+
+def zero_start_buffers(momentum, dampening, steps):
+    """The buffer a zero start would give: b_t = mu b_(t-1) + (1 - tau) g with g = 1."""
+    buffers, b = [], 0.0
+    for _ in range(steps):
+        b = momentum * b + (1 - dampening) * 1.0
+        buffers.append(b)
+    return torch.tensor(buffers)
+
+
+torch_buffers = results["cpu"]
+zero_start = zero_start_buffers(MOMENTUM, DAMPENING, STEPS)
+print(f"first buffer, PyTorch:    {torch_buffers[0].item():.4f}")
+print(f"first buffer, zero start: {zero_start[0].item():.4f}")
+print(f"gap after {STEPS} steps:   {(torch_buffers[-1] - zero_start[-1]).item():.4f}")
+
+# %%
+# Both buffers climb towards the same limit, :math:`(1 - \tau) g / (1 - \mu)`. PyTorch's
+# buffer starts higher and stays ahead; the gap between the two shrinks by a factor
+# :math:`\mu` each step, so the undamped first step matters most early in training.
+
+limit = (1 - DAMPENING) / (1 - MOMENTUM)
+print(f"limit (1 - tau) / (1 - mu) = {limit:.4f}")
+
+steps = torch.arange(1, STEPS + 1)
+fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+ax.plot(steps, torch_buffers, "o-", ms=3, label="torch.optim.SGD (b_1 = g_1)")
+ax.plot(steps, zero_start, "s-", ms=3, label="zero start (b_1 = (1 - tau) g_1)")
+ax.axhline(limit, color="gray", ls="--", label=f"limit (1 - tau) g / (1 - mu) = {limit:.2f}")
+ax.set(
+    xlabel="step t",
+    ylabel="momentum buffer b_t",
+    title=f"Constant gradient 1, momentum {MOMENTUM}, dampening {DAMPENING}",
+)
+ax.legend()
+plt.show()

@@ -1,0 +1,69 @@
+"""
+SGD on Beale's function
+=======================
+
+Beale's function, a sum of three squared polynomials in :math:`x` and :math:`y`, has its
+minimum :math:`0` at :math:`(3, 0.5)`, a flat basin around it, and walls that rise like
+:math:`y^6` towards the corners. The gradient therefore spans many orders of magnitude: a
+learning rate that is timid in the basin is explosive near a wall. Without gradient
+clipping (none is applied here: the paths come from :func:`sgdlab.minimize`'s plain steps),
+one large gradient is enough to send a run to infinity.
+
+Four settings from the start :math:`(1, 1)`: a picture of what each does from there, not a
+ranking of optimizers.
+"""
+
+# %%
+# The runs
+# --------
+
+import matplotlib.pyplot as plt
+import torch
+
+import sgdlab
+
+print(sgdlab.device_report())
+
+objective = sgdlab.beale()
+STEPS = 500
+SETTINGS = {
+    "lr 1e-3": {"lr": 1e-3},
+    "lr 1e-2": {"lr": 1e-2},
+    "lr 1e-2, momentum 0.9": {"lr": 1e-2, "momentum": 0.9},
+    "lr 1e-1": {"lr": 1e-1},
+}
+print(f"start {objective.start}, minimum {objective.minimum}, {STEPS} steps each")
+
+
+def runs(device):
+    return {
+        name: sgdlab.minimize(objective, lambda params: torch.optim.SGD(params, **settings),
+                              STEPS, device=device)
+        for name, settings in SETTINGS.items()
+    }
+
+
+def summary(trajectory):
+    """The end point and its value, or where the run diverged and the gradients before it."""
+    if trajectory.diverged:
+        sizes = trajectory.grads().norm(dim=1)[: trajectory.diverged_at + 1]
+        return (f"diverged (inf or nan) at step {trajectory.diverged_at}; gradient norms "
+                + ", ".join(f"{size:.3g}" for size in sizes.tolist()))
+    end = trajectory.path()[-1]
+    return f"ends at ({end[0]:.4f}, {end[1]:.4f}), f = {objective(end).item():.3g}"
+
+
+results = sgdlab.run_on_devices(runs)
+for device, found in results.items():
+    for name, trajectory in found.items():
+        print(f"[{device}] {name:<22}: {summary(trajectory)}")
+
+# %%
+# The largest rate takes a step that lands high on a wall, where the next gradient is far
+# larger; each step then multiplies the distance, until the numbers overflow. The gradient
+# norms printed above show the growth.
+
+fig, (left, right) = sgdlab.compare(objective, results["cpu"])
+left.set_title(f"{objective.name}: paths, {STEPS} steps")
+right.set(title="f along each path", ylim=(1e-14, 1e6))
+plt.show()

@@ -1,0 +1,71 @@
+"""
+SGD in Rosenbrock's valley
+==========================
+
+Rosenbrock's function :math:`(1 - x)^2 + 100 (y - x^2)^2` has its minimum at
+:math:`(1, 1)`, at the end of a long, curved, nearly flat valley with steep walls. The walls
+limit the learning rate; the flat floor then makes plain SGD crawl. Momentum builds up speed
+along the floor, but too large a rate, with momentum, throws the point up a wall and out.
+
+Every path here comes from :func:`sgdlab.minimize`, which runs plain steps
+(``zero_grad``, loss, ``backward``, ``step``): no gradient clipping, no schedule, no
+restarts. A run that produces inf or nan stops there, and the printout says at which step.
+
+A picture like this is not a ranking of optimizers: each setting was tried at a handful of
+learning rates, from one starting point, for a fixed number of steps; other choices would
+order the curves differently.
+"""
+
+# %%
+# Five settings from the usual start
+# ----------------------------------
+
+import matplotlib.pyplot as plt
+import torch
+
+import sgdlab
+
+print(sgdlab.device_report())
+
+objective = sgdlab.rosenbrock()
+STEPS = 500
+SETTINGS = {
+    "lr 1e-3": {"lr": 1e-3},
+    "lr 1e-3, momentum 0.9": {"lr": 1e-3, "momentum": 0.9},
+    "lr 1e-3, Nesterov 0.9": {"lr": 1e-3, "momentum": 0.9, "nesterov": True},
+    "lr 3e-3, momentum 0.9": {"lr": 3e-3, "momentum": 0.9},
+    "lr 5e-3, momentum 0.9": {"lr": 5e-3, "momentum": 0.9},
+}
+print(f"start {objective.start}, minimum {objective.minimum}, {STEPS} steps each")
+
+
+def runs(device):
+    return {
+        name: sgdlab.minimize(objective, lambda params: torch.optim.SGD(params, **settings),
+                              STEPS, device=device)
+        for name, settings in SETTINGS.items()
+    }
+
+
+def summary(trajectory):
+    """The end point and its value, or the step at which the run diverged."""
+    if trajectory.diverged:
+        return f"diverged (inf or nan) at step {trajectory.diverged_at}"
+    end = trajectory.path()[-1]
+    return f"ends at ({end[0]:.4f}, {end[1]:.4f}), f = {objective(end).item():.3g}"
+
+
+results = sgdlab.run_on_devices(runs)
+for device, found in results.items():
+    for name, trajectory in found.items():
+        print(f"[{device}] {name:<22}: {summary(trajectory)}")
+
+# %%
+# The paths
+# ---------
+
+fig, (left, right) = sgdlab.compare(objective, results["cpu"])
+left.set_title(f"{objective.name}: paths, {STEPS} steps")
+# The diverging run's values reach astronomic sizes; keep the axis on the others.
+right.set(title="f along each path", ylim=(1e-8, 1e4))
+plt.show()

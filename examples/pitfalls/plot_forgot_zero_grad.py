@@ -1,0 +1,74 @@
+"""
+Forgetting ``zero_grad()``: gradients add up
+============================================
+
+``backward()`` *adds* to ``.grad``; it never overwrites it. A loop that leaves out
+``optimizer.zero_grad()`` steps with the sum of every gradient computed so far, a bit like
+momentum without the decay, and on a simple bowl it overshoots and oscillates instead of
+settling.
+"""
+
+# %%
+# The same loop with and without ``zero_grad()``
+# ----------------------------------------------
+# Minimise :math:`f(p) = (p - 3)^2` from :math:`p = 0` with ``lr = 0.1``.
+
+import matplotlib.pyplot as plt
+import torch
+
+import sgdlab
+
+print(sgdlab.device_report())
+
+STEPS, LR = 40, 0.1
+
+
+def descend(device, zero_grad):
+    """Run the loop; return p and the .grad that step() used, after each step."""
+    p = torch.tensor(0.0, device=device, requires_grad=True)
+    optimizer = torch.optim.SGD([p], lr=LR)
+    path, grads = [p.item()], []
+    for _ in range(STEPS):
+        if zero_grad:
+            optimizer.zero_grad()
+        ((p - 3.0) ** 2).backward()
+        grads.append(p.grad.item())
+        optimizer.step()
+        path.append(p.item())
+    return {"path": path, "grads": grads}
+
+
+runs = {
+    zero_grad: sgdlab.run_on_devices(lambda device: descend(device, zero_grad))
+    for zero_grad in (True, False)
+}
+for zero_grad, results in runs.items():
+    label = "with zero_grad()   " if zero_grad else "without zero_grad()"
+    for device, run in results.items():
+        print(f"[{device}] {label}: p after {STEPS} steps = {run['path'][-1]:.4f}")
+
+# %%
+# What ``.grad`` held
+# -------------------
+# Without ``zero_grad()`` the second step's ``.grad`` is the first gradient plus the second,
+# and so on.
+
+for zero_grad in (True, False):
+    grads = runs[zero_grad]["cpu"]["grads"]
+    label = "with zero_grad()   " if zero_grad else "without zero_grad()"
+    print(f"{label}: .grad at steps 1-4 = {[round(g, 4) for g in grads[:4]]}")
+
+fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+for zero_grad in (True, False):
+    path = runs[zero_grad]["cpu"]["path"]
+    ax.plot(range(len(path)), path, "o-", ms=3,
+            label="zero_grad() every step" if zero_grad else "zero_grad() forgotten")
+ax.axhline(3.0, color="gray", ls="--", label="minimum, p = 3")
+ax.set(xlabel="step", ylabel="p", title=f"f(p) = (p - 3)^2, lr = {LR}")
+ax.legend()
+plt.show()
+
+# %%
+# The fix is one line at the top of the loop: ``optimizer.zero_grad()`` (or
+# ``model.zero_grad()``) before each ``backward()``. Accumulating on purpose, to simulate a
+# larger batch, is fine, but then call ``zero_grad()`` after each ``step()``.

@@ -1,0 +1,99 @@
+"""
+A learning-rate range test
+==========================
+
+A range test trains for a short while with a learning rate that grows by a constant factor
+at every step, and records the loss. While the rate is too small the loss barely moves;
+then it falls; once the rate is too large, the loss turns and blows up. A good rate sits
+somewhat below that turn. The problem is the cubic fit of :math:`\\sin(x)` from
+:doc:`plot_polynomial_fit`; because its loss is a quadratic in the coefficients, the rate
+at which plain gradient descent must diverge is known exactly, :math:`2 / \\lambda_{max}`,
+and the test can be checked against it.
+"""
+
+# %%
+# Run the test
+# ------------
+# From :math:`10^{-9}` to :math:`10^{-4}` in 100 steps, stopping early once the loss is four
+# times the best seen.
+
+import math
+
+import matplotlib.pyplot as plt
+import torch
+
+import sgdlab
+
+print(sgdlab.device_report())
+
+LR_START, LR_END, STEPS = 1e-9, 1e-4, 100
+
+
+def problem(device):
+    """The inputs (one column per power of x) and targets of the cubic fit."""
+    x = torch.linspace(-math.pi, math.pi, 2000, device=device)
+    return torch.stack([x**0, x, x**2, x**3], dim=1), torch.sin(x)
+
+
+def range_test(device):
+    """Grow the lr geometrically each step; return the lrs used and the losses seen."""
+    torch.manual_seed(0)
+    coefficients = torch.randn(4).to(device).requires_grad_()
+    powers, y = problem(device)
+    optimizer = torch.optim.SGD([coefficients], lr=LR_START)
+    factor = (LR_END / LR_START) ** (1 / (STEPS - 1))
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=factor)
+    lrs, losses = [], []
+    for _ in range(STEPS):
+        optimizer.zero_grad()
+        loss = (powers @ coefficients - y).pow(2).sum()
+        lrs.append(optimizer.param_groups[0]["lr"])
+        losses.append(loss.item())
+        if not math.isfinite(losses[-1]) or losses[-1] > 4 * min(losses):
+            break
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+    return torch.tensor(lrs, dtype=torch.float64), torch.tensor(losses, dtype=torch.float64)
+
+
+results = sgdlab.run_on_devices(range_test)
+for device, (lrs, losses) in results.items():
+    best = int(losses.argmin())
+    print(f"[{device}] {len(losses)} steps; lowest loss {losses[best]:.4f} at lr {lrs[best]:.3g}; "
+          f"stopped at lr {lrs[-1]:.3g}")
+
+# %%
+# Check it against the stability bound
+# ------------------------------------
+# The loss is :math:`\|X w - y\|^2`, whose Hessian is :math:`2 X^\top X`. Gradient descent on
+# it diverges for any rate above :math:`2 / \lambda_{max}`.
+
+powers, _ = problem("cpu")
+hessian = 2 * powers.double().T @ powers.double()
+largest = torch.linalg.eigvalsh(hessian)[-1].item()
+bound = 2 / largest
+print(f"largest Hessian eigenvalue {largest:.1f}; stability bound 2 / lambda_max = {bound:.3g}")
+
+lrs, losses = results["cpu"]
+steepest = int(torch.diff(losses.log()).argmin()) + 1
+turn = int(losses.argmin())
+print(f"steepest fall of the loss at lr {lrs[steepest]:.3g} ({lrs[steepest] / bound:.2f} x the bound)")
+print(f"the loss turned up after lr {lrs[turn]:.3g} ({lrs[turn] / bound:.2f} x the bound)")
+
+# %%
+# The loss falls fastest just below the bound, but turns up only some way past it: above the
+# bound, the error along the steepest direction grows by a factor :math:`|1 - \text{lr}\,
+# \lambda_{max}|` per step, and starting from a small error it takes a few steps to dominate
+# the loss, while the rate keeps growing. So read a range test conservatively: pick a rate
+# near the steepest fall, not near the minimum of the curve. For a network there is no
+# formula for the bound, only the test.
+
+fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+ax.plot(lrs, losses, "o-", ms=3, label="loss during the test")
+ax.axvline(bound, color="C3", ls="--", label=f"2 / lambda_max = {bound:.2g}")
+ax.axvline(lrs[steepest], color="C2", ls=":", label=f"steepest fall, lr = {lrs[steepest]:.2g}")
+ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="summed squared error",
+       title="Learning-rate range test on the cubic fit of sin(x)")
+ax.legend()
+plt.show()

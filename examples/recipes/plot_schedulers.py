@@ -1,0 +1,100 @@
+"""
+Schedulers against manual learning-rate edits
+=============================================
+
+A learning-rate scheduler writes ``param_groups[i]["lr"]`` on every ``scheduler.step()``.
+Some schedulers compute the new value from the *initial* rate (``LambdaLR`` sets
+``base_lr * lr_lambda(epoch)``), so a value you wrote by hand lasts only until the next
+scheduler step. Others multiply the *current* rate (``StepLR``, ``MultiplicativeLR``), so an
+edit carries on. This script edits the rate by hand halfway through and watches what each
+scheduler does with it, then shows the warning PyTorch gives when the scheduler steps before
+the optimizer.
+"""
+
+# %%
+# A manual edit at epoch 4
+# ------------------------
+# Both schedulers start from ``lr = 0.1`` and halve it every 3 epochs. At epoch 4 the code
+# sets ``lr = 0.01`` by hand.
+
+import warnings
+
+import matplotlib.pyplot as plt
+import torch
+from torch.optim.lr_scheduler import LambdaLR, StepLR
+
+import sgdlab
+
+print(sgdlab.device_report())
+
+EPOCHS, EDIT_AT, EDITED_LR = 10, 4, 0.01
+print(f"initial lr 0.1, halved every 3 epochs; set to {EDITED_LR} by hand at epoch {EDIT_AT}")
+
+
+def lr_per_epoch(device, make_scheduler, edit=True):
+    """The lr each epoch trains with, editing it by hand at EDIT_AT when ``edit``."""
+    p = torch.zeros(1, device=device, requires_grad=True)
+    optimizer = torch.optim.SGD([p], lr=0.1)
+    scheduler = make_scheduler(optimizer)
+    used = []
+    for epoch in range(EPOCHS):
+        if edit and epoch == EDIT_AT:
+            optimizer.param_groups[0]["lr"] = EDITED_LR
+        used.append(optimizer.param_groups[0]["lr"])
+        p.grad = torch.ones(1, device=device)
+        optimizer.step()
+        scheduler.step()
+    return used
+
+
+SCHEDULERS = {
+    "LambdaLR (from the initial lr)": lambda opt: LambdaLR(opt, lambda epoch: 0.5 ** (epoch // 3)),
+    "StepLR (from the current lr)": lambda opt: StepLR(opt, step_size=3, gamma=0.5),
+}
+curves = {}
+for name, make in SCHEDULERS.items():
+    results = sgdlab.run_on_devices(lambda device: lr_per_epoch(device, make))
+    for device, used in results.items():
+        print(f"[{device}] {name}: " + ", ".join(f"{lr:.4g}" for lr in used))
+    curves[name] = results["cpu"]
+curves["no edit (either scheduler)"] = lr_per_epoch("cpu", SCHEDULERS["StepLR (from the current lr)"], edit=False)
+
+# %%
+# ``LambdaLR`` throws the edit away at the next epoch; ``StepLR`` keeps it and goes on
+# halving from it. To change the rate for good under ``LambdaLR``, change
+# ``scheduler.base_lrs`` (or build a new scheduler).
+
+fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+for (name, used), marker in zip(curves.items(), "os^"):
+    ax.step(range(EPOCHS), used, where="post", marker=marker, ms=4, label=name)
+ax.axvline(EDIT_AT, color="gray", ls=":", label=f"lr set to {EDITED_LR} by hand")
+ax.set(yscale="log", xlabel="epoch", ylabel="learning rate", title="A manual lr edit under two schedulers")
+ax.legend()
+plt.show()
+
+# %%
+# Stepping the scheduler before the optimizer
+# -------------------------------------------
+# Since PyTorch 1.1 the order is ``optimizer.step()`` then ``scheduler.step()``. The other
+# order skips the first value of the schedule, and PyTorch says so with a warning, caught
+# and printed here.
+
+
+def wrong_order(device):
+    """Call scheduler.step() before any optimizer.step(); return the warnings raised."""
+    p = torch.zeros(1, device=device, requires_grad=True)
+    optimizer = torch.optim.SGD([p], lr=0.1)
+    scheduler = StepLR(optimizer, step_size=1, gamma=0.5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scheduler.step()
+        p.grad = torch.ones(1, device=device)
+        optimizer.step()
+    first_lr = p.item() / -1.0  # the step was -lr * 1
+    return [f"{w.category.__name__}: {w.message}" for w in caught], first_lr
+
+
+for device, (messages, first_lr) in sgdlab.run_on_devices(wrong_order).items():
+    for message in messages:
+        print(f"[{device}] {message}")
+    print(f"[{device}] the first optimizer step used lr = {first_lr:.4f}, not the initial 0.1")
