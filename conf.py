@@ -107,7 +107,7 @@ sphinx_gallery_conf = {
         + ["*"]
     ),
     "filename_pattern": r"/plot_",
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "sgdlab_sphinx.ScriptOrder",
     # Fresh matplotlib state and fixed seeds before every example.
     "reset_modules": ("matplotlib", "sgdlab_sphinx.reset_seeds"),
     "reset_modules_order": "before",

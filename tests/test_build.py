@@ -155,3 +155,13 @@ def test_the_real_configuration_builds_offline(tmp_path):
     result = run(["make", "--no-print-directory", "html-noplot", f"BUILDDIR={tmp_path}"])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert not re.search(r"blocked", result.stderr)
+
+
+def test_a_renamed_example_leaves_no_orphan_page(tmp_path):
+    project = make_project(tmp_path, {}, {"plot_old_name.py": QUIET_EXAMPLE})
+    assert make(project, "html").returncode == 0
+    section = project / "examples" / "section"
+    (section / "plot_old_name.py").rename(section / "plot_new_name.py")
+    result = make(project, "html")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not (project / "docs" / "auto_examples" / "section" / "plot_old_name.rst").exists()
