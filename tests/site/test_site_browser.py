@@ -44,6 +44,7 @@ def test_page_in_a_browser(path, context, server):
     assert not watch.failed, f"{path}: local requests failed: {watch.failed}"
     assert not watch.errors, f"{path}: console errors: {watch.errors}"
     assert not images, f"{path}: images the browser could not decode: {images}"
+    assert_maths_typeset(page, path)
 
     footer = page.locator(".sgdlab-build-info")
     assert footer.count() == 1, f"{path}: no build information in the footer"
@@ -51,6 +52,16 @@ def test_page_in_a_browser(path, context, server):
     assert footer.locator(".sgdlab-version").inner_text() == facts["sgdlab"]
     assert footer.locator(".torch-version").inner_text() == facts["torch"]
     assert footer.locator(".build-devices").inner_text() == facts["devices"]
+
+
+def assert_maths_typeset(page, path: str) -> None:
+    """Every formula on the page was typeset by the MathJax the site serves itself."""
+    formulas = page.locator(".math")
+    if not formulas.count():
+        return
+    page.locator("mjx-container").first.wait_for(timeout=15_000)
+    raw = page.locator(".math:not(:has(mjx-container))").count()
+    assert not raw, f"{path}: {raw} of {formulas.count()} formulas left as raw TeX"
 
 
 @pytest.mark.parametrize("word", each(["nesterov", "param_groups"]))
