@@ -15,9 +15,6 @@ import sgdlab
 ROOT = Path(__file__).resolve().parent.parent
 OFFLINE = Path(__file__).resolve().parent / "offline"
 
-DEVICES = sgdlab.devices()
-DEVICE_IDS = [str(device) for device in DEVICES]
-
 
 def offline_env(**extra: str) -> dict[str, str]:
     """The environment for a child process that must not reach the network."""

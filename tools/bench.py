@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from repo_git import git
+
 import torch
 
 import sgdlab
@@ -67,14 +69,6 @@ def say(message: str) -> None:
     """Print a progress line at once."""
     print(message, flush=True)
 
-
-def git(*args: str, cwd: Path = ROOT) -> str | None:
-    """Run git; None when git or the repository is missing."""
-    try:
-        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() if result.returncode == 0 else None
 
 
 def provenance() -> dict:

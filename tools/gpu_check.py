@@ -40,6 +40,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from repo_git import git
+
 try:
     import torch
 except ImportError:  # say what is missing instead of a traceback
@@ -185,14 +187,6 @@ def run_tests(python: str = sys.executable) -> dict:
         "output_tail": result.stdout[-3000:] if result.returncode else "",
     }
 
-
-def git(*args: str) -> str | None:
-    """Run git in the repository; None when git or the repository is missing."""
-    try:
-        result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() if result.returncode == 0 else None
 
 
 def provenance() -> dict:
