@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP) ## Create .venv and install sgdlab with its docs and test extras
 
-html: $(STAMP) ## Build the site, running every gallery example, into _build/html
+html: $(STAMP) ## Build the site into _build/html, running the gallery examples that changed (or all, if src/ did)
 	@echo "==> building the site (gallery examples re-run when they or src/sgdlab change)"
 	$(SPHINXBUILD) -b html $(DOCSDIR) $(BUILDDIR)/html
 	@echo "==> open $(BUILDDIR)/html/index.html"
@@ -44,7 +44,7 @@ doctest: $(STAMP) ## Run the {doctest} blocks of the pages (gallery not re-run)
 	@echo "==> running the doctests of the pages"
 	$(SPHINXBUILD) -D plot_gallery=0 -b doctest $(DOCSDIR) $(BUILDDIR)/doctest
 
-pytest: $(STAMP) ## Run the unit tests and the docstring examples of src/
+pytest: $(STAMP) ## Run the unit and docstring tests, each gallery script against its snapshot, and the build guards
 	@echo "==> running pytest (unit tests, docstring examples, examples, build guards)"
 	$(PY) -m pytest
 
