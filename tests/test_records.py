@@ -143,9 +143,20 @@ def test_bench_parses_sphinx_gallery_output():
     output = ("Sphinx-Gallery successfully executed 1 out of 1 file subselected by:\n\n"
               "after excluding 2 files that had previously been run (based on MD5).\n")
     assert bench.executed_counts(output) == {"ran": 1, "kept": 2}
-    rst = ("   * - :ref:`x` (``../examples/article/plot_a.py``)\n     - 00:01.229\n     - 0.0\n"
-           "   * - :ref:`y` (``../examples/perf/plot_b.py``)\n     - 01:02.500\n     - 0.0\n")
-    assert bench.example_times(rst) == {"article/plot_a.py": 1.229, "perf/plot_b.py": 62.5}
+
+
+
+def test_bench_reads_each_example_time_from_sphinx_gallery(tmp_path):
+    for name, seconds in (("article/plot_a", 1.229), ("perf/plot_b", 62.5)):
+        cost = tmp_path / f"{name}.cost.json"
+        cost.parent.mkdir(parents=True, exist_ok=True)
+        cost.write_text(json.dumps({"memory": 0.0, "time": seconds}))
+    assert bench.example_times(tmp_path) == {"article/plot_a.py": 1.229, "perf/plot_b.py": 62.5}
+
+
+def test_bench_refuses_a_gallery_without_timings(tmp_path):
+    with pytest.raises(RuntimeError, match="no example timings"):
+        bench.example_times(tmp_path)
 
 
 def test_bench_parts_render_and_no_record_says_so():
