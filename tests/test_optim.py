@@ -257,6 +257,29 @@ def test_step_refuses_a_negative_lr_edited_into_param_groups():
     assert w.item() == 1.0
 
 
+def test_an_edit_after_a_good_step_is_still_refused():
+    """Settings that passed are not re-checked, but a changed one is."""
+    w = torch.ones(1, requires_grad=True)
+    w.grad = torch.ones(1)
+    optimizer = sgdlab.SGD([w], lr=0.1, momentum=0.9)
+    optimizer.step()
+    optimizer.param_groups[0]["momentum"] = -0.5
+    with pytest.raises(ValueError, match="momentum"):
+        optimizer.step()
+    assert torch.equal(w.detach(), torch.tensor([0.9]))
+
+
+def test_a_tensor_lr_changed_in_place_is_still_refused():
+    w = torch.ones(1, requires_grad=True)
+    w.grad = torch.ones(1)
+    lr = torch.tensor(0.1)
+    optimizer = sgdlab.SGD([w], lr=lr)
+    optimizer.step()
+    lr.fill_(-0.1)
+    with pytest.raises(ValueError, match="lr must be finite and >= 0"):
+        optimizer.step()
+
+
 def test_sparse_gradient_with_weight_decay_is_a_value_error_and_changes_nothing():
     embedding = torch.nn.Embedding(4, 2, sparse=True)
     before = embedding.weight.detach().clone()

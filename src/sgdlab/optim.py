@@ -136,6 +136,21 @@ class SGD(Optimizer):
         if group["foreach"] is not None:
             _check_bool("foreach", group["foreach"])
 
+    def _check_groups(self) -> None:
+        """Check every group's settings, skipping a group whose settings passed unchanged before.
+
+        Re-checking costs a few microseconds per step, which shows on small models. A tensor
+        lr is always re-checked: it can change in place without changing identity (the other
+        settings must be plain numbers and flags, which the check itself enforces).
+        """
+        passed = self.__dict__.setdefault("_passed_settings", {})
+        for index, group in enumerate(self.param_groups):
+            settings = tuple(group[key] for key in _CHECKED_KEYS)
+            if isinstance(settings[0], Tensor) or passed.get(index) != settings:
+                passed.pop(index, None)
+                self._check_group(group)
+                passed[index] = settings
+
     def _collect(
         self, group: dict[str, Any]
     ) -> tuple[list[Tensor], list[Tensor], list[Tensor | None]]:
@@ -193,8 +208,7 @@ class SGD(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for group in self.param_groups:  # all checked first, so a bad edit changes nothing
-            self._check_group(group)
+        self._check_groups()  # all checked first, so a bad edit changes nothing
         collected = [self._collect(group) for group in self.param_groups]
         with torch.no_grad():
             for group, (params, grads, buffers) in zip(self.param_groups, collected):
@@ -203,3 +217,4 @@ class SGD(Optimizer):
 
 
 _HYPERPARAMETERS = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
+_CHECKED_KEYS = (*_HYPERPARAMETERS, "foreach")
