@@ -72,7 +72,7 @@ clean: ## Remove the build output and the generated gallery pages (keeps .venv)
 snapshots: $(STAMP) ## Re-record what each gallery script prints (review the diff!)
 	SGDLAB_UPDATE_SNAPSHOTS=1 $(PY) -m pytest -q tests/test_examples.py
 
-# No venv bootstrap here: a GPU machine needs only torch, numpy, matplotlib and pytest.
+# No venv bootstrap here: a GPU machine needs only torch, numpy, matplotlib, pytest and hypothesis.
 gpu-check: ## Run the tests and every gallery script on CUDA and CPU, compare their numbers (PYTHON=python3)
 	PYTHONPATH=src$${PYTHONPATH:+:$$PYTHONPATH} $(PYTHON) tools/gpu_check.py
 

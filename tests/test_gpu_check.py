@@ -111,3 +111,10 @@ def test_without_cuda_it_says_so_lists_the_plan_and_fails(python, tmp_path):
     assert "examples/article/plot_worked_example.py" in result.stdout
     assert "-m pytest" in result.stdout
     assert not record.exists()
+
+
+def test_a_python_without_the_requirements_is_told_what_is_missing(python):
+    """Without site-packages (-S) nothing required imports: the check names them and fails."""
+    result = run([python, "-S", ROOT / "tools" / "gpu_check.py"])
+    assert result.returncode != 0
+    assert "cannot import torch, numpy, matplotlib, pytest, hypothesis" in result.stderr

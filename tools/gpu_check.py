@@ -4,7 +4,7 @@ Usage (from the repository root; ``make gpu-check`` does this)::
 
     PYTHONPATH=src python3 tools/gpu_check.py [--record docs/_data/parity.json | --no-record]
 
-Needs only torch, numpy, matplotlib and pytest: no Sphinx, no virtual environment.
+Needs only torch, numpy, matplotlib, pytest and hypothesis: no Sphinx, no virtual environment.
 
 1. The tests: ``pytest`` over ``tests/`` and ``src/`` with ``SGDLAB_DEVICES=cpu,cuda``, so every
    test that takes the ``device`` fixture runs on both. The build tests
@@ -30,6 +30,7 @@ value, and exits with status 0 only when the tests passed and every value agreed
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import datetime
 import json
 import os
@@ -42,11 +43,14 @@ from pathlib import Path
 
 from repo_git import git
 
-try:
-    import torch
-except ImportError:  # say what is missing instead of a traceback
-    sys.exit(f"gpu-check: {sys.executable} cannot import torch; run it with a Python that has "
-             "torch, numpy, matplotlib and pytest, e.g. `make gpu-check PYTHON=/path/to/python`")
+#: What the check imports, directly or through the tests and the gallery scripts.
+REQUIRED = ("torch", "numpy", "matplotlib", "pytest", "hypothesis")
+_missing = [name for name in REQUIRED if importlib.util.find_spec(name) is None]
+if _missing:  # say what is missing instead of a traceback halfway through
+    sys.exit(f"gpu-check: {sys.executable} cannot import {', '.join(_missing)}; run it with a Python "
+             f"that has {', '.join(REQUIRED)}, e.g. `make gpu-check PYTHON=/path/to/python`")
+
+import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORD = ROOT / "docs" / "_data" / "parity.json"
