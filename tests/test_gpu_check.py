@@ -118,3 +118,24 @@ def test_a_python_without_the_requirements_is_told_what_is_missing(python):
     result = run([python, "-S", ROOT / "tools" / "gpu_check.py"])
     assert result.returncode != 0
     assert "cannot import torch, numpy, matplotlib, pytest, hypothesis" in result.stderr
+
+
+def test_device_names_and_repr_arguments_do_not_count_as_wording():
+    cpu = ["momentum buffer loaded onto cpu", "x = tensor(5., requires_grad=True)",
+           "  w  (2,)  float32  cpu     True"]
+    cuda = ["momentum buffer loaded onto cuda:0", "x = tensor(5., device='cuda:0', requires_grad=True)",
+            "  w  (2,)  float32  cuda:0  True"]
+    values, problems = gpu_check.compare_lines(cpu, cuda)
+    assert problems == []
+    assert [(v["cpu"], v["cuda"]) for v in values] == [("5.", "5."), ("2", "2")]
+
+
+def test_a_script_that_differs_by_device_on_purpose_is_not_a_problem():
+    cpu, cuda = [".to('cpu') -> same object: True"], [".to('cuda') -> same object: False"]
+    assert gpu_check.compare_lines(cpu, cuda)[1], "an unexpected difference must be reported"
+    assert gpu_check.compare_lines(cpu, cuda, differs_by_device="on purpose")[1] == []
+
+
+def test_the_scripts_that_differ_by_device_exist():
+    for name in gpu_check.DIFFERS_BY_DEVICE:
+        assert (ROOT / "examples" / name).is_file(), name
