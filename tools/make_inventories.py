@@ -272,24 +272,25 @@ MATPLOTLIB_NAMES = {
 }
 
 
-def numpy_inventory() -> Inventory:
+def generated_pages_inventory(name: str, project: str, url: str, folder: str, names: dict) -> Inventory:
+    """An inventory for a project whose API pages are ``<folder>/<name>.html#<name>``."""
     entries = [
-        Entry(name, role, f"reference/generated/{name}.html#{name}")
-        for role, names in NUMPY_NAMES.items()
-        for name in names.split()
+        Entry(object_name, role, f"{folder}/{object_name}.html#{object_name}")
+        for role, object_names in names.items()
+        for object_name in object_names.split()
     ]
     entries += list(canonical_aliases(entries))
-    return Inventory("numpy", "NumPy", "stable", NUMPY_URL, tuple(entries))
+    return Inventory(name, project, "stable", url, tuple(entries))
+
+
+def numpy_inventory() -> Inventory:
+    return generated_pages_inventory("numpy", "NumPy", NUMPY_URL, "reference/generated", NUMPY_NAMES)
 
 
 def matplotlib_inventory() -> Inventory:
-    entries = [
-        Entry(name, role, f"api/_as_gen/{name}.html#{name}")
-        for role, names in MATPLOTLIB_NAMES.items()
-        for name in names.split()
-    ]
-    entries += list(canonical_aliases(entries))
-    return Inventory("matplotlib", "Matplotlib", "stable", MATPLOTLIB_URL, tuple(entries))
+    return generated_pages_inventory(
+        "matplotlib", "Matplotlib", MATPLOTLIB_URL, "api/_as_gen", MATPLOTLIB_NAMES
+    )
 
 
 INVENTORIES = (torch_inventory, python_inventory, numpy_inventory, matplotlib_inventory)
