@@ -6,11 +6,12 @@ The article's function :math:`y = 3 c e^x + 2 x + 4` has no minimum: with learni
 1.0 the first step throws :math:`x` from 5 to -1332.7185, and every later step lowers
 :math:`y` further. Its bounded relative :math:`y = 9 e^x - 2 x + 4` (the sign of
 :math:`b` flipped, :math:`c = 3` held fixed) has a minimum at :math:`x^* = \\ln(2/9)`, which
-SGD reaches with small learning rates. Both run on every device that
-:func:`sgdlab.devices` lists; the plots show the paths and the loss curves.
+SGD reaches with small learning rates. The plots show the paths and the loss curves.
 
 The page :doc:`/article/beyond-networks` explains the choice of the variant and of the
 learning rates.
+
+Requires: ``pip install torch matplotlib``
 """
 
 # %%
@@ -22,9 +23,8 @@ import math
 import matplotlib.pyplot as plt
 import torch
 
-import sgdlab
-
-print(sgdlab.device_report())
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+print(f"Running on {device}")
 
 
 def article_y(x, c):
@@ -38,7 +38,7 @@ def bounded_y(x):
 ARTICLE_STEPS = 20
 
 
-def article_run(device, lr=1.0, steps=ARTICLE_STEPS):
+def article_run(lr=1.0, steps=ARTICLE_STEPS):
     """x, c and y after each SGD step on the article's function, from x = 5, c = 3."""
     x = torch.tensor(5.0, requires_grad=True, device=device)
     c = torch.tensor(3.0, requires_grad=True, device=device)
@@ -53,10 +53,9 @@ def article_run(device, lr=1.0, steps=ARTICLE_STEPS):
     return rows
 
 
-article = sgdlab.run_on_devices(article_run)
-for device, rows in article.items():
-    for step, (x, c, y) in enumerate(rows[:4], 1):
-        print(f"[{device}] lr 1.0, step {step}: x = {x:.4f}, c = {c:.4f}, y = {y:.4f}")
+article = article_run()
+for step, (x, c, y) in enumerate(article[:4], 1):
+    print(f"lr 1.0, step {step}: x = {x:.4f}, c = {c:.4f}, y = {y:.4f}")
 
 # %%
 # A bounded variant: converging
@@ -67,13 +66,14 @@ for device, rows in article.items():
 x_star = math.log(2 / 9)
 y_star = bounded_y(torch.tensor(x_star, dtype=torch.float64)).item()
 print(f"minimum of 9 e^x - 2x + 4: x* = {x_star:.4f}, y* = {y_star:.4f}")
-print(f"largest stable lr at x = 5: {2 / (9 * math.exp(5.0)):.5f}; at x*: {2 / (9 * math.exp(x_star)):.5f}")
+print(f"largest stable lr at x = 5: {2 / (9 * math.exp(5.0)):.5f}; "
+      f"at x*: {2 / (9 * math.exp(x_star)):.5f}")
 
 STEPS = 2000
 RATES = (0.001, 0.01)
 
 
-def bounded_run(device, lr, steps=STEPS):
+def bounded_run(lr, steps=STEPS):
     """x after each SGD step on the bounded variant, from x = 5 (x itself first)."""
     x = torch.tensor(5.0, requires_grad=True, device=device)
     optimizer = torch.optim.SGD([x], lr=lr)
@@ -86,52 +86,54 @@ def bounded_run(device, lr, steps=STEPS):
     return torch.stack(path).cpu()
 
 
-bounded = sgdlab.run_on_devices(lambda device: {lr: bounded_run(device, lr) for lr in RATES})
-for device, paths in bounded.items():
-    for lr, path in paths.items():
-        end = path[-1]
-        print(f"[{device}] lr {lr}: first step x = {path[1].item():.4f}; after {STEPS} steps "
-              f"x = {end.item():.4f}, y = {bounded_y(end).item():.4f}")
+bounded = {lr: bounded_run(lr) for lr in RATES}
+for lr, path in bounded.items():
+    end = path[-1]
+    print(f"lr {lr}: first step x = {path[1].item():.4f}; after {STEPS} steps "
+          f"x = {end.item():.4f}, y = {bounded_y(end).item():.4f}")
 
 # %%
 # What "converges" means here: the first step within a tolerance of :math:`x^*`.
 
 TOLERANCE = 1e-3
-for lr, path in bounded["cpu"].items():
+for lr, path in bounded.items():
     close = ((path - x_star).abs() < TOLERANCE).nonzero()
     when = f"first at step {close[0].item()}" if len(close) else f"not within {STEPS} steps"
     print(f"lr {lr}: |x - x*| < {TOLERANCE:g} {when}")
 
 # %%
-# Paths and loss curves
-# ---------------------
-# Top: the article's function with lr 1.0. x leaves for -1332.7185 at once (the x axis of
-# values is symmetric-logarithmic so that 5 fits too), then walks down by 2 per step while
-# y keeps falling. Bottom: the bounded variant. lr 0.01 overshoots to where the slope is
-# nearly flat and climbs back; lr 0.001 slides down without overshooting, but slowly. The
-# floor of the lr 0.01 curve is float32: x cannot get any closer to x*.
+# The article's function
+# ----------------------
+# x leaves for -1332.7185 at once (the axis of x is symmetric-logarithmic so that 5 fits
+# too), then walks down by 2 per step (the printed steps above) while y keeps falling.
 
-cpu_article = article["cpu"]
-fig, ((article_x, article_loss), (bounded_x, bounded_loss)) = plt.subplots(
-    2, 2, figsize=(11, 8), layout="constrained"
-)
 steps = range(ARTICLE_STEPS + 1)
-article_x.plot(steps, [5.0] + [row[0] for row in cpu_article], marker=".", color="C3")
+fig, (article_x, article_loss) = plt.subplots(2, 1, figsize=(6.4, 6.4), layout="constrained")
+article_x.plot(steps, [5.0] + [row[0] for row in article], marker=".", color="C3")
 article_x.set_yscale("symlog")
-article_x.set(xlabel="step", ylabel="x (symmetric log scale)",
+article_x.set(xlabel="step", ylabel="x (symlog scale)",
               title="Article's function, lr = 1.0: x")
-article_loss.plot(steps[1:], [row[2] for row in cpu_article], marker=".", color="C3")
-article_loss.set(xlabel="step", ylabel="y", title="Article's function, lr = 1.0: y, no minimum")
+article_loss.plot(steps[1:], [row[2] for row in article], marker=".", color="C3")
+article_loss.set(xlabel="step", ylabel="y", title="Article's function, lr = 1.0: y")
+plt.show()
 
-for lr, path in bounded["cpu"].items():
+# %%
+# The bounded variant
+# -------------------
+# lr 0.01 overshoots to where the slope is nearly flat and climbs back; lr 0.001 slides
+# down without overshooting, but slowly. The floor of the lr 0.01 curve is float32
+# rounding: x cannot get any closer to x*.
+
+fig, (bounded_x, bounded_loss) = plt.subplots(2, 1, figsize=(6.4, 6.4), layout="constrained")
+for lr, path in bounded.items():
     bounded_x.plot(range(STEPS + 1), path, label=f"lr = {lr}")
     gap = (bounded_y(path.double()) - y_star).clamp_min(1e-12)
     bounded_loss.plot(range(STEPS + 1), gap, label=f"lr = {lr}")
 bounded_x.axhline(x_star, color="grey", linestyle=":", label="x* = ln(2/9)")
 bounded_x.set(xlabel="step", ylabel="x", title="Bounded variant 9eˣ − 2x + 4: x")
-bounded_x.legend()
+bounded_x.legend(loc="upper right")
 bounded_loss.set_yscale("log")
 bounded_loss.set(xlabel="step", ylabel="y − y* (log scale)",
                  title="Bounded variant: distance to the minimum")
-bounded_loss.legend()
+bounded_loss.legend(loc="upper right")
 plt.show()

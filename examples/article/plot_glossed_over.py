@@ -2,14 +2,15 @@
 What the article glosses over
 =============================
 
-Three things the article's snippets leave implicit, checked on every device that
-:func:`sgdlab.devices` lists: a graph can be backpropagated only once; gradients add up
-across ``backward()`` calls until ``zero_grad()`` clears them; and a parameter's value
-is changed in place (:func:`sgdlab.assign_`) and a tensor swapped with
-:func:`sgdlab.replace_param`, which :func:`sgdlab.check_binding` confirms. The plot shows
-how forgetting ``zero_grad()`` inflates the step.
+Three things the article's snippets leave implicit: a graph can be backpropagated only
+once; gradients add up across ``backward()`` calls until ``zero_grad()`` clears them; and
+to change a parameter you either write into the tensor the optimizer holds, or swap the
+tensor inside the optimizer, momentum buffer included. The plot shows how forgetting
+``zero_grad()`` inflates the step.
 
 The page :doc:`/article/glossed-over` explains each case.
+
+Requires: ``pip install torch matplotlib``
 """
 
 # %%
@@ -19,12 +20,11 @@ The page :doc:`/article/glossed-over` explains each case.
 import matplotlib.pyplot as plt
 import torch
 
-import sgdlab
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+print(f"Running on {device}")
 
-print(sgdlab.device_report())
 
-
-def article_tensors(device):
+def article_tensors():
     x = torch.tensor(5.0, requires_grad=True, device=device)
     c = torch.tensor(3.0, requires_grad=True, device=device)
     return x, c
@@ -34,20 +34,13 @@ def article_y(x, c):
     return c * 3 * torch.exp(x) + 2.0 * x + 4.0
 
 
-def second_backward(device):
-    """The first sentence of the error a second backward() raises."""
-    x, c = article_tensors(device)
-    y = article_y(x, c)
+x, c = article_tensors()
+y = article_y(x, c)
+y.backward()
+try:
     y.backward()
-    try:
-        y.backward()
-    except RuntimeError as error:
-        return str(error).split(" (")[0]
-    return "no error"
-
-
-for device, message in sgdlab.run_on_devices(second_backward).items():
-    print(f"[{device}] second y.backward(): RuntimeError: {message}")
+except RuntimeError as error:
+    print(f"second y.backward(): RuntimeError: {str(error).split(' (')[0]}")
 
 # %%
 # Gradients add up
@@ -59,8 +52,8 @@ for device, message in sgdlab.run_on_devices(second_backward).items():
 PASSES = 5
 
 
-def grads_after_passes(device, clear):
-    x, c = article_tensors(device)
+def grads_after_passes(clear):
+    x, c = article_tensors()
     optimizer = torch.optim.SGD([x, c], lr=0.1)
     grads = []
     for _ in range(PASSES):
@@ -71,64 +64,68 @@ def grads_after_passes(device, clear):
     return grads
 
 
-accumulated = sgdlab.run_on_devices(
-    lambda device: {clear: grads_after_passes(device, clear) for clear in (False, True)}
-)
-for device, runs in accumulated.items():
-    for clear, grads in runs.items():
-        label = "with zero_grad()" if clear else "without zero_grad()"
-        print(f"[{device}] x.grad after passes 1-{PASSES}, {label}: "
-              + ", ".join(f"{g:.4f}" for g in grads))
+accumulated = {clear: grads_after_passes(clear) for clear in (False, True)}
+for clear, grads in accumulated.items():
+    label = "with zero_grad()" if clear else "without zero_grad()"
+    print(f"x.grad after passes 1-{PASSES}, {label}:")
+    print("    " + ", ".join(f"{g:.4f}" for g in grads))
 
 # %%
-# Changing a value, swapping a tensor
-# -----------------------------------
-# ``assign_`` writes into the tensor the optimizer holds; ``replace_param`` swaps the tensor
-# in the optimizer, momentum buffer included, and we bind the name to the tensor it returns.
+# Changing a value
+# ----------------
+# Write into the tensor the optimizer holds, under ``torch.no_grad()``: the optimizer
+# still holds ``x``, and the next step starts from the new value.
 
 
-def safe_changes(device):
-    x, c = article_tensors(device)
-    optimizer = torch.optim.SGD([x, c], lr=0.1)
-    sgdlab.assign_(x, 10.0)
-    sgdlab.assign_(x, 5.0)
-    after_assign = sgdlab.check_binding(optimizer, x=x, c=c)
-    article_y(x, c).backward()
-    optimizer.step()
-    stepped = (x.item(), c.item())
-
-    x, c = article_tensors(device)
-    optimizer = torch.optim.SGD([x, c], lr=0.1, momentum=0.9)
-    article_y(x, c).backward()
-    optimizer.step()
-    x = sgdlab.replace_param(optimizer, x, torch.tensor(10.0, requires_grad=True, device=device))
-    return {
-        "after_assign": after_assign,
-        "stepped": stepped,
-        "after_replace": sgdlab.check_binding(optimizer, x=x, c=c),
-        "buffer": optimizer.state[x]["momentum_buffer"].item(),
-    }
+def held(optimizer, tensor):
+    """Whether ``tensor`` itself (not a copy) is in one of the optimizer's groups."""
+    return any(p is tensor for group in optimizer.param_groups for p in group["params"])
 
 
-for device, r in sgdlab.run_on_devices(safe_changes).items():
-    print(f"[{device}] after assign_: {r['after_assign']}")
-    print(f"[{device}] one step with lr 0.1 from x = 5: x = {r['stepped'][0]:.4f}, c = {r['stepped'][1]:.4f}")
-    print(f"[{device}] after replace_param: {r['after_replace']}; "
-          f"momentum buffer carried over: {r['buffer']:.4f}")
+x, c = article_tensors()
+optimizer = torch.optim.SGD([x, c], lr=0.1)
+with torch.no_grad():
+    x.fill_(10.0)
+    x.fill_(5.0)
+print(f"after writing into x: the optimizer holds x: {held(optimizer, x)}, "
+      f"x = {x.item():.4f}")
+article_y(x, c).backward()
+optimizer.step()
+print(f"one step with lr 0.1 from x = 5: x = {x.item():.4f}, c = {c.item():.4f}")
+
+# %%
+# Swapping a tensor
+# -----------------
+# To put a new tensor in place of ``x``, replace it in its group's ``params`` list, move
+# its state (the momentum buffer) to the new key, and bind the name to the new tensor.
+
+x, c = article_tensors()
+optimizer = torch.optim.SGD([x, c], lr=0.1, momentum=0.9)
+article_y(x, c).backward()
+optimizer.step()
+
+new_x = torch.tensor(10.0, requires_grad=True, device=device)
+for group in optimizer.param_groups:
+    for index, p in enumerate(group["params"]):
+        if p is x:
+            group["params"][index] = new_x
+optimizer.state[new_x] = optimizer.state.pop(x)
+x = new_x
+print(f"after the swap: the optimizer holds the new x: {held(optimizer, x)}; "
+      f"momentum buffer carried over: {optimizer.state[x]['momentum_buffer'].item():.4f}")
 
 # %%
 # How far one step goes when gradients pile up
 # --------------------------------------------
 # The step is ``-lr * x.grad``, so after ``k`` uncleared passes it is ``k`` times too long.
 
-cpu = accumulated["cpu"]
 passes = list(range(1, PASSES + 1))
-fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
-ax.plot(passes, [-0.1 * g for g in cpu[False]], "o-", label="without zero_grad()")
-ax.plot(passes, [-0.1 * g for g in cpu[True]], "s-", label="with zero_grad() before each pass")
+fig, ax = plt.subplots(figsize=(6.4, 4), layout="constrained")
+ax.plot(passes, [-0.1 * g for g in accumulated[False]], "o-", label="without zero_grad()")
+ax.plot(passes, [-0.1 * g for g in accumulated[True]], "s-",
+        label="with zero_grad() before each pass")
 ax.set_xticks(passes)
-ax.set(xlabel="number of backward() passes before step()",
-       ylabel="change step() would make to x",
+ax.set(xlabel="backward() passes before step()", ylabel="change step() makes to x",
        title="Uncleared gradients add up (x = 5, c = 3, lr = 0.1)")
-ax.legend()
+ax.legend(loc="lower left")
 plt.show()

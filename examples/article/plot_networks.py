@@ -5,29 +5,29 @@ SGD on a small network: model.parameters() and per-group rates
 A one-hidden-layer network learns :math:`\\sin` on 64 points of :math:`[-3, 3]` with
 ``torch.optim.SGD`` three ways: ``SGD(model.parameters(), lr=0.1)`` (no brackets),
 two parameter groups (hidden layer at 0.5, output layer at 0.1), and one rate with
-``momentum=0.9``. Each trains on every device that :func:`sgdlab.devices` lists; the
-plots show the loss curves and the fitted curves.
+``momentum=0.9``. The plots show the loss curves and the fitted curves.
 
 The page :doc:`/article/networks` explains each setup.
+
+Requires: ``pip install torch matplotlib``
 """
 
 # %%
-# Train each setup on each device
-# -------------------------------
+# Train each setup
+# ----------------
 # ``fresh_model`` seeds torch, so every setup starts from the same weights.
 
 import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
-import sgdlab
-
-print(sgdlab.device_report())
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+print(f"Running on {device}")
 
 STEPS = 500
 
 
-def fresh_model(device):
+def fresh_model():
     torch.manual_seed(0)
     return nn.Sequential(nn.Linear(1, 16), nn.Tanh(), nn.Linear(16, 1)).to(device)
 
@@ -41,11 +41,11 @@ SETUPS = {
 }
 
 
-def train(device, make_optimizer, steps=STEPS):
+def train(make_optimizer, steps=STEPS):
     """Full-batch training; returns the loss at every step and the final predictions."""
     inputs = torch.linspace(-3, 3, 64, device=device).unsqueeze(1)
     targets = torch.sin(inputs)
-    model = fresh_model(device)
+    model = fresh_model()
     optimizer = make_optimizer(model)
     losses = []
     for step in range(steps + 1):
@@ -60,25 +60,30 @@ def train(device, make_optimizer, steps=STEPS):
     return {"losses": losses, "fitted": fitted, "groups": [g["lr"] for g in optimizer.param_groups]}
 
 
-results = sgdlab.run_on_devices(
-    lambda device: {label: train(device, make) for label, make in SETUPS.items()}
-)
-for device, runs in results.items():
-    for label, run in runs.items():
-        every_100 = ", ".join(f"{loss:.4f}" for loss in run["losses"][::100])
-        print(f"[{device}] {label} (group lrs {run['groups']}): loss at steps 0, 100, ..., {STEPS} = {every_100}")
+runs = {label: train(make) for label, make in SETUPS.items()}
+for label, run in runs.items():
+    every_100 = ", ".join(f"{loss:.4f}" for loss in run["losses"][::100])
+    print(f"{label} (group lrs {run['groups']}):")
+    print(f"    loss at steps 0, 100, ..., {STEPS} = {every_100}")
 
 # %%
 # Loss curves and fitted curves
 # -----------------------------
 # The hidden layer's larger rate (0.5) speeds training up but sits near the edge of
-# stability: its loss jumps once late in the run, then recovers. Momentum does far better
-# than either with a single rate.
+# stability: late in the run its loss jumps to several times its value at step 100, then
+# recovers. How high the jump goes, and at which step, depends on rounding (kernels and
+# thread counts shift it by a few steps), so the script prints only whether the loss ever
+# climbs above 5 times its step-100 value. Momentum ends far lower than either run
+# without it.
 
-cpu = results["cpu"]
+for label, run in runs.items():
+    late = torch.tensor(run["losses"][100:])
+    jumps = bool(late.max() > 5 * late[0])
+    print(f"{label}: loss after step 100 climbs above 5 x its step-100 value: {jumps}")
+
 inputs = torch.linspace(-3, 3, 64)
-fig, (curves, fits) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
-for label, run in cpu.items():
+fig, (curves, fits) = plt.subplots(2, 1, figsize=(6.4, 8), layout="constrained")
+for label, run in runs.items():
     curves.plot(range(STEPS + 1), run["losses"], label=label)
     fits.plot(inputs, run["fitted"], label=label)
 curves.set_yscale("log")
@@ -86,5 +91,5 @@ curves.set(xlabel="step", ylabel="mean squared error (log scale)", title="Traini
 curves.legend()
 fits.plot(inputs, torch.sin(inputs), "k:", label="sin(x), the target")
 fits.set(xlabel="input", ylabel="output", title=f"The fitted curve after {STEPS} steps")
-fits.legend(fontsize="small")
+fits.legend(loc="upper left")
 plt.show()

@@ -5,10 +5,11 @@ Reading and editing param_groups
 An optimizer keeps its tensors and settings in ``param_groups``, a list of dicts. This
 script prints them for the article's tensors :math:`x = 5`, :math:`c = 3`, lowers the
 learning rate from 1.0 to 0.1 by assignment, and takes a step with it. Then it edits the
-rate halfway through a run on :math:`y = z^2` and plots the effect. Everything runs on
-every device that :func:`sgdlab.devices` lists.
+rate in the middle of a run on :math:`y = z^2` and plots the effect.
 
 The page :doc:`/article/param-groups` explains each value.
+
+Requires: ``pip install torch matplotlib``
 """
 
 # %%
@@ -18,63 +19,46 @@ The page :doc:`/article/param-groups` explains each value.
 import matplotlib.pyplot as plt
 import torch
 
-import sgdlab
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+print(f"Running on {device}")
 
-print(sgdlab.device_report())
+x = torch.tensor(5.0, requires_grad=True, device=device)
+c = torch.tensor(3.0, requires_grad=True, device=device)
+b = torch.tensor(2.0, device=device)
+y = c * 3 * torch.exp(x) + b * x + 4.0
+optimizer = torch.optim.SGD([x, c], lr=1.0)
 
+print("param_groups[0]:")
+for key, value in optimizer.param_groups[0].items():
+    print(f"    {key!r}: {value}")
+print("param_groups[0]['params'][0] is x:", optimizer.param_groups[0]["params"][0] is x)
 
-def show(device, text):
-    """Print each line of ``text`` with the device it came from."""
-    for line in str(text).splitlines():
-        print(f"[{device}] {line}")
-
-
-def edit_lr_and_step(device):
-    x = torch.tensor(5.0, requires_grad=True, device=device)
-    c = torch.tensor(3.0, requires_grad=True, device=device)
-    b = torch.tensor(2.0, device=device)
-    y = c * 3 * torch.exp(x) + b * x + 4.0
-    optimizer = torch.optim.SGD([x, c], lr=1.0)
-    groups = repr(optimizer.param_groups)
-    held = optimizer.param_groups[0]["params"][0] is x
-    optimizer.param_groups[0]["lr"] = 0.1
-    after_edit = str(optimizer)
-    y.backward()
-    optimizer.step()
-    return {
-        "groups": groups, "held": held, "print(op)": after_edit,
-        "x": x.detach(), "c": c.detach(), "x.grad": x.grad, "c.grad": c.grad,
-    }
-
-
-results = sgdlab.run_on_devices(edit_lr_and_step)
-for device, values in results.items():
-    show(device, f"param_groups = {values['groups']}")
-    show(device, f"param_groups[0]['params'][0] is x: {values['held']}")
-    show(device, values["print(op)"])
-    show(device, f"after one step with lr 0.1: x = {values['x'].item():.4f}, c = {values['c'].item():.4f}")
+optimizer.param_groups[0]["lr"] = 0.1
+print(optimizer)
+y.backward()
+optimizer.step()
+print(f"after one step with lr 0.1: x = {x.item():.4f}, c = {c.item():.4f}")
 
 # %%
 # The step used the edited rate: recompute it by hand from the stored gradients.
 
-cpu = results["cpu"]
-for name, start in (("x", 5.0), ("c", 3.0)):
-    grad = cpu[f"{name}.grad"]
-    by_hand = torch.tensor(start) - 0.1 * grad
-    print(f"{name}: {start:.4f} - 0.1 x {grad.item():.4f} = {by_hand.item():.4f}",
-          "(matches step:", torch.equal(by_hand, cpu[name]), end=")\n")
+for name, start, tensor in (("x", 5.0, x), ("c", 3.0, c)):
+    by_hand = torch.tensor(start, device=device) - 0.1 * tensor.grad
+    print(f"{name}: {start:.4f} - 0.1 x {tensor.grad.item():.4f} = {by_hand.item():.4f}",
+          f"(matches step: {torch.equal(by_hand, tensor.detach())})")
 
 # %%
 # Edit the rate during a run
 # --------------------------
-# Minimise :math:`z^2` from 5. With lr 0.9 each step multiplies z by :math:`1 - 2
-# \times 0.9 = -0.8`, so z flips sign at every step; after three steps the group's rate is
-# set to 0.1 and the factor becomes 0.8.
+# Minimise :math:`z^2` from 5. Its curvature is 2, so a rate above :math:`2 / 2 = 1` is too
+# large: with lr 1.1 each step multiplies z by :math:`1 - 2 \times 1.1 = -1.2`, and z flips
+# sign and grows. After three steps the group's rate is set to 0.1, the factor becomes
+# :math:`1 - 2 \times 0.1 = 0.8`, and z shrinks towards 0.
 
 STEPS, EDIT_AT = 20, 3
 
 
-def run(device, schedule):
+def run(schedule):
     """Minimise z**2 from 5; ``schedule(step)`` is the lr written into the group before it."""
     z = torch.tensor(5.0, requires_grad=True, device=device)
     optimizer = torch.optim.SGD([z], lr=schedule(0))
@@ -88,22 +72,24 @@ def run(device, schedule):
     return torch.stack(values).cpu()
 
 
+edited = f"lr 1.1, edited to 0.1 before step {EDIT_AT}"
 SCHEDULES = {
-    "lr 0.9 throughout": lambda step: 0.9,
-    f"lr 0.9, edited to 0.1 before step {EDIT_AT}": lambda step: 0.9 if step < EDIT_AT else 0.1,
+    "lr 1.1 throughout": lambda step: 1.1,
+    edited: lambda step: 1.1 if step < EDIT_AT else 0.1,
     "lr 0.1 throughout": lambda step: 0.1,
 }
-runs = sgdlab.run_on_devices(lambda device: {label: run(device, s) for label, s in SCHEDULES.items()})
-edited = f"lr 0.9, edited to 0.1 before step {EDIT_AT}"
-for device, paths in runs.items():
-    first = ", ".join(f"{value:.4f}" for value in paths[edited][1:7].tolist())
-    print(f"[{device}] {edited}: z after steps 1-6 = {first}")
+runs = {label: run(schedule) for label, schedule in SCHEDULES.items()}
+for label, path in runs.items():
+    shown = ", ".join(f"{value:.2f}" for value in path[1:7].tolist())
+    print(f"{label}: z after steps 1-6 = {shown}")
+    print(f"    |z| after {STEPS} steps = {path[-1].abs().item():.4g}")
 
-fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
-for label, path in runs["cpu"].items():
-    ax.plot(range(STEPS + 1), path, marker=".", label=label)
+fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
+for label, path in runs.items():
+    ax.plot(range(STEPS + 1), path.abs(), marker=".", label=label)
 ax.axvline(EDIT_AT, color="grey", linestyle=":", label="param_groups[0]['lr'] = 0.1")
-ax.axhline(0.0, color="grey", linewidth=0.8)
-ax.set(xlabel="step", ylabel="z", title="Minimising z² from 5: editing the rate mid-run")
-ax.legend()
+ax.set_yscale("log")
+ax.set(xlabel="step", ylabel="|z| (log scale)",
+       title="Minimising z² from 5: editing the rate mid-run")
+ax.legend(loc="upper left")
 plt.show()
