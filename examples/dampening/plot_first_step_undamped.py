@@ -10,6 +10,8 @@ It is not: PyTorch creates the buffer on the first step as a copy of the gradien
 
 This script feeds a constant gradient of 1 to a single number and compares the buffer the
 optimizer keeps with the one a zero-initialised buffer would give.
+
+Requires: ``pip install torch matplotlib``
 """
 
 # %%
@@ -21,14 +23,13 @@ optimizer keeps with the one a zero-initialised buffer would give.
 import matplotlib.pyplot as plt
 import torch
 
-import sgdlab
-
-print(sgdlab.device_report())
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+print(f"Running on {device}")
 
 MOMENTUM, DAMPENING, LR, STEPS = 0.9, 0.5, 1.0, 30
 
 
-def buffers_with_constant_gradient(device):
+def buffers_with_constant_gradient():
     """Return the momentum buffer after each of ``STEPS`` steps, as a CPU tensor."""
     p = torch.zeros(1, device=device, requires_grad=True)
     optimizer = torch.optim.SGD([p], lr=LR, momentum=MOMENTUM, dampening=DAMPENING)
@@ -40,9 +41,8 @@ def buffers_with_constant_gradient(device):
     return torch.tensor(buffers)
 
 
-results = sgdlab.run_on_devices(buffers_with_constant_gradient)
-for device, buffers in results.items():
-    print(f"[{device}] buffer after steps 1, 2, 3: " + ", ".join(f"{b:.4f}" for b in buffers[:3].tolist()))
+torch_buffers = buffers_with_constant_gradient()
+print("buffer after steps 1, 2, 3: " + ", ".join(f"{b:.4f}" for b in torch_buffers[:3].tolist()))
 
 # %%
 # Compare with a buffer that starts at zero
@@ -61,11 +61,12 @@ def zero_start_buffers(momentum, dampening, steps):
     return torch.tensor(buffers)
 
 
-torch_buffers = results["cpu"]
 zero_start = zero_start_buffers(MOMENTUM, DAMPENING, STEPS)
 print(f"first buffer, PyTorch:    {torch_buffers[0].item():.4f}")
 print(f"first buffer, zero start: {zero_start[0].item():.4f}")
-print(f"gap after {STEPS} steps:   {(torch_buffers[-1] - zero_start[-1]).item():.4f}")
+gaps = torch_buffers - zero_start
+print("gap after steps 1, 2, 3: " + ", ".join(f"{g:.4f}" for g in gaps[:3].tolist()))
+print(f"gap after {STEPS} steps: {gaps[-1].item():.4f}")
 
 # %%
 # Both buffers climb towards the same limit, :math:`(1 - \tau) g / (1 - \mu)`. PyTorch's
@@ -76,7 +77,7 @@ limit = (1 - DAMPENING) / (1 - MOMENTUM)
 print(f"limit (1 - tau) / (1 - mu) = {limit:.4f}")
 
 steps = torch.arange(1, STEPS + 1)
-fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
 ax.plot(steps, torch_buffers, "o-", ms=3, label="torch.optim.SGD (b_1 = g_1)")
 ax.plot(steps, zero_start, "s-", ms=3, label="zero start (b_1 = (1 - tau) g_1)")
 ax.axhline(limit, color="gray", ls="--", label=f"limit (1 - tau) g / (1 - mu) = {limit:.2f}")
@@ -85,5 +86,5 @@ ax.set(
     ylabel="momentum buffer b_t",
     title=f"Constant gradient 1, momentum {MOMENTUM}, dampening {DAMPENING}",
 )
-ax.legend()
+ax.legend(loc="lower right")
 plt.show()

@@ -5,91 +5,111 @@ The effective step lr / (1 - mu), and a sweep of mu
 When the gradient stays the same, PyTorch's buffer :math:`v \\leftarrow \\mu v + g` settles
 at :math:`g / (1 - \\mu)`, so each step becomes :math:`\\text{lr} / (1 - \\mu)` times the
 gradient: momentum 0.9 behaves like a tenfold learning rate along directions where the
-gradient is steady, and like the plain rate where it flips sign. That is why changing
-:math:`\\mu` without touching ``lr`` changes the effective step size, and why momentum helps
-most on ill-conditioned problems, whose flat directions have small but steady gradients.
+gradient is steady. Where the gradient flips sign at every step, the buffer settles at
+:math:`\\pm g / (1 + \\mu)`, so the step is *shorter* than plain SGD's,
+:math:`\\text{lr} / (1 + \\mu)`. That is why changing :math:`\\mu` without touching ``lr``
+changes the effective step size, and why momentum helps most on ill-conditioned problems,
+whose flat directions have small but steady gradients.
+
+Requires: ``pip install torch matplotlib``
 """
 
 # %%
-# A constant gradient
-# -------------------
-# The gradient is set to 1 before every step; the step length approaches
-# :math:`\text{lr} / (1 - \mu)`, at a pace set by :math:`\mu`.
+# A constant gradient, and one that flips sign
+# --------------------------------------------
+# The gradient is set by hand before every step: 1 at every step, or +1, -1, +1, ...
+# The step length approaches :math:`\text{lr} / (1 - \mu)` in the first case and
+# :math:`\text{lr} / (1 + \mu)` in the second, at a pace set by :math:`\mu`.
 
 import matplotlib.pyplot as plt
 import torch
 
-import sgdlab
-
-print(sgdlab.device_report())
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+print(f"Running on {device}")
 
 LR, STEPS = 0.01, 500
 MUS = [0.0, 0.5, 0.9, 0.99]
 
 
-def step_lengths(device):
-    """One parameter per momentum value (one param group each), constant gradient 1."""
+def step_lengths(flip):
+    """One parameter per momentum value (one param group each); gradient 1 or +1, -1, ..."""
     params = [torch.zeros(1, device=device, requires_grad=True) for _ in MUS]
-    optimizer = torch.optim.SGD([{"params": [p], "momentum": mu} for p, mu in zip(params, MUS)], lr=LR)
+    groups = [{"params": [p], "momentum": mu} for p, mu in zip(params, MUS)]
+    optimizer = torch.optim.SGD(groups, lr=LR)
     lengths = []
-    for _ in range(STEPS):
+    for step in range(STEPS):
         before = torch.cat([p.detach().clone() for p in params])
+        sign = -1.0 if flip and step % 2 else 1.0
         for p in params:
-            p.grad = torch.ones(1, device=device)
+            p.grad = torch.full((1,), sign, device=device)
         optimizer.step()
         lengths.append((before - torch.cat([p.detach() for p in params])).abs())
     return torch.stack(lengths).cpu()
 
 
-results = sgdlab.run_on_devices(step_lengths)
-for device, lengths in results.items():
-    for column, mu in enumerate(MUS):
-        print(f"[{device}] mu = {mu}: step {STEPS} = {lengths[-1, column]:.4f}, "
-              f"lr / (1 - mu) = {LR / (1 - mu):.4f}")
-
-fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+steady, flipping = step_lengths(flip=False), step_lengths(flip=True)
 for column, mu in enumerate(MUS):
-    line, = ax.plot(range(1, STEPS + 1), results["cpu"][:, column], label=f"mu = {mu}")
-    ax.axhline(LR / (1 - mu), color=line.get_color(), ls=":", lw=1)
-ax.set(yscale="log", xlabel="step", ylabel="step length (gradient = 1)",
-       title=f"Step length under a constant gradient, lr = {LR}; dotted: lr / (1 - mu)")
-ax.legend()
+    print(f"mu = {mu}: step {STEPS}, steady gradient {steady[-1, column]:.4f} "
+          f"(lr / (1 - mu) = {LR / (1 - mu):.4f})")
+    print(f"          flipping gradient {flipping[-1, column]:.4f} "
+          f"(lr / (1 + mu) = {LR / (1 + mu):.4f})")
+
+# %%
+# At the learning rate 0.1 and :math:`\mu = 0.9` of many recipes, the flipping gradient
+# gives steps of :math:`0.1 / 1.9`, about half the plain rate, not the plain rate:
+
+print(f"lr 0.1, mu 0.9, gradient +1, -1, ...: steady step lr / (1 + mu) = {0.1 / 1.9:.4f}")
+
+fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 7), layout="constrained", sharex=True)
+for column, mu in enumerate(MUS):
+    (line,) = top.plot(range(1, STEPS + 1), steady[:, column], label=f"mu = {mu}")
+    top.axhline(LR / (1 - mu), color=line.get_color(), ls=":", lw=1)
+    (line,) = bottom.plot(range(1, STEPS + 1), flipping[:, column], label=f"mu = {mu}")
+    bottom.axhline(LR / (1 + mu), color=line.get_color(), ls=":", lw=1)
+top.set(yscale="log", ylabel="step length",
+        title=f"Gradient 1 at every step, lr = {LR}; dotted: lr / (1 - mu)")
+bottom.set(ylabel="step length", xlabel="step",
+           title="Gradient +1, -1, +1, ...; dotted: lr / (1 + mu)")
+top.legend(loc="lower right")
+bottom.legend(loc="upper right")
 plt.show()
 
 # %%
 # A sweep of mu on an ill-conditioned bowl
 # ----------------------------------------
-# :func:`sgdlab.quadratic` with condition number 100, a fixed ``lr = 1 / lambda_2``, and
+# The bowl :math:`f(x, y) = (\lambda_1 x^2 + \lambda_2 y^2) / 2` with :math:`\lambda_1 = 1`
+# and :math:`\lambda_2 = 100` (condition number 100), a fixed ``lr = 1 / lambda_2``, and
 # momentum from 0 to 0.98. Each momentum value is one parameter group of a single
-# optimizer, each group with its own copy of the starting point.
+# optimizer, each group with its own copy of the starting point (-2.5, 2).
 
-bowl = sgdlab.quadratic(condition_number=100.0)
-small, large = bowl.constants["eigenvalues"]
+SMALL, LARGE = 1.0, 100.0
+START = [-2.5, 2.0]
+
+
+def bowl(points):
+    """The bowl's value at each row (x, y) of ``points``."""
+    return 0.5 * (SMALL * points[..., 0] ** 2 + LARGE * points[..., 1] ** 2)
+
+
 SWEEP = torch.linspace(0.0, 0.98, 50).tolist()
 SWEEP_STEPS = 150
 
+points = [torch.tensor(START, device=device, requires_grad=True) for _ in SWEEP]
+groups = [{"params": [p], "momentum": mu} for p, mu in zip(points, SWEEP)]
+optimizer = torch.optim.SGD(groups, lr=1 / LARGE)
+losses = []
+for _ in range(SWEEP_STEPS):
+    optimizer.zero_grad()
+    values = bowl(torch.stack(points))
+    losses.append(values.detach().clone())
+    values.sum().backward()  # the points are independent: each gets its own gradient
+    optimizer.step()
+losses.append(bowl(torch.stack(points)).detach())
+losses = torch.stack(losses).cpu()
 
-def sweep(device):
-    """The loss of every momentum value after each step, shape (steps + 1, len(SWEEP))."""
-    points = [torch.tensor(bowl.start, device=device, requires_grad=True) for _ in SWEEP]
-    optimizer = torch.optim.SGD([{"params": [p], "momentum": mu} for p, mu in zip(points, SWEEP)],
-                                lr=1 / large)
-    losses = []
-    for _ in range(SWEEP_STEPS):
-        optimizer.zero_grad()
-        values = bowl(torch.stack(points))
-        losses.append(values.detach().clone())
-        values.sum().backward()  # the points are independent: each gets its own gradient
-        optimizer.step()
-    losses.append(bowl(torch.stack(points)).detach())
-    return torch.stack(losses).cpu()
-
-
-swept = sgdlab.run_on_devices(sweep)
-for device, losses in swept.items():
-    best = int(losses[-1].argmin())
-    print(f"[{device}] after {SWEEP_STEPS} steps: loss {losses[-1, 0]:.3g} without momentum, "
-          f"lowest {losses[-1, best]:.3g} at mu = {SWEEP[best]:.2f}")
+best = int(losses[-1].argmin())
+print(f"after {SWEEP_STEPS} steps: loss {losses[-1, 0]:.3g} without momentum, "
+      f"lowest {losses[-1, best]:.2g} at mu = {SWEEP[best]:.2f}")
 
 # %%
 # Theory for a fixed learning rate predicts the best momentum: the smallest :math:`\mu`
@@ -97,18 +117,21 @@ for device, losses in swept.items():
 # :math:`\mu^* = (1 - \sqrt{\text{lr}\,\lambda_1})^2`, where the error shrinks by
 # :math:`\sqrt{\mu^*}` per step instead of :math:`1 - \text{lr}\,\lambda_1`.
 
-lr = 1 / large
-best_mu = (1 - (lr * small) ** 0.5) ** 2
-print(f"predicted best mu = (1 - sqrt(lr lambda_1))^2 = {best_mu:.3f}; rate per step "
-      f"{best_mu ** 0.5:.3f} against {1 - lr * small:.3f} without momentum")
+lr = 1 / LARGE
+best_mu = (1 - (lr * SMALL) ** 0.5) ** 2
+print(f"predicted best mu = (1 - sqrt(lr lambda_1))^2 = {best_mu:.3f}")
+print(f"error factor per step {best_mu ** 0.5:.3f}, against {1 - lr * SMALL:.3f} "
+      "without momentum")
 
-losses = swept["cpu"]
-fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
-chosen = [0, 20, 35, 41, 49]
-sgdlab.plot_loss({f"mu = {SWEEP[i]:.2f}": losses[:, i] for i in chosen}, ax=left, ylabel="f(x, y)")
-left.set_title(f"{bowl.name}, lr = 1 / lambda_2 = {lr:g}")
-right.plot(SWEEP, losses[-1], "o-", ms=3, label=f"loss after {SWEEP_STEPS} steps")
-right.axvline(best_mu, color="C3", ls="--", label=f"predicted best mu = {best_mu:.3f}")
-right.set(yscale="log", xlabel="momentum mu", ylabel="f(x, y)", title="Final loss against momentum")
-right.legend()
+fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 7), layout="constrained")
+for i in [0, 20, 35, 41, 49]:
+    top.plot(losses[:, i], label=f"mu = {SWEEP[i]:.2f}")
+top.set(yscale="log", xlabel="step", ylabel="f(x, y)",
+        title=f"Condition number 100, lr = 1 / lambda_2 = {lr:g}")
+top.legend(loc="lower left")
+bottom.plot(SWEEP, losses[-1], "o-", ms=3, label=f"loss after {SWEEP_STEPS} steps")
+bottom.axvline(best_mu, color="C3", ls="--", label=f"predicted best mu = {best_mu:.3f}")
+bottom.set(yscale="log", xlabel="momentum mu", ylabel="f(x, y)",
+           title="Final loss against momentum")
+bottom.legend(loc="lower left")
 plt.show()
