@@ -18,46 +18,44 @@ learning rate as :math:`\\mu` approaches 1.
 import matplotlib.pyplot as plt
 import torch
 
-import sgdlab
-
-print(sgdlab.device_report())
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+print(f"Running on {device}")
 
 LAM, MU, STEPS = 4.0, 0.5, 60
 BOUND = (2 + 2 * MU) / LAM
-print(f"lambda = {LAM}, mu = {MU}: bound (2 + 2 mu) / lambda = {BOUND}, without momentum {2 / LAM}")
+print(f"lambda = {LAM}, mu = {MU}: bound (2 + 2 mu) / lambda = {BOUND}, "
+      f"without momentum {2 / LAM}")
 LRS = {"0.9 x bound": 0.9 * BOUND, "at the bound": BOUND, "1.1 x bound": 1.1 * BOUND}
 
 
-def bowl(x):
-    return 0.5 * LAM * (x**2).sum()
+def sizes(lr, steps=STEPS):
+    """|x_t| for t = 0 ... steps, with momentum MU on (LAM / 2) x^2 from x = 1."""
+    x = torch.tensor(1.0, device=device, requires_grad=True)
+    optimizer = torch.optim.SGD([x], lr=lr, momentum=MU)
+    found = [x.detach().abs().clone()]
+    for _ in range(steps):
+        optimizer.zero_grad()
+        (0.5 * LAM * x**2).backward()
+        optimizer.step()
+        found.append(x.detach().abs().clone())
+    return torch.stack(found).cpu()
 
 
-def runs(device):
-    """|x_t| for each learning rate with momentum MU, as CPU tensors."""
-    found = {}
-    for name, lr in LRS.items():
-        trajectory = sgdlab.minimize(
-            bowl, lambda params: torch.optim.SGD(params, lr=lr, momentum=MU), STEPS,
-            start=[1.0], device=device,
-        )
-        found[name] = trajectory.path()[:, 0].abs()
-    return found
-
-
-results = sgdlab.run_on_devices(runs)
-for device, found in results.items():
-    for name, sizes in found.items():
-        print(f"[{device}] lr = {LRS[name]:.3f} ({name}): |x| after {STEPS} steps = {sizes[-1]:.4g}")
+results = {name: sizes(lr) for name, lr in LRS.items()}
+for name, found in results.items():
+    print(f"lr = {LRS[name]:.3f} ({name}): |x| after {STEPS} steps = {found[-1]:.2g}")
 
 # %%
 # Note that 0.9 times this bound is already above :math:`2 / \lambda`, where plain SGD
 # diverges; with momentum it converges. At the bound itself one root is :math:`-1`: the
 # iterates neither grow nor die out.
 
-fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
-sgdlab.plot_loss({f"lr = {LRS[name]:.3f} ({name})": sizes for name, sizes in results["cpu"].items()},
-                 ax=ax, ylabel="|x_t|")
-ax.set_title(f"Momentum {MU} on (lambda / 2) x^2, lambda = {LAM:g}")
+fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
+for name, found in results.items():
+    ax.plot(found, label=f"lr = {LRS[name]:.3f} ({name})")
+ax.set(yscale="log", xlabel="step", ylabel="|x_t| (log scale)",
+       title=f"Momentum {MU} on (lambda / 2) x², lambda = {LAM:g}")
+ax.legend(loc="upper left")
 plt.show()
 
 # %%
@@ -73,7 +71,9 @@ mus = torch.linspace(0.0, 0.99, 200, dtype=torch.float64)
 a, m = torch.meshgrid(steps_lam, mus, indexing="xy")
 # One step maps (x, b) to (x - a x - lr mu b, lambda x + mu b); in units where lambda = 1,
 # the matrix is [[1 - a, -a m], [1, m]] with a = lr * lambda.
-matrix = torch.stack([torch.stack([1 - a, -a * m], -1), torch.stack([torch.ones_like(a), m], -1)], -2)
+matrix = torch.stack(
+    [torch.stack([1 - a, -a * m], -1), torch.stack([torch.ones_like(a), m], -1)], -2
+)
 radius = torch.linalg.eigvals(matrix).abs().amax(-1)
 
 # Along each row (one mu), the first lr * lambda where the radius exceeds 1.
@@ -85,13 +85,13 @@ gap = (edge - (2 + 2 * mus[inside])).abs().max().item()
 print(f"measured edge against lr lambda = 2 + 2 mu: largest gap {gap:.3f} "
       f"(grid spacing {(steps_lam[1] - steps_lam[0]).item():.3f})")
 
-fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+fig, ax = plt.subplots(figsize=(6.4, 4.8), layout="constrained")
 shown = ax.pcolormesh(a, m, radius.clamp(max=1.5), shading="auto", cmap="viridis")
-fig.colorbar(shown, ax=ax, label="spectral radius (error factor per step)")
+fig.colorbar(shown, ax=ax, label="error factor per step")
 ax.contour(a, m, radius, levels=[1.0], colors="white")
 ax.plot(2 + 2 * mus, mus, "r--", label="lr lambda = 2 + 2 mu")
 ax.axvline(2.0, color="orange", ls=":", label="lr lambda = 2 (no momentum)")
-ax.set(xlabel="lr x lambda", ylabel="momentum mu", title="Where SGD with momentum converges on a bowl",
-       xlim=(0, 4.2))
+ax.set(xlabel="lr x lambda", ylabel="momentum mu", xlim=(0, 4.2),
+       title="Where SGD with momentum converges on a bowl")
 ax.legend(loc="lower right")
 plt.show()
