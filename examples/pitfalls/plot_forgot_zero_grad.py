@@ -6,6 +6,8 @@ Forgetting ``zero_grad()``: gradients add up
 ``optimizer.zero_grad()`` steps with the sum of every gradient computed so far, a bit like
 momentum without the decay, and on a simple bowl it overshoots and oscillates instead of
 settling.
+
+Requires: ``pip install torch matplotlib``
 """
 
 # %%
@@ -16,14 +18,13 @@ settling.
 import matplotlib.pyplot as plt
 import torch
 
-import sgdlab
-
-print(sgdlab.device_report())
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+print(f"Running on {device}")
 
 STEPS, LR = 40, 0.1
 
 
-def descend(device, zero_grad):
+def descend(zero_grad):
     """Run the loop; return p and the .grad that step() used, after each step."""
     p = torch.tensor(0.0, device=device, requires_grad=True)
     optimizer = torch.optim.SGD([p], lr=LR)
@@ -38,14 +39,10 @@ def descend(device, zero_grad):
     return {"path": path, "grads": grads}
 
 
-runs = {
-    zero_grad: sgdlab.run_on_devices(lambda device: descend(device, zero_grad))
-    for zero_grad in (True, False)
-}
-for zero_grad, results in runs.items():
+runs = {zero_grad: descend(zero_grad) for zero_grad in (True, False)}
+for zero_grad, run in runs.items():
     label = "with zero_grad()   " if zero_grad else "without zero_grad()"
-    for device, run in results.items():
-        print(f"[{device}] {label}: p after {STEPS} steps = {run['path'][-1]:.4f}")
+    print(f"{label}: p after {STEPS} steps = {run['path'][-1]:.4f}")
 
 # %%
 # What ``.grad`` held
@@ -54,18 +51,18 @@ for zero_grad, results in runs.items():
 # and so on.
 
 for zero_grad in (True, False):
-    grads = runs[zero_grad]["cpu"]["grads"]
+    grads = runs[zero_grad]["grads"]
     label = "with zero_grad()   " if zero_grad else "without zero_grad()"
     print(f"{label}: .grad at steps 1-4 = {[round(g, 4) for g in grads[:4]]}")
 
-fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
 for zero_grad in (True, False):
-    path = runs[zero_grad]["cpu"]["path"]
+    path = runs[zero_grad]["path"]
     ax.plot(range(len(path)), path, "o-", ms=3,
             label="zero_grad() every step" if zero_grad else "zero_grad() forgotten")
 ax.axhline(3.0, color="gray", ls="--", label="minimum, p = 3")
-ax.set(xlabel="step", ylabel="p", title=f"f(p) = (p - 3)^2, lr = {LR}")
-ax.legend()
+ax.set(xlabel="step", ylabel="p", title=f"f(p) = (p - 3)², lr = {LR}")
+ax.legend(loc="lower right")
 plt.show()
 
 # %%

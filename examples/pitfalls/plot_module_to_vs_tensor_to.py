@@ -7,18 +7,22 @@ The two methods share a name but not a contract. ``nn.Module.to()`` converts eac
 still updates the model. ``Tensor.to()`` returns a new tensor whenever it converts anything;
 an optimizer built on the old tensor keeps updating the old one, and the new one never
 moves.
+
+Requires: ``pip install torch matplotlib``
 """
 
 # %%
 # ``Module.to()``: the same parameter objects before and after
 # ------------------------------------------------------------
+# The layer is built in float32 on the CPU, its optimizer is built, and then the layer is
+# moved to the chosen device and converted to float64.
 
+import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
-import sgdlab
-
-print(sgdlab.device_report())
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+print(f"Running on {device}")
 
 
 def show(tensor):
@@ -26,29 +30,21 @@ def show(tensor):
     return "[" + ", ".join(f"{v:.4f}" for v in tensor.detach().cpu().tolist()) + "]"
 
 
-def module_to(device):
-    """Build a layer and its optimizer, then convert the layer; does the optimizer follow?"""
-    torch.manual_seed(0)
-    layer = nn.Linear(2, 1)
-    optimizer = torch.optim.SGD(layer.parameters(), lr=0.1)
-    before = list(layer.parameters())
-    layer.to(device, torch.float64)
-    same = all(a is b for a, b in zip(before, layer.parameters()))
-    tracked = optimizer.param_groups[0]["params"][0]
-    weight_before = layer.weight.detach().clone()
-    layer(torch.ones(1, 2, device=device, dtype=torch.float64)).sum().backward()
-    optimizer.step()
-    moved = not torch.equal(weight_before, layer.weight.detach())
-    return {
-        "same Parameter objects": same,
-        "optimizer's weight": f"{tracked.device.type}, {tracked.dtype}",
-        "weight moved after step()": moved,
-    }
+torch.manual_seed(0)
+layer = nn.Linear(2, 1)
+optimizer = torch.optim.SGD(layer.parameters(), lr=0.1)
+before = list(layer.parameters())
+layer.to(device, torch.float64)
+tracked = optimizer.param_groups[0]["params"][0]
+print("Module.to: same Parameter objects:",
+      all(a is b for a, b in zip(before, layer.parameters())))
+print(f"Module.to: the optimizer's weight is on {tracked.device.type}, {tracked.dtype}")
 
-
-for device, found in sgdlab.run_on_devices(module_to).items():
-    for key, value in found.items():
-        print(f"[{device}] Module.to: {key}: {value}")
+weight_before = layer.weight.detach().clone()
+layer(torch.ones(1, 2, device=device, dtype=torch.float64)).sum().backward()
+optimizer.step()
+module_moved = (layer.weight.detach() - weight_before).norm().item()
+print(f"Module.to: the weight moved by {module_moved:.4f} in one step")
 
 # %%
 # ``Tensor.to()``: the optimizer keeps the old tensor
@@ -57,25 +53,16 @@ for device, found in sgdlab.run_on_devices(module_to).items():
 # gradient flows back through the copy to the original float32 leaf, the optimizer updates
 # that leaf, and the tensor the code goes on using never changes.
 
-
-def tensor_to(device):
-    """Rebind a tensor to its converted copy after building the optimizer."""
-    w = torch.tensor([1.0, -2.0], device=device, requires_grad=True)
-    optimizer = torch.optim.SGD([w], lr=0.1)
-    original = w
-    w = w.to(torch.float64)  # a new tensor: the optimizer does not know it
-    (w**2).sum().backward()
-    optimizer.step()
-    return {
-        "same object": w is original,
-        "w (the float64 copy)": show(w),
-        "the tensor SGD updated": show(original),
-    }
-
-
-for device, found in sgdlab.run_on_devices(tensor_to).items():
-    for key, value in found.items():
-        print(f"[{device}] Tensor.to: {key}: {value}")
+w = torch.tensor([1.0, -2.0], device=device, requires_grad=True)
+optimizer = torch.optim.SGD([w], lr=0.1)
+original = w
+w = w.to(torch.float64)  # a new tensor: the optimizer does not know it
+copy_before, original_before = w.detach().clone(), original.detach().clone()
+(w**2).sum().backward()
+optimizer.step()
+print("Tensor.to: same object:", w is original)
+print(f"Tensor.to: w (the float64 copy) = {show(w)}")
+print(f"Tensor.to: the tensor SGD updated = {show(original)}")
 
 # %%
 # The fix
@@ -85,15 +72,22 @@ for device, found in sgdlab.run_on_devices(tensor_to).items():
 # as shown above, but optimizer state such as momentum buffers made before the move stays
 # where it was).
 
+fixed = torch.tensor([1.0, -2.0], device=device, dtype=torch.float64, requires_grad=True)
+optimizer = torch.optim.SGD([fixed], lr=0.1)
+(fixed**2).sum().backward()
+optimizer.step()
+print(f"created as float64 on {device}: w after one step = {show(fixed)}")
 
-def fixed(device):
-    """Create the tensor where it will live, then build the optimizer over it."""
-    w = torch.tensor([1.0, -2.0], device=device, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.SGD([w], lr=0.1)
-    (w**2).sum().backward()
-    optimizer.step()
-    return show(w)
+# %%
+# How far each tensor moved in one step: the model's weight and the leaf the optimizer
+# holds move; the copy the code goes on using does not.
 
-
-for device, values in sgdlab.run_on_devices(fixed).items():
-    print(f"[{device}] created as float64 on {device}: w after one step = {values}")
+moves = {
+    "layer.weight\nafter Module.to": module_moved,
+    "the float64 copy\nw = w.to(...)": (w.detach() - copy_before).norm().item(),
+    "the old leaf\nSGD holds": (original.detach() - original_before).norm().item(),
+}
+fig, ax = plt.subplots(figsize=(6.4, 4), layout="constrained")
+ax.bar(list(moves), list(moves.values()), color=["C0", "C3", "C2"])
+ax.set(ylabel="distance moved in one step", title="Which tensor does SGD update?")
+plt.show()

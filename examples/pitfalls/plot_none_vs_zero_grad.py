@@ -10,6 +10,8 @@ so weight decay shrinks the parameter and the momentum buffer keeps pushing it.
 
 That matters for parameters that take no part in some steps: a frozen branch, an unused
 embedding row, a head trained every other step.
+
+Requires: ``pip install torch matplotlib``
 """
 
 # %%
@@ -18,11 +20,11 @@ embedding row, a head trained every other step.
 # The parameter gets a gradient of 1 on the first step. Before the second step,
 # ``zero_grad`` runs and no backward pass reaches the parameter.
 
+import matplotlib.pyplot as plt
 import torch
 
-import sgdlab
-
-print(sgdlab.device_report())
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+print(f"Running on {device}")
 
 SETTINGS = {
     "plain SGD": {},
@@ -31,24 +33,27 @@ SETTINGS = {
 }
 
 
-def second_step(device, set_to_none, **settings):
-    """Return p after a step with a gradient, then a step after zero_grad(set_to_none)."""
+def path_after_gradient(set_to_none, steps=2, **settings):
+    """p after a step with a gradient of 1, then after steps with zero_grad(set_to_none)."""
     p = torch.tensor(1.0, device=device, requires_grad=True)
     optimizer = torch.optim.SGD([p], lr=0.5, **settings)
     p.grad = torch.tensor(1.0, device=device)
+    path = [p.item()]
     optimizer.step()
-    after_first = p.item()
-    optimizer.zero_grad(set_to_none=set_to_none)
-    grad = "None" if p.grad is None else f"{p.grad.item():.1f}"
-    optimizer.step()
-    return f"p.grad = {grad:<4}  p: {after_first:.4f} -> {p.item():.4f}"
+    path.append(p.item())
+    for _ in range(steps - 1):
+        optimizer.zero_grad(set_to_none=set_to_none)
+        optimizer.step()
+        path.append(p.item())
+    return path, p.grad
 
 
 for name, settings in SETTINGS.items():
     for set_to_none in (True, False):
-        results = sgdlab.run_on_devices(lambda d: second_step(d, set_to_none, **settings))
-        for device, text in results.items():
-            print(f"[{device}] {name:<16} set_to_none={set_to_none!s:<5}  {text}")
+        path, grad = path_after_gradient(set_to_none, **settings)
+        shown = "None" if grad is None else f"{grad.item():.1f}"
+        print(f"{name:<16} set_to_none={set_to_none!s:<5}  p.grad = {shown:<4}  "
+              f"p: {path[1]:.4f} -> {path[2]:.4f}")
 
 # %%
 # Reading the results
@@ -58,3 +63,21 @@ for name, settings in SETTINGS.items():
 # and weight decay moves it by ``lr * lambda * p``. Neither is wrong in itself; choose on
 # purpose. To keep a parameter still, leave its gradient ``None`` (the default), or take it
 # out of the optimizer; to let decay and momentum act on it, zero the gradient instead.
+
+# %%
+# Over more steps
+# ---------------
+# Twenty steps after the one with a gradient. With ``None`` every setting stays put; with
+# zero gradients momentum keeps coasting (the buffer shrinks by 0.9 per step) and weight
+# decay keeps shrinking p.
+
+fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
+for (name, settings), color in zip(list(SETTINGS.items())[1:], ["C0", "C1"]):
+    for set_to_none, style in ((True, "o-"), (False, "s--")):
+        path, _ = path_after_gradient(set_to_none, steps=21, **settings)
+        label = f"{name}, set_to_none={set_to_none}"
+        ax.plot(path, style, ms=3, color=color, alpha=1.0 if set_to_none else 0.7, label=label)
+ax.set(xlabel="step (a gradient of 1 only at step 1)", ylabel="p",
+       title="zero_grad(): None gradients against zero gradients")
+ax.legend(loc="lower left")
+plt.show()
