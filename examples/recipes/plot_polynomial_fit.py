@@ -7,6 +7,8 @@ PyTorch's tutorial "Learning PyTorch with Examples" fits
 points, a summed squared error and a learning rate of :math:`10^{-6}`, updating the four
 coefficients by hand. Here the same problem is handed to ``torch.optim.SGD``, once as the
 tutorial does it and once with momentum 0.9.
+
+Requires: ``pip install torch matplotlib``
 """
 
 # %%
@@ -18,15 +20,14 @@ import math
 import matplotlib.pyplot as plt
 import torch
 
-import sgdlab
-
-print(sgdlab.device_report())
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+print(f"Running on {device}")
 
 STEPS, LR = 2000, 1e-6
 
 
-def fit(device, momentum=0.0):
-    """Fit the cubic on ``device``; return the loss of each step and the final coefficients."""
+def fit(momentum=0.0):
+    """Fit the cubic; return the loss of each step and the final coefficients."""
     torch.manual_seed(0)
     coefficients = torch.randn(4).to(device).requires_grad_()  # a, b, c, d: leaves on device
     x = torch.linspace(-math.pi, math.pi, 2000, device=device)
@@ -43,24 +44,28 @@ def fit(device, momentum=0.0):
     return {"losses": torch.tensor(losses), "coefficients": coefficients.detach().cpu()}
 
 
+def number(value, sign=False):
+    """``value`` with four decimals; a value that rounds to zero prints as 0.0000."""
+    value = round(value, 4) or 0.0  # turns -0.0 into 0.0
+    return f"{value:+.4f}" if sign else f"{value:.4f}"
+
+
 def as_polynomial(coefficients):
     a, b, c, d = coefficients.tolist()
-    return f"y = {a:.4f} {b:+.4f} x {c:+.4f} x^2 {d:+.4f} x^3"
+    return (f"y = {number(a)} {number(b, True)} x {number(c, True)} x^2 "
+            f"{number(d, True)} x^3")
 
 
-runs = {}
-for momentum in (0.0, 0.9):
-    results = sgdlab.run_on_devices(lambda device: fit(device, momentum))
-    for device, found in results.items():
-        print(f"[{device}] momentum {momentum}: loss after {STEPS} steps = "
-              f"{found['losses'][-1].item():.4f}; {as_polynomial(found['coefficients'])}")
-    runs[momentum] = results["cpu"]
+runs = {momentum: fit(momentum) for momentum in (0.0, 0.9)}
+for momentum, found in runs.items():
+    print(f"momentum {momentum}: loss after {STEPS} steps = {found['losses'][-1].item():.4f}")
+    print(f"    {as_polynomial(found['coefficients'])}")
 
 # %%
 # Loss curves and the fitted curves
 # ---------------------------------
 # With the tutorial's settings the loss is still falling after 2000 steps: with so small a
-# learning rate, the flat directions of this problem (the even coefficients) move slowly.
+# learning rate, the flat directions of this problem move slowly.
 # Momentum makes the steady step up to 1 / (1 - mu) times longer there, and ends lower.
 # Below: the step from which each run stays within 1% of its final loss.
 
@@ -70,12 +75,12 @@ for momentum, found in runs.items():
     within = int(outside[-1]) + 1 if len(outside) else 0
     print(f"momentum {momentum}: within 1% of the final loss from step {within}")
 
-fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+fig, (left, right) = plt.subplots(2, 1, figsize=(6.4, 8), layout="constrained")
 for momentum, found in runs.items():
     left.plot(found["losses"], label=f"momentum {momentum}")
 left.set(yscale="log", xlabel="step", ylabel="summed squared error",
          title=f"Loss, lr = {LR:g}")
-left.legend()
+left.legend(loc="upper right")
 
 xs = torch.linspace(-math.pi, math.pi, 200)
 right.plot(xs, torch.sin(xs), "k", lw=3, alpha=0.3, label="sin(x)")
@@ -83,5 +88,5 @@ for momentum, found in runs.items():
     a, b, c, d = found["coefficients"]
     right.plot(xs, a + b * xs + c * xs**2 + d * xs**3, "--", label=f"cubic, momentum {momentum}")
 right.set(xlabel="x", ylabel="y", title="The fitted cubics")
-right.legend()
+right.legend(loc="upper left")
 plt.show()

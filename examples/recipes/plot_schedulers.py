@@ -9,6 +9,8 @@ scheduler step. Others multiply the *current* rate (``StepLR``, ``Multiplicative
 edit carries on. This script edits the rate by hand halfway through and watches what each
 scheduler does with it, then shows the warning PyTorch gives when the scheduler steps before
 the optimizer.
+
+Requires: ``pip install torch matplotlib``
 """
 
 # %%
@@ -17,21 +19,21 @@ the optimizer.
 # Both schedulers start from ``lr = 0.1`` and halve it every 3 epochs. At epoch 4 the code
 # sets ``lr = 0.01`` by hand.
 
+import textwrap
 import warnings
 
 import matplotlib.pyplot as plt
 import torch
 from torch.optim.lr_scheduler import LambdaLR, StepLR
 
-import sgdlab
-
-print(sgdlab.device_report())
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+print(f"Running on {device}")
 
 EPOCHS, EDIT_AT, EDITED_LR = 10, 4, 0.01
 print(f"initial lr 0.1, halved every 3 epochs; set to {EDITED_LR} by hand at epoch {EDIT_AT}")
 
 
-def lr_per_epoch(device, make_scheduler, edit=True):
+def lr_per_epoch(make_scheduler, edit=True):
     """The lr each epoch trains with, editing it by hand at EDIT_AT when ``edit``."""
     p = torch.zeros(1, device=device, requires_grad=True)
     optimizer = torch.optim.SGD([p], lr=0.1)
@@ -53,23 +55,25 @@ SCHEDULERS = {
 }
 curves = {}
 for name, make in SCHEDULERS.items():
-    results = sgdlab.run_on_devices(lambda device: lr_per_epoch(device, make))
-    for device, used in results.items():
-        print(f"[{device}] {name}: " + ", ".join(f"{lr:.4g}" for lr in used))
-    curves[name] = results["cpu"]
-curves["no edit (either scheduler)"] = lr_per_epoch("cpu", SCHEDULERS["StepLR (from the current lr)"], edit=False)
+    curves[name] = lr_per_epoch(make)
+    print(f"{name}:")
+    print("    " + ", ".join(f"{lr:.4g}" for lr in curves[name]))
+curves["no edit (either scheduler)"] = lr_per_epoch(
+    SCHEDULERS["StepLR (from the current lr)"], edit=False
+)
 
 # %%
 # ``LambdaLR`` throws the edit away at the next epoch; ``StepLR`` keeps it and goes on
 # halving from it. To change the rate for good under ``LambdaLR``, change
 # ``scheduler.base_lrs`` (or build a new scheduler).
 
-fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
 for (name, used), marker in zip(curves.items(), "os^"):
     ax.step(range(EPOCHS), used, where="post", marker=marker, ms=4, label=name)
 ax.axvline(EDIT_AT, color="gray", ls=":", label=f"lr set to {EDITED_LR} by hand")
-ax.set(yscale="log", xlabel="epoch", ylabel="learning rate", title="A manual lr edit under two schedulers")
-ax.legend()
+ax.set(yscale="log", xlabel="epoch", ylabel="learning rate",
+       title="A manual lr edit under two schedulers")
+ax.legend(loc="lower left")
 plt.show()
 
 # %%
@@ -80,21 +84,17 @@ plt.show()
 # and printed here.
 
 
-def wrong_order(device):
-    """Call scheduler.step() before any optimizer.step(); return the warnings raised."""
-    p = torch.zeros(1, device=device, requires_grad=True)
-    optimizer = torch.optim.SGD([p], lr=0.1)
-    scheduler = StepLR(optimizer, step_size=1, gamma=0.5)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        scheduler.step()
-        p.grad = torch.ones(1, device=device)
-        optimizer.step()
-    first_lr = p.item() / -1.0  # the step was -lr * 1
-    return [f"{w.category.__name__}: {w.message}" for w in caught], first_lr
-
-
-for device, (messages, first_lr) in sgdlab.run_on_devices(wrong_order).items():
-    for message in messages:
-        print(f"[{device}] {message}")
-    print(f"[{device}] the first optimizer step used lr = {first_lr:.4f}, not the initial 0.1")
+p = torch.zeros(1, device=device, requires_grad=True)
+optimizer = torch.optim.SGD([p], lr=0.1)
+scheduler = StepLR(optimizer, step_size=1, gamma=0.5)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    scheduler.step()
+    p.grad = torch.ones(1, device=device)
+    optimizer.step()
+for warning in caught:
+    text = f"{warning.category.__name__}: {warning.message}"
+    print(textwrap.fill(text, width=78, subsequent_indent="    ",
+                        break_long_words=False, break_on_hyphens=False))
+first_lr = p.item() / -1.0  # the step was -lr * 1
+print(f"the first optimizer step used lr = {first_lr:.4f}, not the initial 0.1")
