@@ -8,6 +8,8 @@ minimising the negated objective. Weight decay is added *after* the negation, so
 pulls the parameters towards zero: maximising :math:`f` with ``weight_decay=wd`` is
 maximising :math:`f(p) - \\frac{\\text{wd}}{2} \\lVert p \\rVert^2`, a penalised objective,
 not a rewarded one.
+
+Requires: ``pip install torch matplotlib``
 """
 
 # %%
@@ -18,9 +20,8 @@ not a rewarded one.
 import matplotlib.pyplot as plt
 import torch
 
-import sgdlab
-
-print(sgdlab.device_report())
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+print(f"Running on {device}")
 
 LR, STEPS = 0.1, 30
 
@@ -29,7 +30,7 @@ def f(p):
     return 1 - (p - 2) ** 2
 
 
-def run(device, maximize, objective, **settings):
+def run(maximize, objective, **settings):
     """Step on ``objective`` from p = -1; return p after each step."""
     p = torch.tensor(-1.0, device=device, requires_grad=True)
     optimizer = torch.optim.SGD([p], lr=LR, maximize=maximize, **settings)
@@ -42,17 +43,11 @@ def run(device, maximize, objective, **settings):
     return torch.tensor(path)
 
 
-def compare(device):
-    ascent = run(device, True, f, momentum=0.5)
-    descent = run(device, False, lambda p: -f(p), momentum=0.5)
-    return ascent, descent
-
-
-paths = sgdlab.run_on_devices(compare)
-for device, (ascent, descent) in paths.items():
-    print(f"[{device}] maximize f:  p after {STEPS} steps = {ascent[-1]:.4f}")
-    print(f"[{device}] minimize -f: p after {STEPS} steps = {descent[-1]:.4f}; "
-          f"same path at every step: {torch.equal(ascent, descent)}")
+ascent = run(True, f, momentum=0.5)
+descent = run(False, lambda p: -f(p), momentum=0.5)
+print(f"maximize f:  p after {STEPS} steps = {ascent[-1]:.4f}")
+print(f"minimize -f: p after {STEPS} steps = {descent[-1]:.4f}; "
+      f"same path at every step: {torch.equal(ascent, descent)}")
 
 # %%
 # Negating a float is exact, so the two paths are equal to the last bit.
@@ -66,31 +61,25 @@ for device, (ascent, descent) in paths.items():
 WD = 1.0
 
 
-def with_decay(device):
-    return run(device, True, f, weight_decay=WD)
-
-
-decayed = sgdlab.run_on_devices(with_decay)
-for device, path in decayed.items():
-    print(f"[{device}] maximize f with weight_decay={WD}: p after {STEPS} steps = {path[-1]:.4f}")
+decayed = run(True, f, weight_decay=WD)
+print(f"maximize f with weight_decay={WD}: p after {STEPS} steps = {decayed[-1]:.4f}")
 
 peak = 4 / (2 + WD)
 print(f"peak of f(p) - wd/2 p^2: p = 4 / (2 + wd) = {peak:.4f}")
 
-fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+fig, (left, right) = plt.subplots(2, 1, figsize=(6.4, 8), layout="constrained")
 xs = torch.linspace(-1.5, 3.0, 200)
-left.plot(xs, f(xs), label="f(p) = 1 - (p - 2)^2")
-left.plot(xs, f(xs) - WD / 2 * xs**2, label=f"f(p) - {WD:g}/2 p^2")
-ascent = paths["cpu"][0]
+left.plot(xs, f(xs), label="f(p) = 1 - (p - 2)²")
+left.plot(xs, f(xs) - WD / 2 * xs**2, label=f"f(p) - {WD:g}/2 p²")
 left.plot(ascent, f(ascent), "o-", ms=3, label="maximize=True, momentum 0.5")
-left.plot(decayed["cpu"], f(decayed["cpu"]) - WD / 2 * decayed["cpu"] ** 2, "s-", ms=3,
+left.plot(decayed, f(decayed) - WD / 2 * decayed ** 2, "s-", ms=3,
           label=f"maximize=True, weight_decay={WD:g}")
 left.set(xlabel="p", ylabel="objective", title="Gradient ascent with SGD(maximize=True)")
-left.legend(fontsize="small")
+left.legend(loc="lower right")
 right.plot(ascent, label="maximize=True, momentum 0.5")
-right.plot(decayed["cpu"], label=f"maximize=True, weight_decay={WD:g}")
+right.plot(decayed, label=f"maximize=True, weight_decay={WD:g}")
 right.axhline(2.0, color="gray", ls="--", label="maximum of f")
 right.axhline(peak, color="gray", ls=":", label="maximum of the penalised f")
 right.set(xlabel="step", ylabel="p", title="p during the ascent")
-right.legend(fontsize="small")
+right.legend(loc="lower right")
 plt.show()
