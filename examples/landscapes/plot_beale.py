@@ -11,6 +11,8 @@ one large gradient is enough to send a run to infinity.
 
 Four settings from the start :math:`(1, 1)`: a picture of what each does from there, not a
 ranking of optimizers.
+
+Requires: ``pip install sgdlab``
 """
 
 # %%
@@ -22,7 +24,22 @@ import torch
 
 import sgdlab
 
-print(sgdlab.device_report())
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+print(f"Running on {device}")
+
+
+def paths_and_losses(objective, runs, **contour_options):
+    """Paths over the contour lines (top) and the value along each path (bottom)."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 9), layout="constrained",
+                                      height_ratios=[3, 2])
+    sgdlab.plot_paths(objective, runs, top, **contour_options)
+    handles = top.get_legend().legend_handles
+    top.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=2)
+    sgdlab.plot_loss(runs, bottom, ylabel=f"f({', '.join(objective.variables)})")
+    if bottom.get_legend() is not None:
+        bottom.get_legend().remove()  # the colours are those of the legend above
+    return fig, top, bottom
+
 
 objective = sgdlab.beale()
 STEPS = 500
@@ -35,7 +52,7 @@ SETTINGS = {
 print(f"start {objective.start}, minimum {objective.minimum}, {STEPS} steps each")
 
 
-def runs(device):
+def runs():
     return {
         name: sgdlab.minimize(objective, lambda params: torch.optim.SGD(params, **settings),
                               STEPS, device=device)
@@ -47,23 +64,26 @@ def summary(trajectory):
     """The end point and its value, or where the run diverged and the gradients before it."""
     if trajectory.diverged:
         sizes = trajectory.grads().norm(dim=1)[: trajectory.diverged_at + 1]
-        return (f"diverged (inf or nan) at step {trajectory.diverged_at}; gradient norms "
-                + ", ".join(f"{size:.3g}" for size in sizes.tolist()))
+        norms = ", ".join(f"{size:.3g}" for size in sizes.tolist())
+        return (f"diverged (inf or nan) at step {trajectory.diverged_at}\n"
+                f"{'':24}gradient norms {norms}")
     end = trajectory.path()[-1]
-    return f"ends at ({end[0]:.4f}, {end[1]:.4f}), f = {objective(end).item():.3g}"
+    value = objective(end).item()
+    # Below 1e-10 the value is float32 rounding around the minimum, not a property of the run.
+    shown = f"= {value:.3g}" if value > 1e-10 else "below 1e-10"
+    return f"ends at ({end[0]:.4f}, {end[1]:.4f}), f {shown}"
 
 
-results = sgdlab.run_on_devices(runs)
-for device, found in results.items():
-    for name, trajectory in found.items():
-        print(f"[{device}] {name:<22}: {summary(trajectory)}")
+results = runs()
+for name, trajectory in results.items():
+    print(f"{name:<22}: {summary(trajectory)}")
 
 # %%
 # The largest rate takes a step that lands high on a wall, where the next gradient is far
 # larger; each step then multiplies the distance, until the numbers overflow. The gradient
 # norms printed above show the growth.
 
-fig, (left, right) = sgdlab.compare(objective, results["cpu"])
+fig, left, right = paths_and_losses(objective, results)
 left.set_title(f"{objective.name}: paths, {STEPS} steps")
 right.set(title="f along each path", ylim=(1e-14, 1e6))
 plt.show()

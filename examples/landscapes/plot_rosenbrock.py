@@ -14,6 +14,8 @@ restarts. A run that produces inf or nan stops there, and the printout says at w
 A picture like this is not a ranking of optimizers: each setting was tried at a handful of
 learning rates, from one starting point, for a fixed number of steps; other choices would
 order the curves differently.
+
+Requires: ``pip install sgdlab``
 """
 
 # %%
@@ -25,7 +27,22 @@ import torch
 
 import sgdlab
 
-print(sgdlab.device_report())
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+print(f"Running on {device}")
+
+
+def paths_and_losses(objective, runs, **contour_options):
+    """Paths over the contour lines (top) and the value along each path (bottom)."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 9), layout="constrained",
+                                      height_ratios=[3, 2])
+    sgdlab.plot_paths(objective, runs, top, **contour_options)
+    handles = top.get_legend().legend_handles
+    top.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=2)
+    sgdlab.plot_loss(runs, bottom, ylabel=f"f({', '.join(objective.variables)})")
+    if bottom.get_legend() is not None:
+        bottom.get_legend().remove()  # the colours are those of the legend above
+    return fig, top, bottom
+
 
 objective = sgdlab.rosenbrock()
 STEPS = 500
@@ -39,7 +56,7 @@ SETTINGS = {
 print(f"start {objective.start}, minimum {objective.minimum}, {STEPS} steps each")
 
 
-def runs(device):
+def runs():
     return {
         name: sgdlab.minimize(objective, lambda params: torch.optim.SGD(params, **settings),
                               STEPS, device=device)
@@ -55,16 +72,15 @@ def summary(trajectory):
     return f"ends at ({end[0]:.4f}, {end[1]:.4f}), f = {objective(end).item():.3g}"
 
 
-results = sgdlab.run_on_devices(runs)
-for device, found in results.items():
-    for name, trajectory in found.items():
-        print(f"[{device}] {name:<22}: {summary(trajectory)}")
+results = runs()
+for name, trajectory in results.items():
+    print(f"{name:<22}: {summary(trajectory)}")
 
 # %%
 # The paths
 # ---------
 
-fig, (left, right) = sgdlab.compare(objective, results["cpu"])
+fig, left, right = paths_and_losses(objective, results)
 left.set_title(f"{objective.name}: paths, {STEPS} steps")
 # The diverging run's values reach astronomic sizes; keep the axis on the others.
 right.set(title="f along each path", ylim=(1e-8, 1e4))
