@@ -40,7 +40,8 @@ y.backward()
 try:
     y.backward()
 except RuntimeError as error:
-    print(f"second y.backward(): RuntimeError: {str(error).split(' (')[0]}")
+    print("second y.backward(): RuntimeError:")
+    print(f"    {str(error).split(' (')[0]}")
 
 # %%
 # Gradients add up
@@ -111,8 +112,8 @@ for group in optimizer.param_groups:
             group["params"][index] = new_x
 optimizer.state[new_x] = optimizer.state.pop(x)
 x = new_x
-print(f"after the swap: the optimizer holds the new x: {held(optimizer, x)}; "
-      f"momentum buffer carried over: {optimizer.state[x]['momentum_buffer'].item():.4f}")
+print(f"after the swap: the optimizer holds the new x: {held(optimizer, x)}")
+print(f"momentum buffer carried over: {optimizer.state[x]['momentum_buffer'].item():.4f}")
 
 # %%
 # How far one step goes when gradients pile up

@@ -64,7 +64,7 @@ runs = {label: train(make) for label, make in SETUPS.items()}
 for label, run in runs.items():
     every_100 = ", ".join(f"{loss:.4f}" for loss in run["losses"][::100])
     print(f"{label} (group lrs {run['groups']}):")
-    print(f"    loss at steps 0, 100, ..., {STEPS} = {every_100}")
+    print(f"    loss every 100 steps: {every_100}")
 
 # %%
 # Loss curves and fitted curves
@@ -79,7 +79,7 @@ for label, run in runs.items():
 for label, run in runs.items():
     late = torch.tensor(run["losses"][100:])
     jumps = bool(late.max() > 5 * late[0])
-    print(f"{label}: loss after step 100 climbs above 5 x its step-100 value: {jumps}")
+    print(f"{label}: rises above 5 x the step-100 loss later: {jumps}")
 
 inputs = torch.linspace(-3, 3, 64)
 fig, (curves, fits) = plt.subplots(2, 1, figsize=(6.4, 8), layout="constrained")

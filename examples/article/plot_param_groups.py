@@ -81,7 +81,8 @@ SCHEDULES = {
 runs = {label: run(schedule) for label, schedule in SCHEDULES.items()}
 for label, path in runs.items():
     shown = ", ".join(f"{value:.2f}" for value in path[1:7].tolist())
-    print(f"{label}: z after steps 1-6 = {shown}")
+    print(f"{label}:")
+    print(f"    z after steps 1-6 = {shown}")
     print(f"    |z| after {STEPS} steps = {path[-1].abs().item():.4g}")
 
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")

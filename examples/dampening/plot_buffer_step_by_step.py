@@ -82,8 +82,8 @@ dampenings = [0.0, 0.3, 0.6, 0.9]
 paths = {tau: [2.0] + [row[2] for row in run_steps(dampening=tau, steps=40)] for tau in dampenings}
 for tau, path in paths.items():
     lowest = min(path)
-    print(f"dampening {tau}: pull back (1 - tau) = {1 - tau:.1f}, p after step 1 = "
-          f"{path[1]:.4f}, lowest p = {lowest:.2f} at step {path.index(lowest)}")
+    print(f"dampening {tau}: 1 - tau = {1 - tau:.1f}, p after step 1 = {path[1]:.4f}, "
+          f"lowest p {lowest:.2f} at step {path.index(lowest)}")
 
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
 for tau, path in paths.items():

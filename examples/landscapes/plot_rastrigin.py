@@ -69,7 +69,7 @@ for name, trajectory in results.items():
               f"f = {objective(end).item():.4f}")
     else:
         # Where a run that never settles stands after 200 steps depends on rounding.
-        print(f"{name:<22}: still moving after {STEPS} steps (last step longer than 1e-4)")
+        print(f"{name:<22}: still moving after {STEPS} steps (last step > 1e-4)")
 
 # %%
 # The three small-step runs end in the same local minimum next to the start, whose value

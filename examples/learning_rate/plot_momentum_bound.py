@@ -82,8 +82,8 @@ first = unstable.float().argmax(dim=1)
 inside = unstable.any(dim=1)
 edge = steps_lam[first[inside]]
 gap = (edge - (2 + 2 * mus[inside])).abs().max().item()
-print(f"measured edge against lr lambda = 2 + 2 mu: largest gap {gap:.3f} "
-      f"(grid spacing {(steps_lam[1] - steps_lam[0]).item():.3f})")
+print(f"measured edge against 2 + 2 mu: largest gap {gap:.3f}, "
+      f"grid spacing {(steps_lam[1] - steps_lam[0]).item():.3f}")
 
 fig, ax = plt.subplots(figsize=(6.4, 4.8), layout="constrained")
 shown = ax.pcolormesh(a, m, radius.clamp(max=1.5), shading="auto", cmap="viridis")

@@ -34,7 +34,7 @@ STEPS = 40
 print(f"eigenvalues {SMALL:g} and {LARGE:g}; bound 2 / lambda_2 = {2 / LARGE:.4f}")
 for name, lr in LRS.items():
     factors = [abs(1 - lr * eigenvalue) for eigenvalue in (SMALL, LARGE)]
-    print(f"{name:<10}: lr = {lr:.4f}, factors per step |1 - lr lambda_i| = "
+    print(f"{name:<10}: lr = {lr:.4f}, |1 - lr lambda_i| = "
           f"{factors[0]:.4f} (flat), {factors[1]:.4f} (steep)")
 
 

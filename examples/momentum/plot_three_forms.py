@@ -97,8 +97,8 @@ before, after = slice(0, DROP_AT + 1), slice(DROP_AT + 1, None)
 for name in ("Sutskever", "heavy ball"):
     gap_before = largest_gap(paths["PyTorch"], paths[name], before)
     gap_after = largest_gap(paths["PyTorch"], paths[name], after)
-    print(f"PyTorch vs {name}: up to step {DROP_AT} within 1e-5: {gap_before < 1e-5}; "
-          f"largest gap after the drop {gap_after:.2f}")
+    print(f"PyTorch vs {name}: up to step {DROP_AT} within 1e-5: {gap_before < 1e-5}")
+    print(f"    largest gap after the drop {gap_after:.2f}")
 gap = largest_gap(paths["Sutskever"], paths["heavy ball"], slice(None))
 print(f"Sutskever vs heavy ball, all steps: within 1e-5: {gap < 1e-5}")
 

@@ -91,4 +91,4 @@ for name, p in [("created on device", made_there),
     optimizer = torch.optim.SGD([p], lr=0.1)
     ((p - 1.0) ** 2).backward()
     optimizer.step()
-    print(f"{name}: is_leaf {p.is_leaf}, dtype {p.dtype}, after one step p = {p.item():.4f}")
+    print(f"{name}: is_leaf {p.is_leaf}, {p.dtype}, p after a step {p.item():.4f}")

@@ -95,7 +95,8 @@ show_groups(optimizer)
 try:
     optimizer.add_param_group({"params": [("0.weight", model[0].weight)]})
 except ValueError as error:
-    print(f"add_param_group -> {type(error).__name__}: {error}")
+    text = f"add_param_group -> {type(error).__name__}: {error}"
+    print(textwrap.fill(text, width=78, subsequent_indent="    "))
 
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
