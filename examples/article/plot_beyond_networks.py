@@ -39,7 +39,7 @@ ARTICLE_STEPS = 20
 
 
 def article_run(lr=1.0, steps=ARTICLE_STEPS):
-    """x, c and y after each SGD step on the article's function, from x = 5, c = 3."""
+    """x, c and y after each SGD step on the article's function."""
     x = torch.tensor(5.0, requires_grad=True, device=device)
     c = torch.tensor(3.0, requires_grad=True, device=device)
     optimizer = torch.optim.SGD([x, c], lr=lr)
@@ -66,8 +66,10 @@ for step, (x, c, y) in enumerate(article[:4], 1):
 x_star = math.log(2 / 9)
 y_star = bounded_y(torch.tensor(x_star, dtype=torch.float64)).item()
 print(f"minimum of 9 e^x - 2x + 4: x* = {x_star:.4f}, y* = {y_star:.4f}")
-print(f"largest stable lr at x = 5: {2 / (9 * math.exp(5.0)):.5f}; "
-      f"at x*: {2 / (9 * math.exp(x_star)):.5f}")
+print(
+    f"largest stable lr at x = 5: {2 / (9 * math.exp(5.0)):.5f}; "
+    f"at x*: {2 / (9 * math.exp(x_star)):.5f}"
+)
 
 STEPS = 2000
 RATES = (0.001, 0.01)
@@ -89,8 +91,10 @@ def bounded_run(lr, steps=STEPS):
 bounded = {lr: bounded_run(lr) for lr in RATES}
 for lr, path in bounded.items():
     end = path[-1]
-    print(f"lr {lr}: first step x = {path[1].item():.4f}; after {STEPS} steps "
-          f"x = {end.item():.4f}, y = {bounded_y(end).item():.4f}")
+    print(
+        f"lr {lr}: first step x = {path[1].item():.4f}; after {STEPS} steps "
+        f"x = {end.item():.4f}, y = {bounded_y(end).item():.4f}"
+    )
 
 # %%
 # What "converges" means here: the first step within a tolerance of :math:`x^*`.
@@ -98,7 +102,11 @@ for lr, path in bounded.items():
 TOLERANCE = 1e-3
 for lr, path in bounded.items():
     close = ((path - x_star).abs() < TOLERANCE).nonzero()
-    when = f"first at step {close[0].item()}" if len(close) else f"not within {STEPS} steps"
+    when = (
+        f"first at step {close[0].item()}"
+        if len(close)
+        else f"not within {STEPS} steps"
+    )
     print(f"lr {lr}: |x - x*| < {TOLERANCE:g} {when}")
 
 # %%
@@ -108,13 +116,24 @@ for lr, path in bounded.items():
 # too), then walks down by 2 per step (the printed steps above) while y keeps falling.
 
 steps = range(ARTICLE_STEPS + 1)
-fig, (article_x, article_loss) = plt.subplots(2, 1, figsize=(6.4, 6.4), layout="constrained")
-article_x.plot(steps, [5.0] + [row[0] for row in article], marker=".", color="C3")
+fig, (article_x, article_loss) = plt.subplots(
+    2, 1, figsize=(6.4, 6.4), layout="constrained"
+)
+article_x.plot(
+    steps, [5.0] + [row[0] for row in article], marker=".", color="C3"
+)
 article_x.set_yscale("symlog")
-article_x.set(xlabel="step", ylabel="x (symlog scale)",
-              title="Article's function, lr = 1.0: x")
-article_loss.plot(steps[1:], [row[2] for row in article], marker=".", color="C3")
-article_loss.set(xlabel="step", ylabel="y", title="Article's function, lr = 1.0: y")
+article_x.set(
+    xlabel="step",
+    ylabel="x (symlog scale)",
+    title="Article's function, lr = 1.0: x",
+)
+article_loss.plot(
+    steps[1:], [row[2] for row in article], marker=".", color="C3"
+)
+article_loss.set(
+    xlabel="step", ylabel="y", title="Article's function, lr = 1.0: y"
+)
 plt.show()
 
 # %%
@@ -124,16 +143,23 @@ plt.show()
 # down without overshooting, but slowly. The floor of the lr 0.01 curve is float32
 # rounding: x cannot get any closer to x*.
 
-fig, (bounded_x, bounded_loss) = plt.subplots(2, 1, figsize=(6.4, 6.4), layout="constrained")
+fig, (bounded_x, bounded_loss) = plt.subplots(
+    2, 1, figsize=(6.4, 6.4), layout="constrained"
+)
 for lr, path in bounded.items():
     bounded_x.plot(range(STEPS + 1), path, label=f"lr = {lr}")
     gap = (bounded_y(path.double()) - y_star).clamp_min(1e-12)
     bounded_loss.plot(range(STEPS + 1), gap, label=f"lr = {lr}")
 bounded_x.axhline(x_star, color="grey", linestyle=":", label="x* = ln(2/9)")
-bounded_x.set(xlabel="step", ylabel="x", title="Bounded variant 9eˣ − 2x + 4: x")
+bounded_x.set(
+    xlabel="step", ylabel="x", title="Bounded variant 9eˣ − 2x + 4: x"
+)
 bounded_x.legend(loc="upper right")
 bounded_loss.set_yscale("log")
-bounded_loss.set(xlabel="step", ylabel="y − y* (log scale)",
-                 title="Bounded variant: distance to the minimum")
+bounded_loss.set(
+    xlabel="step",
+    ylabel="y − y* (log scale)",
+    title="Bounded variant: distance to the minimum",
+)
 bounded_loss.legend(loc="upper right")
 plt.show()

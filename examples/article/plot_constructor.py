@@ -28,8 +28,16 @@ print(f"Running on {device}")
 SETTINGS = {
     "plain": {"lr": 0.1},
     "momentum=0.9": {"lr": 0.1, "momentum": 0.9},
-    "momentum=0.9, dampening=0.5": {"lr": 0.1, "momentum": 0.9, "dampening": 0.5},
-    "momentum=0.9, nesterov=True": {"lr": 0.1, "momentum": 0.9, "nesterov": True},
+    "momentum=0.9, dampening=0.5": {
+        "lr": 0.1,
+        "momentum": 0.9,
+        "dampening": 0.5,
+    },
+    "momentum=0.9, nesterov=True": {
+        "lr": 0.1,
+        "momentum": 0.9,
+        "nesterov": True,
+    },
     "weight_decay=0.5": {"lr": 0.1, "weight_decay": 0.5},
     "maximize=True": {"lr": 0.1, "maximize": True},
 }
@@ -37,7 +45,7 @@ STEPS = 30
 
 
 def trajectory(settings, steps=STEPS):
-    """Minimise x**2 from x = 5 with SGD(**settings); return x before and after each step."""
+    """x at every step of SGD(**settings) on x**2 from x = 5."""
     x = torch.tensor(5.0, requires_grad=True, device=device)
     optimizer = torch.optim.SGD([x], **settings)
     values = [x.detach().clone()]
@@ -64,18 +72,27 @@ for label, path in paths.items():
 momentum = {"lr": 0.1, "momentum": 0.9}
 reference = trajectory({**momentum, "foreach": False})
 same_bits = torch.equal(reference, trajectory({**momentum, "foreach": True}))
-print(f"foreach=True vs foreach=False over {STEPS} steps: bit-identical: {same_bits}")
+print(
+    f"foreach=True vs foreach=False over {STEPS} steps: bit-identical: {same_bits}"
+)
 gap = (reference - trajectory({**momentum, "fused": True})).abs().max().item()
-print(f"fused=True vs foreach=False over {STEPS} steps: within 1e-6: {gap <= 1e-6}")
+print(
+    f"fused=True vs foreach=False over {STEPS} steps: within 1e-6: {gap <= 1e-6}"
+)
 
 # %%
 # The defaults, and the keyword-only arguments
 # --------------------------------------------
 
 parameters = inspect.signature(torch.optim.SGD).parameters
-print("keyword-only:", [name for name, p in parameters.items() if p.kind is p.KEYWORD_ONLY])
+print(
+    "keyword-only:",
+    [name for name, p in parameters.items() if p.kind is p.KEYWORD_ONLY],
+)
 print("defaults:")
-for name, value in torch.optim.SGD([torch.zeros(1, requires_grad=True)]).defaults.items():
+for name, value in torch.optim.SGD(
+    [torch.zeros(1, requires_grad=True)]
+).defaults.items():
     print(f"    {name} = {value}")
 
 # %%
@@ -87,18 +104,24 @@ for name, value in torch.optim.SGD([torch.zeros(1, requires_grad=True)]).default
 # ``maximize=True`` climbs away, each step multiplying x by 1.2.
 
 steps = range(STEPS + 1)
-fig, (minimise, maximise) = plt.subplots(2, 1, figsize=(6.4, 8), layout="constrained")
+fig, (minimise, maximise) = plt.subplots(
+    2, 1, figsize=(6.4, 8), layout="constrained"
+)
 for label, path in paths.items():
     if label != "maximize=True":
         minimise.plot(steps, path, marker=".", label=label)
 minimise.axhline(0.0, color="grey", linewidth=0.8)
-minimise.set(xlabel="step", ylabel="x", title="Minimising y = x² from x = 5, lr = 0.1")
+minimise.set(
+    xlabel="step", ylabel="x", title="Minimising y = x² from x = 5, lr = 0.1"
+)
 minimise.legend(loc="upper right")
 
 maximise.plot(steps, paths["plain"], marker=".", label="plain")
 maximise.plot(steps, paths["maximize=True"], marker=".", label="maximize=True")
 maximise.set_yscale("log")
-maximise.set(xlabel="step", ylabel="x (log scale)", title="maximize=True climbs instead")
+maximise.set(
+    xlabel="step", ylabel="x (log scale)", title="maximize=True climbs instead"
+)
 maximise.legend(loc="center left")
 plt.show()
 

@@ -79,8 +79,12 @@ for clear, grads in accumulated.items():
 
 
 def held(optimizer, tensor):
-    """Whether ``tensor`` itself (not a copy) is in one of the optimizer's groups."""
-    return any(p is tensor for group in optimizer.param_groups for p in group["params"])
+    """Whether the optimizer holds ``tensor`` itself (not a copy)."""
+    return any(
+        p is tensor
+        for group in optimizer.param_groups
+        for p in group["params"]
+    )
 
 
 x, c = article_tensors()
@@ -88,11 +92,15 @@ optimizer = torch.optim.SGD([x, c], lr=0.1)
 with torch.no_grad():
     x.fill_(10.0)
     x.fill_(5.0)
-print(f"after writing into x: the optimizer holds x: {held(optimizer, x)}, "
-      f"x = {x.item():.4f}")
+print(
+    f"after writing into x: the optimizer holds x: {held(optimizer, x)}, "
+    f"x = {x.item():.4f}"
+)
 article_y(x, c).backward()
 optimizer.step()
-print(f"one step with lr 0.1 from x = 5: x = {x.item():.4f}, c = {c.item():.4f}")
+print(
+    f"one step with lr 0.1 from x = 5: x = {x.item():.4f}, c = {c.item():.4f}"
+)
 
 # %%
 # Swapping a tensor
@@ -113,7 +121,10 @@ for group in optimizer.param_groups:
 optimizer.state[new_x] = optimizer.state.pop(x)
 x = new_x
 print(f"after the swap: the optimizer holds the new x: {held(optimizer, x)}")
-print(f"momentum buffer carried over: {optimizer.state[x]['momentum_buffer'].item():.4f}")
+print(
+    "momentum buffer carried over: "
+    f"{optimizer.state[x]['momentum_buffer'].item():.4f}"
+)
 
 # %%
 # How far one step goes when gradients pile up
@@ -122,11 +133,23 @@ print(f"momentum buffer carried over: {optimizer.state[x]['momentum_buffer'].ite
 
 passes = list(range(1, PASSES + 1))
 fig, ax = plt.subplots(figsize=(6.4, 4), layout="constrained")
-ax.plot(passes, [-0.1 * g for g in accumulated[False]], "o-", label="without zero_grad()")
-ax.plot(passes, [-0.1 * g for g in accumulated[True]], "s-",
-        label="with zero_grad() before each pass")
+ax.plot(
+    passes,
+    [-0.1 * g for g in accumulated[False]],
+    "o-",
+    label="without zero_grad()",
+)
+ax.plot(
+    passes,
+    [-0.1 * g for g in accumulated[True]],
+    "s-",
+    label="with zero_grad() before each pass",
+)
 ax.set_xticks(passes)
-ax.set(xlabel="backward() passes before step()", ylabel="change step() makes to x",
-       title="Uncleared gradients add up (x = 5, c = 3, lr = 0.1)")
+ax.set(
+    xlabel="backward() passes before step()",
+    ylabel="change step() makes to x",
+    title="Uncleared gradients add up (x = 5, c = 3, lr = 0.1)",
+)
 ax.legend(loc="lower left")
 plt.show()

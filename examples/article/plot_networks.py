@@ -29,20 +29,30 @@ STEPS = 500
 
 def fresh_model():
     torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(1, 16), nn.Tanh(), nn.Linear(16, 1)).to(device)
+    return nn.Sequential(nn.Linear(1, 16), nn.Tanh(), nn.Linear(16, 1)).to(
+        device
+    )
 
 
 SETUPS = {
-    "model.parameters(), lr 0.1": lambda model: torch.optim.SGD(model.parameters(), lr=0.1),
-    "groups: hidden 0.5, output 0.1": lambda model: torch.optim.SGD(
-        [{"params": model[0].parameters(), "lr": 0.5}, {"params": model[2].parameters()}], lr=0.1
+    "model.parameters(), lr 0.1": lambda model: torch.optim.SGD(
+        model.parameters(), lr=0.1
     ),
-    "lr 0.1, momentum 0.9": lambda model: torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+    "groups: hidden 0.5, output 0.1": lambda model: torch.optim.SGD(
+        [
+            {"params": model[0].parameters(), "lr": 0.5},
+            {"params": model[2].parameters()},
+        ],
+        lr=0.1,
+    ),
+    "lr 0.1, momentum 0.9": lambda model: torch.optim.SGD(
+        model.parameters(), lr=0.1, momentum=0.9
+    ),
 }
 
 
 def train(make_optimizer, steps=STEPS):
-    """Full-batch training; returns the loss at every step and the final predictions."""
+    """Full-batch training; the loss at every step, the final predictions."""
     inputs = torch.linspace(-3, 3, 64, device=device).unsqueeze(1)
     targets = torch.sin(inputs)
     model = fresh_model()
@@ -57,7 +67,11 @@ def train(make_optimizer, steps=STEPS):
             optimizer.step()
     with torch.no_grad():
         fitted = model(inputs).squeeze(1).cpu()
-    return {"losses": losses, "fitted": fitted, "groups": [g["lr"] for g in optimizer.param_groups]}
+    return {
+        "losses": losses,
+        "fitted": fitted,
+        "groups": [g["lr"] for g in optimizer.param_groups],
+    }
 
 
 runs = {label: train(make) for label, make in SETUPS.items()}
@@ -82,14 +96,24 @@ for label, run in runs.items():
     print(f"{label}: rises above 5 x the step-100 loss later: {jumps}")
 
 inputs = torch.linspace(-3, 3, 64)
-fig, (curves, fits) = plt.subplots(2, 1, figsize=(6.4, 8), layout="constrained")
+fig, (curves, fits) = plt.subplots(
+    2, 1, figsize=(6.4, 8), layout="constrained"
+)
 for label, run in runs.items():
     curves.plot(range(STEPS + 1), run["losses"], label=label)
     fits.plot(inputs, run["fitted"], label=label)
 curves.set_yscale("log")
-curves.set(xlabel="step", ylabel="mean squared error (log scale)", title="Training loss")
+curves.set(
+    xlabel="step",
+    ylabel="mean squared error (log scale)",
+    title="Training loss",
+)
 curves.legend()
 fits.plot(inputs, torch.sin(inputs), "k:", label="sin(x), the target")
-fits.set(xlabel="input", ylabel="output", title=f"The fitted curve after {STEPS} steps")
+fits.set(
+    xlabel="input",
+    ylabel="output",
+    title=f"The fitted curve after {STEPS} steps",
+)
 fits.legend(loc="upper left")
 plt.show()

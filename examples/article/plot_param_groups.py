@@ -31,7 +31,10 @@ optimizer = torch.optim.SGD([x, c], lr=1.0)
 print("param_groups[0]:")
 for key, value in optimizer.param_groups[0].items():
     print(f"    {key!r}: {value}")
-print("param_groups[0]['params'][0] is x:", optimizer.param_groups[0]["params"][0] is x)
+print(
+    "param_groups[0]['params'][0] is x:",
+    optimizer.param_groups[0]["params"][0] is x,
+)
 
 optimizer.param_groups[0]["lr"] = 0.1
 print(optimizer)
@@ -44,8 +47,11 @@ print(f"after one step with lr 0.1: x = {x.item():.4f}, c = {c.item():.4f}")
 
 for name, start, tensor in (("x", 5.0, x), ("c", 3.0, c)):
     by_hand = torch.tensor(start, device=device) - 0.1 * tensor.grad
-    print(f"{name}: {start:.4f} - 0.1 x {tensor.grad.item():.4f} = {by_hand.item():.4f}",
-          f"(matches step: {torch.equal(by_hand, tensor.detach())})")
+    print(
+        f"{name}: {start:.4f} - 0.1 x {tensor.grad.item():.4f} = "
+        f"{by_hand.item():.4f}",
+        f"(matches step: {torch.equal(by_hand, tensor.detach())})",
+    )
 
 # %%
 # Edit the rate during a run
@@ -59,7 +65,7 @@ STEPS, EDIT_AT = 20, 3
 
 
 def run(schedule):
-    """Minimise z**2 from 5; ``schedule(step)`` is the lr written into the group before it."""
+    """z at every step on z**2 from 5; ``schedule(step)`` sets the lr."""
     z = torch.tensor(5.0, requires_grad=True, device=device)
     optimizer = torch.optim.SGD([z], lr=schedule(0))
     values = [z.detach().clone()]
@@ -88,9 +94,14 @@ for label, path in runs.items():
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
 for label, path in runs.items():
     ax.plot(range(STEPS + 1), path.abs(), marker=".", label=label)
-ax.axvline(EDIT_AT, color="grey", linestyle=":", label="param_groups[0]['lr'] = 0.1")
+ax.axvline(
+    EDIT_AT, color="grey", linestyle=":", label="param_groups[0]['lr'] = 0.1"
+)
 ax.set_yscale("log")
-ax.set(xlabel="step", ylabel="|z| (log scale)",
-       title="Minimising z² from 5: editing the rate mid-run")
+ax.set(
+    xlabel="step",
+    ylabel="|z| (log scale)",
+    title="Minimising z² from 5: editing the rate mid-run",
+)
 ax.legend(loc="upper left")
 plt.show()

@@ -56,11 +56,24 @@ print(f"x.grad = {x.grad}")
 names = list(before)
 positions = torch.arange(len(names))
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
-ax.bar(positions - 0.2, [before[n] for n in names], width=0.4, label="before step()")
-ax.bar(positions + 0.2, [after[n] for n in names], width=0.4, label="after step()")
+ax.bar(
+    positions - 0.2,
+    [before[n] for n in names],
+    width=0.4,
+    label="before step()",
+)
+ax.bar(
+    positions + 0.2, [after[n] for n in names], width=0.4, label="after step()"
+)
 ax.axhline(0.0, color="grey", linewidth=0.8)
 ax.set_yscale("symlog")
-ax.set_xticks(positions.tolist(), ["x\n(the new tensor)", "first_x\n(the old tensor)", "c"])
-ax.set(ylabel="value (symlog scale)", title="Rebinding x after building SGD, lr = 1.0")
+ax.set_xticks(
+    positions.tolist(),
+    ["x\n(the new tensor)", "first_x\n(the old tensor)", "c"],
+)
+ax.set(
+    ylabel="value (symlog scale)",
+    title="Rebinding x after building SGD, lr = 1.0",
+)
 ax.legend(loc="lower left")
 plt.show()

@@ -29,7 +29,9 @@ b = torch.tensor(2.0, device=device)
 y = c * 3 * torch.exp(x) + b * x + 4.0
 optimizer = torch.optim.SGD([x, c], lr=1.0)
 optimizer.param_groups[0]["lr"] = 0.1
-optimizer.param_groups[0]["params"][0] = torch.tensor(10.0, requires_grad=True, device=device)
+optimizer.param_groups[0]["params"][0] = torch.tensor(
+    10.0, requires_grad=True, device=device
+)
 new_x = optimizer.param_groups[0]["params"][0]
 
 before = {"x": x.item(), "new tensor": new_x.item(), "c": c.item()}
@@ -50,7 +52,9 @@ for name in before:
     print(f"{name}: {before[name]:.4f} -> {after[name]:.4f}")
 
 c_by_hand = torch.tensor(3.0, device=device) - 0.1 * c.grad
-print(f"c by hand: 3.0000 - 0.1 x {c.grad.item():.4f} = {c_by_hand.item():.4f}")
+print(
+    f"c by hand: 3.0000 - 0.1 x {c.grad.item():.4f} = {c_by_hand.item():.4f}"
+)
 
 # %%
 # Which tensor moved
@@ -62,10 +66,20 @@ print(f"c by hand: 3.0000 - 0.1 x {c.grad.item():.4f} = {c_by_hand.item():.4f}")
 names = list(before)
 positions = torch.arange(len(names))
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
-ax.bar(positions - 0.2, [before[n] for n in names], width=0.4, label="before step()")
-ax.bar(positions + 0.2, [after[n] for n in names], width=0.4, label="after step()")
+ax.bar(
+    positions - 0.2,
+    [before[n] for n in names],
+    width=0.4,
+    label="before step()",
+)
+ax.bar(
+    positions + 0.2, [after[n] for n in names], width=0.4, label="after step()"
+)
 ax.axhline(0.0, color="grey", linewidth=0.8)
-ax.set_xticks(positions.tolist(), ["x\n(the variable)", "new tensor\n(in param_groups)", "c"])
+ax.set_xticks(
+    positions.tolist(),
+    ["x\n(the variable)", "new tensor\n(in param_groups)", "c"],
+)
 ax.set(ylabel="value", title="Replacing x inside param_groups, lr = 0.1")
 ax.legend(loc="lower left")
 plt.show()

@@ -33,7 +33,13 @@ y.backward()
 x_grad, c_grad = x.grad.clone(), c.grad.clone()
 optimizer.step()
 
-for name, value in [("y", y), ("x.grad", x_grad), ("c.grad", c_grad), ("x", x), ("c", c)]:
+for name, value in [
+    ("y", y),
+    ("x.grad", x_grad),
+    ("c.grad", c_grad),
+    ("x", x),
+    ("c", c),
+]:
     print(f"{name} = {value.item():.4f}")
 
 # %%
@@ -64,19 +70,46 @@ fig, (near, far) = plt.subplots(2, 1, figsize=(6.4, 7), layout="constrained")
 
 xs = torch.linspace(3.0, 5.5, 200)
 near.plot(xs, y_of_x(xs), label="y(x), c = 3")
-near.plot(xs, y_of_x(torch.tensor(x0)) + slope * (xs - x0), "--",
-          label=f"tangent, slope {slope:.1f}")
-near.plot([x0], [y_of_x(torch.tensor(x0))], "o", color="C3", label="start, x = 5")
-near.set(xlabel="x", ylabel="y", title="The gradient at the start", ylim=(-200, 2500))
+near.plot(
+    xs,
+    y_of_x(torch.tensor(x0)) + slope * (xs - x0),
+    "--",
+    label=f"tangent, slope {slope:.1f}",
+)
+near.plot(
+    [x0], [y_of_x(torch.tensor(x0))], "o", color="C3", label="start, x = 5"
+)
+near.set(
+    xlabel="x",
+    ylabel="y",
+    title="The gradient at the start",
+    ylim=(-200, 2500),
+)
 near.legend(loc="upper left")
 
 xs = torch.linspace(-1400.0, 6.0, 2000)
 far.plot(xs, y_of_x(xs), label="y(x), c = 3")
-far.plot([x0], [y_of_x(torch.tensor(x0))], "o", color="C3", label="start, x = 5")
-far.plot([x1], [y_of_x(torch.tensor(x1))], "s", color="C2",
-         label=f"after one step, x = {x1:.1f}")
-far.annotate("", xy=(x1, 0), xytext=(x0, 0), arrowprops={"arrowstyle": "->", "color": "C2"})
+far.plot(
+    [x0], [y_of_x(torch.tensor(x0))], "o", color="C3", label="start, x = 5"
+)
+far.plot(
+    [x1],
+    [y_of_x(torch.tensor(x1))],
+    "s",
+    color="C2",
+    label=f"after one step, x = {x1:.1f}",
+)
+far.annotate(
+    "",
+    xy=(x1, 0),
+    xytext=(x0, 0),
+    arrowprops={"arrowstyle": "->", "color": "C2"},
+)
 far.set_xscale("symlog")
-far.set(xlabel="x (symmetric log scale)", ylabel="y", title="One step with lr = 1.0")
+far.set(
+    xlabel="x (symmetric log scale)",
+    ylabel="y",
+    title="One step with lr = 1.0",
+)
 far.legend(loc="upper left")
 plt.show()

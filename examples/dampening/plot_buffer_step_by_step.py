@@ -25,16 +25,20 @@ LR, MOMENTUM, DAMPENING, STEPS = 0.5, 0.9, 0.3, 5
 
 
 def run_steps(dampening=DAMPENING, steps=STEPS):
-    """Step on f(p) = p^2 / 2 from p = 2; return (gradient, buffer, p) after each step."""
+    """(gradient, buffer, p) after each step on p^2 / 2 from p = 2."""
     p = torch.tensor(2.0, device=device, requires_grad=True)
-    optimizer = torch.optim.SGD([p], lr=LR, momentum=MOMENTUM, dampening=dampening)
+    optimizer = torch.optim.SGD(
+        [p], lr=LR, momentum=MOMENTUM, dampening=dampening
+    )
     rows = []
     for _ in range(steps):
         optimizer.zero_grad()
         (0.5 * p**2).backward()
         grad = p.grad.item()
         optimizer.step()
-        rows.append((grad, optimizer.state[p]["momentum_buffer"].item(), p.item()))
+        rows.append(
+            (grad, optimizer.state[p]["momentum_buffer"].item(), p.item())
+        )
     return rows
 
 
@@ -54,7 +58,11 @@ def buffer_by_hand(previous, grad):
     """One buffer update in float32, in the order PyTorch applies it."""
     if previous is None:
         return torch.tensor(grad)
-    return torch.tensor(previous).mul(MOMENTUM).add(torch.tensor(grad), alpha=1 - DAMPENING)
+    return (
+        torch.tensor(previous)
+        .mul(MOMENTUM)
+        .add(torch.tensor(grad), alpha=1 - DAMPENING)
+    )
 
 
 previous = None
@@ -63,9 +71,12 @@ for t, (grad, buffer, p) in enumerate(rows, start=1):
     if previous is None:
         formula = f"b_1 = g_1 = {grad:.4f}"
     else:
-        formula = f"b_{t} = {MOMENTUM} x {previous:.4f} + {1 - DAMPENING:.1f} x {grad:.4f}"
+        damped = f"{1 - DAMPENING:.1f} x {grad:.4f}"
+        formula = f"b_{t} = {MOMENTUM} x {previous:.4f} + {damped}"
     print(f"step {t}: {formula:<38} = {by_hand:7.4f}")
-    print(f"        stored {buffer:7.4f}, equal: {by_hand == buffer}, p = {p:.4f}")
+    print(
+        f"        stored {buffer:7.4f}, equal: {by_hand == buffer}, p = {p:.4f}"
+    )
     previous = buffer
 
 # %%
@@ -79,16 +90,26 @@ for t, (grad, buffer, p) in enumerate(rows, start=1):
 # past 0 and it takes more steps to turn back (the lowest p and its step, printed below).
 
 dampenings = [0.0, 0.3, 0.6, 0.9]
-paths = {tau: [2.0] + [row[2] for row in run_steps(dampening=tau, steps=40)] for tau in dampenings}
+paths = {
+    tau: [2.0] + [row[2] for row in run_steps(dampening=tau, steps=40)]
+    for tau in dampenings
+}
 for tau, path in paths.items():
     lowest = min(path)
-    print(f"dampening {tau}: 1 - tau = {1 - tau:.1f}, p after step 1 = {path[1]:.4f}, "
-          f"lowest p {lowest:.2f} at step {path.index(lowest)}")
+    print(
+        f"dampening {tau}: 1 - tau = {1 - tau:.1f}, "
+        f"p after step 1 = {path[1]:.4f}, "
+        f"lowest p {lowest:.2f} at step {path.index(lowest)}"
+    )
 
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
 for tau, path in paths.items():
     ax.plot(range(len(path)), path, "o-", ms=3, label=f"dampening = {tau}")
 ax.axhline(0.0, color="gray", lw=0.8)
-ax.set(xlabel="step", ylabel="p", title=f"f(p) = p² / 2, lr {LR}, momentum {MOMENTUM}")
+ax.set(
+    xlabel="step",
+    ylabel="p",
+    title=f"f(p) = p² / 2, lr {LR}, momentum {MOMENTUM}",
+)
 ax.legend(loc="upper right")
 plt.show()

@@ -32,7 +32,9 @@ MOMENTUM, DAMPENING, LR, STEPS = 0.9, 0.5, 1.0, 30
 def buffers_with_constant_gradient():
     """Return the momentum buffer after each of ``STEPS`` steps, as a CPU tensor."""
     p = torch.zeros(1, device=device, requires_grad=True)
-    optimizer = torch.optim.SGD([p], lr=LR, momentum=MOMENTUM, dampening=DAMPENING)
+    optimizer = torch.optim.SGD(
+        [p], lr=LR, momentum=MOMENTUM, dampening=DAMPENING
+    )
     buffers = []
     for _ in range(STEPS):
         p.grad = torch.ones(1, device=device)
@@ -42,7 +44,10 @@ def buffers_with_constant_gradient():
 
 
 torch_buffers = buffers_with_constant_gradient()
-print("buffer after steps 1, 2, 3: " + ", ".join(f"{b:.4f}" for b in torch_buffers[:3].tolist()))
+print(
+    "buffer after steps 1, 2, 3: "
+    + ", ".join(f"{b:.4f}" for b in torch_buffers[:3].tolist())
+)
 
 # %%
 # Compare with a buffer that starts at zero
@@ -53,7 +58,7 @@ print("buffer after steps 1, 2, 3: " + ", ".join(f"{b:.4f}" for b in torch_buffe
 
 
 def zero_start_buffers(momentum, dampening, steps):
-    """The buffer a zero start would give: b_t = mu b_(t-1) + (1 - tau) g with g = 1."""
+    """The buffers b_t = mu b_(t-1) + (1 - tau) g from b_0 = 0, with g = 1."""
     buffers, b = [], 0.0
     for _ in range(steps):
         b = momentum * b + (1 - dampening) * 1.0
@@ -65,7 +70,10 @@ zero_start = zero_start_buffers(MOMENTUM, DAMPENING, STEPS)
 print(f"first buffer, PyTorch:    {torch_buffers[0].item():.4f}")
 print(f"first buffer, zero start: {zero_start[0].item():.4f}")
 gaps = torch_buffers - zero_start
-print("gap after steps 1, 2, 3: " + ", ".join(f"{g:.4f}" for g in gaps[:3].tolist()))
+print(
+    "gap after steps 1, 2, 3: "
+    + ", ".join(f"{g:.4f}" for g in gaps[:3].tolist())
+)
 print(f"gap after {STEPS} steps: {gaps[-1].item():.4f}")
 
 # %%
@@ -79,8 +87,15 @@ print(f"limit (1 - tau) / (1 - mu) = {limit:.4f}")
 steps = torch.arange(1, STEPS + 1)
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
 ax.plot(steps, torch_buffers, "o-", ms=3, label="torch.optim.SGD (b_1 = g_1)")
-ax.plot(steps, zero_start, "s-", ms=3, label="zero start (b_1 = (1 - tau) g_1)")
-ax.axhline(limit, color="gray", ls="--", label=f"limit (1 - tau) g / (1 - mu) = {limit:.2f}")
+ax.plot(
+    steps, zero_start, "s-", ms=3, label="zero start (b_1 = (1 - tau) g_1)"
+)
+ax.axhline(
+    limit,
+    color="gray",
+    ls="--",
+    label=f"limit (1 - tau) g / (1 - mu) = {limit:.2f}",
+)
 ax.set(
     xlabel="step t",
     ylabel="momentum buffer b_t",

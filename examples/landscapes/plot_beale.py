@@ -6,7 +6,7 @@ Beale's function, a sum of three squared polynomials in :math:`x` and :math:`y`,
 minimum :math:`0` at :math:`(3, 0.5)`, a flat basin around it, and walls that rise like
 :math:`y^6` towards the corners. The gradient therefore spans many orders of magnitude: a
 learning rate that is timid in the basin is explosive near a wall. Without gradient
-clipping (none is applied here: the paths come from :func:`sgdlab.minimize`'s plain steps),
+clipping (none is applied here: the paths come from ``sgdlab.minimize``'s plain steps),
 one large gradient is enough to send a run to infinity.
 
 Four settings from the start :math:`(1, 1)`: a picture of what each does from there, not a
@@ -30,12 +30,20 @@ print(f"Running on {device}")
 
 def paths_and_losses(objective, runs, **contour_options):
     """Paths over the contour lines (top) and the value along each path (bottom)."""
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 9), layout="constrained",
-                                      height_ratios=[3, 2])
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(6.4, 9), layout="constrained", height_ratios=[3, 2]
+    )
     sgdlab.plot_paths(objective, runs, top, **contour_options)
     handles = top.get_legend().legend_handles
-    top.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=2)
-    sgdlab.plot_loss(runs, bottom, ylabel=f"f({', '.join(objective.variables)})")
+    top.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12),
+        ncols=2,
+    )
+    sgdlab.plot_loss(
+        runs, bottom, ylabel=f"f({', '.join(objective.variables)})"
+    )
     if bottom.get_legend() is not None:
         bottom.get_legend().remove()  # the colours are those of the legend above
     return fig, top, bottom
@@ -49,24 +57,32 @@ SETTINGS = {
     "lr 1e-2, momentum 0.9": {"lr": 1e-2, "momentum": 0.9},
     "lr 1e-1": {"lr": 1e-1},
 }
-print(f"start {objective.start}, minimum {objective.minimum}, {STEPS} steps each")
+print(
+    f"start {objective.start}, minimum {objective.minimum}, {STEPS} steps each"
+)
 
 
 def runs():
     return {
-        name: sgdlab.minimize(objective, lambda params: torch.optim.SGD(params, **settings),
-                              STEPS, device=device)
+        name: sgdlab.minimize(
+            objective,
+            lambda params: torch.optim.SGD(params, **settings),
+            STEPS,
+            device=device,
+        )
         for name, settings in SETTINGS.items()
     }
 
 
 def summary(trajectory):
-    """The end point and its value, or where the run diverged and the gradients before it."""
+    """The end point and value, or where the run diverged and its gradients."""
     if trajectory.diverged:
         sizes = trajectory.grads().norm(dim=1)[: trajectory.diverged_at + 1]
         norms = ", ".join(f"{size:.3g}" for size in sizes.tolist())
-        return (f"diverged (inf or nan) at step {trajectory.diverged_at}\n"
-                f"{'':24}gradient norms {norms}")
+        return (
+            f"diverged (inf or nan) at step {trajectory.diverged_at}\n"
+            f"{'':24}gradient norms {norms}"
+        )
     end = trajectory.path()[-1]
     value = objective(end).item()
     # Below 1e-10 the value is float32 rounding around the minimum, not a property of the run.

@@ -9,7 +9,7 @@ with or without momentum, unless the step is so large that it no longer settles 
 The gradient is exact here: what SGD adds on a real problem is noise, and that noise, not
 the update rule, is what sometimes lets it leave a poor minimum.
 
-The paths come from :func:`sgdlab.minimize`: plain steps, no gradient clipping, no
+The paths come from ``sgdlab.minimize``: plain steps, no gradient clipping, no
 schedule. This is a picture of four settings from one start, not a ranking of optimizers.
 
 Requires: ``pip install sgdlab``
@@ -30,12 +30,20 @@ print(f"Running on {device}")
 
 def paths_and_losses(objective, runs, **contour_options):
     """Paths over the contour lines (top) and the value along each path (bottom)."""
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 9), layout="constrained",
-                                      height_ratios=[3, 2])
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(6.4, 9), layout="constrained", height_ratios=[3, 2]
+    )
     sgdlab.plot_paths(objective, runs, top, **contour_options)
     handles = top.get_legend().legend_handles
-    top.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=2)
-    sgdlab.plot_loss(runs, bottom, ylabel=f"f({', '.join(objective.variables)})")
+    top.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12),
+        ncols=2,
+    )
+    sgdlab.plot_loss(
+        runs, bottom, ylabel=f"f({', '.join(objective.variables)})"
+    )
     if bottom.get_legend() is not None:
         bottom.get_legend().remove()  # the colours are those of the legend above
     return fig, top, bottom
@@ -54,8 +62,13 @@ print(f"start {START}, global minimum {objective.minimum}, {STEPS} steps each")
 
 def runs():
     return {
-        name: sgdlab.minimize(objective, lambda params: torch.optim.SGD(params, **settings),
-                              STEPS, start=START, device=device)
+        name: sgdlab.minimize(
+            objective,
+            lambda params: torch.optim.SGD(params, **settings),
+            STEPS,
+            start=START,
+            device=device,
+        )
         for name, settings in SETTINGS.items()
     }
 
@@ -65,11 +78,15 @@ for name, trajectory in results.items():
     path = trajectory.path()
     end, last_step = path[-1], (path[-1] - path[-2]).norm().item()
     if last_step < 1e-4:
-        print(f"{name:<22}: settles at ({end[0]:.4f}, {end[1]:.4f}), "
-              f"f = {objective(end).item():.4f}")
+        print(
+            f"{name:<22}: settles at ({end[0]:.4f}, {end[1]:.4f}), "
+            f"f = {objective(end).item():.4f}"
+        )
     else:
         # Where a run that never settles stands after 200 steps depends on rounding.
-        print(f"{name:<22}: still moving after {STEPS} steps (last step > 1e-4)")
+        print(
+            f"{name:<22}: still moving after {STEPS} steps (last step > 1e-4)"
+        )
 
 # %%
 # The three small-step runs end in the same local minimum next to the start, whose value
@@ -78,10 +95,14 @@ for name, trajectory in results.items():
 # learning-rate section, printed below, lies between the small rates and the large one.
 
 curvature = 2 + 40 * torch.pi**2
-print(f"curvature at a dimple's bottom 2 + 40 pi^2 = {curvature:.1f}; "
-      f"2 / curvature = {2 / curvature:.4f}")
+print(
+    f"curvature at a dimple's bottom 2 + 40 pi^2 = {curvature:.1f}; "
+    f"2 / curvature = {2 / curvature:.4f}"
+)
 
-fig, left, right = paths_and_losses(objective, results, bounds=((-1.0, 3.5), (-3.0, 1.5)))
+fig, left, right = paths_and_losses(
+    objective, results, bounds=((-1.0, 3.5), (-3.0, 1.5))
+)
 left.set_title(f"{objective.name}: paths, {STEPS} steps")
 right.set_title("f along each path")
 plt.show()

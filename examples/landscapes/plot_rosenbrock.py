@@ -7,7 +7,7 @@ Rosenbrock's function :math:`(1 - x)^2 + 100 (y - x^2)^2` has its minimum at
 limit the learning rate; the flat floor then makes plain SGD crawl. Momentum builds up speed
 along the floor, but too large a rate, with momentum, throws the point up a wall and out.
 
-Every path here comes from :func:`sgdlab.minimize`, which runs plain steps
+Every path here comes from ``sgdlab.minimize``, which runs plain steps
 (``zero_grad``, loss, ``backward``, ``step``): no gradient clipping, no schedule, no
 restarts. A run that produces inf or nan stops there, and the printout says at which step.
 
@@ -33,12 +33,20 @@ print(f"Running on {device}")
 
 def paths_and_losses(objective, runs, **contour_options):
     """Paths over the contour lines (top) and the value along each path (bottom)."""
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 9), layout="constrained",
-                                      height_ratios=[3, 2])
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(6.4, 9), layout="constrained", height_ratios=[3, 2]
+    )
     sgdlab.plot_paths(objective, runs, top, **contour_options)
     handles = top.get_legend().legend_handles
-    top.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=2)
-    sgdlab.plot_loss(runs, bottom, ylabel=f"f({', '.join(objective.variables)})")
+    top.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12),
+        ncols=2,
+    )
+    sgdlab.plot_loss(
+        runs, bottom, ylabel=f"f({', '.join(objective.variables)})"
+    )
     if bottom.get_legend() is not None:
         bottom.get_legend().remove()  # the colours are those of the legend above
     return fig, top, bottom
@@ -53,13 +61,19 @@ SETTINGS = {
     "lr 3e-3, momentum 0.9": {"lr": 3e-3, "momentum": 0.9},
     "lr 5e-3, momentum 0.9": {"lr": 5e-3, "momentum": 0.9},
 }
-print(f"start {objective.start}, minimum {objective.minimum}, {STEPS} steps each")
+print(
+    f"start {objective.start}, minimum {objective.minimum}, {STEPS} steps each"
+)
 
 
 def runs():
     return {
-        name: sgdlab.minimize(objective, lambda params: torch.optim.SGD(params, **settings),
-                              STEPS, device=device)
+        name: sgdlab.minimize(
+            objective,
+            lambda params: torch.optim.SGD(params, **settings),
+            STEPS,
+            device=device,
+        )
         for name, settings in SETTINGS.items()
     }
 

@@ -11,6 +11,8 @@ lie inside the unit circle, which for :math:`0 \\le \\mu < 1` means
 learning rate as :math:`\\mu` approaches 1.
 """
 
+# sphinx_gallery_thumbnail_number = 2
+
 # %%
 # Three learning rates around the new bound
 # -----------------------------------------
@@ -23,9 +25,15 @@ print(f"Running on {device}")
 
 LAM, MU, STEPS = 4.0, 0.5, 60
 BOUND = (2 + 2 * MU) / LAM
-print(f"lambda = {LAM}, mu = {MU}: bound (2 + 2 mu) / lambda = {BOUND}, "
-      f"without momentum {2 / LAM}")
-LRS = {"0.9 x bound": 0.9 * BOUND, "at the bound": BOUND, "1.1 x bound": 1.1 * BOUND}
+print(
+    f"lambda = {LAM}, mu = {MU}: bound (2 + 2 mu) / lambda = {BOUND}, "
+    f"without momentum {2 / LAM}"
+)
+LRS = {
+    "0.9 x bound": 0.9 * BOUND,
+    "at the bound": BOUND,
+    "1.1 x bound": 1.1 * BOUND,
+}
 
 
 def sizes(lr, steps=STEPS):
@@ -43,7 +51,9 @@ def sizes(lr, steps=STEPS):
 
 results = {name: sizes(lr) for name, lr in LRS.items()}
 for name, found in results.items():
-    print(f"lr = {LRS[name]:.3f} ({name}): |x| after {STEPS} steps = {found[-1]:.2g}")
+    print(
+        f"lr = {LRS[name]:.3f} ({name}): |x| after {STEPS} steps = {found[-1]:.2g}"
+    )
 
 # %%
 # Note that 0.9 times this bound is already above :math:`2 / \lambda`, where plain SGD
@@ -53,8 +63,12 @@ for name, found in results.items():
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
 for name, found in results.items():
     ax.plot(found, label=f"lr = {LRS[name]:.3f} ({name})")
-ax.set(yscale="log", xlabel="step", ylabel="|x_t| (log scale)",
-       title=f"Momentum {MU} on (lambda / 2) x², lambda = {LAM:g}")
+ax.set(
+    yscale="log",
+    xlabel="step",
+    ylabel="|x_t| (log scale)",
+    title=f"Momentum {MU} on (lambda / 2) x², lambda = {LAM:g}",
+)
 ax.legend(loc="upper left")
 plt.show()
 
@@ -72,7 +86,11 @@ a, m = torch.meshgrid(steps_lam, mus, indexing="xy")
 # One step maps (x, b) to (x - a x - lr mu b, lambda x + mu b); in units where lambda = 1,
 # the matrix is [[1 - a, -a m], [1, m]] with a = lr * lambda.
 matrix = torch.stack(
-    [torch.stack([1 - a, -a * m], -1), torch.stack([torch.ones_like(a), m], -1)], -2
+    [
+        torch.stack([1 - a, -a * m], -1),
+        torch.stack([torch.ones_like(a), m], -1),
+    ],
+    -2,
 )
 radius = torch.linalg.eigvals(matrix).abs().amax(-1)
 
@@ -82,16 +100,24 @@ first = unstable.float().argmax(dim=1)
 inside = unstable.any(dim=1)
 edge = steps_lam[first[inside]]
 gap = (edge - (2 + 2 * mus[inside])).abs().max().item()
-print(f"measured edge against 2 + 2 mu: largest gap {gap:.3f}, "
-      f"grid spacing {(steps_lam[1] - steps_lam[0]).item():.3f}")
+print(
+    f"measured edge against 2 + 2 mu: largest gap {gap:.3f}, "
+    f"grid spacing {(steps_lam[1] - steps_lam[0]).item():.3f}"
+)
 
 fig, ax = plt.subplots(figsize=(6.4, 4.8), layout="constrained")
-shown = ax.pcolormesh(a, m, radius.clamp(max=1.5), shading="auto", cmap="viridis")
+shown = ax.pcolormesh(
+    a, m, radius.clamp(max=1.5), shading="auto", cmap="viridis"
+)
 fig.colorbar(shown, ax=ax, label="error factor per step")
 ax.contour(a, m, radius, levels=[1.0], colors="white")
 ax.plot(2 + 2 * mus, mus, "r--", label="lr lambda = 2 + 2 mu")
 ax.axvline(2.0, color="orange", ls=":", label="lr lambda = 2 (no momentum)")
-ax.set(xlabel="lr x lambda", ylabel="momentum mu", xlim=(0, 4.2),
-       title="Where SGD with momentum converges on a bowl")
+ax.set(
+    xlabel="lr x lambda",
+    ylabel="momentum mu",
+    xlim=(0, 4.2),
+    title="Where SGD with momentum converges on a bowl",
+)
 ax.legend(loc="lower right")
 plt.show()

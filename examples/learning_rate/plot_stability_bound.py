@@ -28,11 +28,15 @@ print(f"Running on {device}")
 LAM, STEPS = 4.0, 30
 BOUND = 2 / LAM
 print(f"lambda = {LAM}, bound 2 / lambda = {BOUND}")
-LRS = {"below: 0.9 x bound": 0.9 * BOUND, "at the bound": BOUND, "above: 1.1 x bound": 1.1 * BOUND}
+LRS = {
+    "below: 0.9 x bound": 0.9 * BOUND,
+    "at the bound": BOUND,
+    "above: 1.1 x bound": 1.1 * BOUND,
+}
 
 
 def sizes(lr, steps=STEPS):
-    """|x_t| for t = 0 ... steps, with SGD at rate ``lr`` on (LAM / 2) x^2 from x = 1."""
+    """|x_t| for SGD at rate ``lr`` on (LAM / 2) x^2 from x = 1."""
     x = torch.tensor(1.0, device=device, requires_grad=True)
     optimizer = torch.optim.SGD([x], lr=lr)
     found = [x.detach().abs().clone()]
@@ -46,7 +50,9 @@ def sizes(lr, steps=STEPS):
 
 results = {name: sizes(lr) for name, lr in LRS.items()}
 for name, found in results.items():
-    print(f"lr = {LRS[name]:.2f} ({name}): |x| after {STEPS} steps = {found[-1]:.4g}")
+    print(
+        f"lr = {LRS[name]:.2f} ({name}): |x| after {STEPS} steps = {found[-1]:.4g}"
+    )
 
 # %%
 # The factor per step
@@ -56,14 +62,20 @@ for name, found in results.items():
 
 for name, found in results.items():
     measured = (found[1] / found[0]).item()
-    print(f"{name}: |1 - lr lambda| = {abs(1 - LRS[name] * LAM):.2f}, "
-          f"measured |x_1 / x_0| = {measured:.2f}")
+    print(
+        f"{name}: |1 - lr lambda| = {abs(1 - LRS[name] * LAM):.2f}, "
+        f"measured |x_1 / x_0| = {measured:.2f}"
+    )
 
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
 for name, found in results.items():
     ax.plot(found, "o-", ms=3, label=f"lr = {LRS[name]:.2f} ({name})")
-ax.set(yscale="log", xlabel="step", ylabel="|x_t| (log scale)",
-       title=f"(lambda / 2) x² with lambda = {LAM:g}: bound 2 / lambda = {BOUND:g}")
+ax.set(
+    yscale="log",
+    xlabel="step",
+    ylabel="|x_t| (log scale)",
+    title=f"(lambda / 2) x² with lambda = {LAM:g}: bound 2 / lambda = {BOUND:g}",
+)
 ax.legend(loc="upper left")
 plt.show()
 

@@ -31,11 +31,15 @@ LRS = {
     "divergent": 1.1 * 2 / LARGE,
 }
 STEPS = 40
-print(f"eigenvalues {SMALL:g} and {LARGE:g}; bound 2 / lambda_2 = {2 / LARGE:.4f}")
+print(
+    f"eigenvalues {SMALL:g} and {LARGE:g}; bound 2 / lambda_2 = {2 / LARGE:.4f}"
+)
 for name, lr in LRS.items():
     factors = [abs(1 - lr * eigenvalue) for eigenvalue in (SMALL, LARGE)]
-    print(f"{name:<10}: lr = {lr:.4f}, |1 - lr lambda_i| = "
-          f"{factors[0]:.4f} (flat), {factors[1]:.4f} (steep)")
+    print(
+        f"{name:<10}: lr = {lr:.4f}, |1 - lr lambda_i| = "
+        f"{factors[0]:.4f} (flat), {factors[1]:.4f} (steep)"
+    )
 
 
 def bowl(points):
@@ -66,17 +70,31 @@ for name, path in paths.items():
 # The "just right" run zigzags across the steep direction (its factor there is negative, so
 # the sign flips every step) and still arrives first. The divergent run's zigzag grows.
 
-xs, ys = torch.meshgrid(torch.linspace(-3, 3, 200), torch.linspace(-3, 3, 200), indexing="xy")
-fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 8.5), layout="constrained")
-top.contour(xs, ys, bowl(torch.stack([xs, ys], -1)), levels=15, colors="lightgrey")
+xs, ys = torch.meshgrid(
+    torch.linspace(-3, 3, 200), torch.linspace(-3, 3, 200), indexing="xy"
+)
+fig, (top, bottom) = plt.subplots(
+    2, 1, figsize=(6.4, 8.5), layout="constrained"
+)
+top.contour(
+    xs, ys, bowl(torch.stack([xs, ys], -1)), levels=15, colors="lightgrey"
+)
 for name, path in paths.items():
     label = f"{name}, lr = {LRS[name]:.3f}"
     top.plot(path[:, 0], path[:, 1], ".-", ms=4, label=label)
     bottom.plot(bowl(path), label=label)
 top.plot(0, 0, "k*", ms=10, label="minimum")
-top.set(xlabel="x", ylabel="y", xlim=(-3, 3), ylim=(-3, 3), aspect="equal",
-        title="Paths on the bowl, condition number 10")
+top.set(
+    xlabel="x",
+    ylabel="y",
+    xlim=(-3, 3),
+    ylim=(-3, 3),
+    aspect="equal",
+    title="Paths on the bowl, condition number 10",
+)
 top.legend(loc="lower right")
-bottom.set(yscale="log", xlabel="step", ylabel="f(x, y)", title="Loss along each path")
+bottom.set(
+    yscale="log", xlabel="step", ylabel="f(x, y)", title="Loss along each path"
+)
 bottom.legend(loc="lower left")
 plt.show()

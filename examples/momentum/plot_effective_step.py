@@ -32,7 +32,7 @@ MUS = [0.0, 0.5, 0.9, 0.99]
 
 
 def step_lengths(flip):
-    """One parameter per momentum value (one param group each); gradient 1 or +1, -1, ..."""
+    """Step lengths, one param group per mu; gradient 1, or +1, -1, ..."""
     params = [torch.zeros(1, device=device, requires_grad=True) for _ in MUS]
     groups = [{"params": [p], "momentum": mu} for p, mu in zip(params, MUS)]
     optimizer = torch.optim.SGD(groups, lr=LR)
@@ -43,33 +43,54 @@ def step_lengths(flip):
         for p in params:
             p.grad = torch.full((1,), sign, device=device)
         optimizer.step()
-        lengths.append((before - torch.cat([p.detach() for p in params])).abs())
+        lengths.append(
+            (before - torch.cat([p.detach() for p in params])).abs()
+        )
     return torch.stack(lengths).cpu()
 
 
 steady, flipping = step_lengths(flip=False), step_lengths(flip=True)
 for column, mu in enumerate(MUS):
-    print(f"mu = {mu}: step {STEPS}, steady gradient {steady[-1, column]:.4f} "
-          f"(lr / (1 - mu) = {LR / (1 - mu):.4f})")
-    print(f"          flipping gradient {flipping[-1, column]:.4f} "
-          f"(lr / (1 + mu) = {LR / (1 + mu):.4f})")
+    print(
+        f"mu = {mu}: step {STEPS}, steady gradient {steady[-1, column]:.4f} "
+        f"(lr / (1 - mu) = {LR / (1 - mu):.4f})"
+    )
+    print(
+        f"          flipping gradient {flipping[-1, column]:.4f} "
+        f"(lr / (1 + mu) = {LR / (1 + mu):.4f})"
+    )
 
 # %%
 # At the learning rate 0.1 and :math:`\mu = 0.9` of many recipes, the flipping gradient
 # gives steps of :math:`0.1 / 1.9`, about half the plain rate, not the plain rate:
 
-print(f"lr 0.1, mu 0.9, gradient +1, -1, ...: steady step lr / (1 + mu) = {0.1 / 1.9:.4f}")
+print(
+    "lr 0.1, mu 0.9, gradient +1, -1, ...: steady step lr / (1 + mu) = "
+    f"{0.1 / 1.9:.4f}"
+)
 
-fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 7), layout="constrained", sharex=True)
+fig, (top, bottom) = plt.subplots(
+    2, 1, figsize=(6.4, 7), layout="constrained", sharex=True
+)
 for column, mu in enumerate(MUS):
-    (line,) = top.plot(range(1, STEPS + 1), steady[:, column], label=f"mu = {mu}")
+    (line,) = top.plot(
+        range(1, STEPS + 1), steady[:, column], label=f"mu = {mu}"
+    )
     top.axhline(LR / (1 - mu), color=line.get_color(), ls=":", lw=1)
-    (line,) = bottom.plot(range(1, STEPS + 1), flipping[:, column], label=f"mu = {mu}")
+    (line,) = bottom.plot(
+        range(1, STEPS + 1), flipping[:, column], label=f"mu = {mu}"
+    )
     bottom.axhline(LR / (1 + mu), color=line.get_color(), ls=":", lw=1)
-top.set(yscale="log", ylabel="step length",
-        title=f"Gradient 1 at every step, lr = {LR}; dotted: lr / (1 - mu)")
-bottom.set(ylabel="step length", xlabel="step",
-           title="Gradient +1, -1, +1, ...; dotted: lr / (1 + mu)")
+top.set(
+    yscale="log",
+    ylabel="step length",
+    title=f"Gradient 1 at every step, lr = {LR}; dotted: lr / (1 - mu)",
+)
+bottom.set(
+    ylabel="step length",
+    xlabel="step",
+    title="Gradient +1, -1, +1, ...; dotted: lr / (1 + mu)",
+)
 top.legend(loc="lower right")
 bottom.legend(loc="upper right")
 plt.show()
@@ -94,7 +115,9 @@ def bowl(points):
 SWEEP = torch.linspace(0.0, 0.98, 50).tolist()
 SWEEP_STEPS = 150
 
-points = [torch.tensor(START, device=device, requires_grad=True) for _ in SWEEP]
+points = [
+    torch.tensor(START, device=device, requires_grad=True) for _ in SWEEP
+]
 groups = [{"params": [p], "momentum": mu} for p, mu in zip(points, SWEEP)]
 optimizer = torch.optim.SGD(groups, lr=1 / LARGE)
 losses = []
@@ -102,14 +125,17 @@ for _ in range(SWEEP_STEPS):
     optimizer.zero_grad()
     values = bowl(torch.stack(points))
     losses.append(values.detach().clone())
-    values.sum().backward()  # the points are independent: each gets its own gradient
+    # The points are independent: each gets its own gradient.
+    values.sum().backward()
     optimizer.step()
 losses.append(bowl(torch.stack(points)).detach())
 losses = torch.stack(losses).cpu()
 
 best = int(losses[-1].argmin())
-print(f"after {SWEEP_STEPS} steps: loss {losses[-1, 0]:.3g} without momentum, "
-      f"lowest {losses[-1, best]:.2g} at mu = {SWEEP[best]:.2f}")
+print(
+    f"after {SWEEP_STEPS} steps: loss {losses[-1, 0]:.3g} without momentum, "
+    f"lowest {losses[-1, best]:.2g} at mu = {SWEEP[best]:.2f}"
+)
 
 # %%
 # Theory for a fixed learning rate predicts the best momentum: the smallest :math:`\mu`
@@ -120,18 +146,32 @@ print(f"after {SWEEP_STEPS} steps: loss {losses[-1, 0]:.3g} without momentum, "
 lr = 1 / LARGE
 best_mu = (1 - (lr * SMALL) ** 0.5) ** 2
 print(f"predicted best mu = (1 - sqrt(lr lambda_1))^2 = {best_mu:.3f}")
-print(f"error factor per step {best_mu ** 0.5:.3f}, against {1 - lr * SMALL:.3f} "
-      "without momentum")
+print(
+    f"error factor per step {best_mu**0.5:.3f}, against {1 - lr * SMALL:.3f} "
+    "without momentum"
+)
 
 fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 7), layout="constrained")
 for i in [0, 20, 35, 41, 49]:
     top.plot(losses[:, i], label=f"mu = {SWEEP[i]:.2f}")
-top.set(yscale="log", xlabel="step", ylabel="f(x, y)",
-        title=f"Condition number 100, lr = 1 / lambda_2 = {lr:g}")
+top.set(
+    yscale="log",
+    xlabel="step",
+    ylabel="f(x, y)",
+    title=f"Condition number 100, lr = 1 / lambda_2 = {lr:g}",
+)
 top.legend(loc="lower left")
-bottom.plot(SWEEP, losses[-1], "o-", ms=3, label=f"loss after {SWEEP_STEPS} steps")
-bottom.axvline(best_mu, color="C3", ls="--", label=f"predicted best mu = {best_mu:.3f}")
-bottom.set(yscale="log", xlabel="momentum mu", ylabel="f(x, y)",
-           title="Final loss against momentum")
+bottom.plot(
+    SWEEP, losses[-1], "o-", ms=3, label=f"loss after {SWEEP_STEPS} steps"
+)
+bottom.axvline(
+    best_mu, color="C3", ls="--", label=f"predicted best mu = {best_mu:.3f}"
+)
+bottom.set(
+    yscale="log",
+    xlabel="momentum mu",
+    ylabel="f(x, y)",
+    title="Final loss against momentum",
+)
 bottom.legend(loc="lower left")
 plt.show()

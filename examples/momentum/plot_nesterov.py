@@ -58,26 +58,41 @@ def steps_to(losses, threshold=1e-3):
 paths = {name: descend(LR, nesterov) for name, nesterov in SETTINGS.items()}
 for name, path in paths.items():
     losses = bowl(path)
-    print(f"{name:<18}: loss after {STEPS} steps {losses[-1].item():.1g}, "
-          f"first below 1e-3: {steps_to(losses)}")
+    print(
+        f"{name:<18}: loss after {STEPS} steps {losses[-1].item():.1g}, "
+        f"first below 1e-3: {steps_to(losses)}"
+    )
 
 # %%
 # The paths
 # ---------
 # Classical momentum overshoots across the steep direction again and again; Nesterov's
-# extra gradient term corrects each overshoot one step earlier.
+# extra gradient term damps the overshoots, and its loss falls below 1e-3 within the 60
+# steps (printed above) while classical momentum's does not.
 
-xs, ys = torch.meshgrid(torch.linspace(-3, 3, 200), torch.linspace(-3, 3, 200), indexing="xy")
-fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 8.5), layout="constrained")
-top.contour(xs, ys, bowl(torch.stack([xs, ys], -1)), levels=15, colors="lightgrey")
+xs, ys = torch.meshgrid(
+    torch.linspace(-3, 3, 200), torch.linspace(-3, 3, 200), indexing="xy"
+)
+fig, (top, bottom) = plt.subplots(
+    2, 1, figsize=(6.4, 8.5), layout="constrained"
+)
+top.contour(
+    xs, ys, bowl(torch.stack([xs, ys], -1)), levels=15, colors="lightgrey"
+)
 for name, path in paths.items():
     top.plot(path[:, 0], path[:, 1], ".-", ms=4, label=name)
     bottom.plot(bowl(path), label=name)
 top.plot(0, 0, "k*", ms=10, label="minimum")
-top.set(xlabel="x", ylabel="y", aspect="equal",
-        title=f"Paths, lr {LR}, momentum {MU}, condition number 25")
+top.set(
+    xlabel="x",
+    ylabel="y",
+    aspect="equal",
+    title=f"Paths, lr {LR}, momentum {MU}, condition number 25",
+)
 top.legend(loc="lower right")
-bottom.set(yscale="log", xlabel="step", ylabel="f(x, y)", title="Loss along each path")
+bottom.set(
+    yscale="log", xlabel="step", ylabel="f(x, y)", title="Loss along each path"
+)
 bottom.legend(loc="lower left")
 plt.show()
 
@@ -90,7 +105,10 @@ plt.show()
 lengths = {}
 for name, path in paths.items():
     lengths[name] = (path[1:4] - path[:3]).norm(dim=1)
-    print(f"{name:<18}: first step lengths {[round(v, 4) for v in lengths[name].tolist()]}")
+    print(
+        f"{name:<18}: first step lengths "
+        f"{[round(v, 4) for v in lengths[name].tolist()]}"
+    )
 ratio = (lengths["Nesterov"][0] / lengths["classical momentum"][0]).item()
 print(f"ratio of the first steps {ratio:.4f}, 1 + mu = {1 + MU}")
 
@@ -102,9 +120,13 @@ print(f"ratio of the first steps {ratio:.4f}, 1 + mu = {1 + MU}")
 # :math:`2 + 2\mu` for classical momentum. With a larger rate, between the two bounds for the
 # steep direction, classical momentum still converges and Nesterov diverges.
 
-print(f"bounds on lr for lambda_2 = {LARGE:g}: classical {(2 + 2 * MU) / LARGE:.4f}, "
-      f"Nesterov {(2 + 2 * MU) / (1 + 2 * MU) / LARGE:.4f}")
+print(
+    f"bounds on lr for lambda_2 = {LARGE:g}: classical {(2 + 2 * MU) / LARGE:.4f}, "
+    f"Nesterov {(2 + 2 * MU) / (1 + 2 * MU) / LARGE:.4f}"
+)
 BIG_LR = 0.07
 for name, nesterov in SETTINGS.items():
     end = descend(BIG_LR, nesterov)[-1]
-    print(f"lr {BIG_LR}, {name}: loss after {STEPS} steps {bowl(end).item():.1g}")
+    print(
+        f"lr {BIG_LR}, {name}: loss after {STEPS} steps {bowl(end).item():.1g}"
+    )

@@ -85,7 +85,11 @@ def heavy_ball():
     return torch.stack(path).cpu()
 
 
-FORMS = {"PyTorch": pytorch_form, "Sutskever": sutskever_form, "heavy ball": heavy_ball}
+FORMS = {
+    "PyTorch": pytorch_form,
+    "Sutskever": sutskever_form,
+    "heavy ball": heavy_ball,
+}
 paths = {name: form() for name, form in FORMS.items()}
 
 
@@ -97,7 +101,9 @@ before, after = slice(0, DROP_AT + 1), slice(DROP_AT + 1, None)
 for name in ("Sutskever", "heavy ball"):
     gap_before = largest_gap(paths["PyTorch"], paths[name], before)
     gap_after = largest_gap(paths["PyTorch"], paths[name], after)
-    print(f"PyTorch vs {name}: up to step {DROP_AT} within 1e-5: {gap_before < 1e-5}")
+    print(
+        f"PyTorch vs {name}: up to step {DROP_AT} within 1e-5: {gap_before < 1e-5}"
+    )
     print(f"    largest gap after the drop {gap_after:.2f}")
 gap = largest_gap(paths["Sutskever"], paths["heavy ball"], slice(None))
 print(f"Sutskever vs heavy ball, all steps: within 1e-5: {gap < 1e-5}")
@@ -120,14 +126,30 @@ for (name, path), style in zip(paths.items(), ["-", "--", ":"]):
     left.plot(range(1, STEPS + 1), lengths, style, lw=2, label=name)
     right.plot(range(STEPS + 1), bowl(path), style, lw=2, label=name)
 for ax in (left, right):
-    ax.axvline(DROP_AT, color="gray", lw=0.8, label=f"lr drops tenfold (step {DROP_AT})")
+    ax.axvline(
+        DROP_AT,
+        color="gray",
+        lw=0.8,
+        label=f"lr drops tenfold (step {DROP_AT})",
+    )
     ax.set(yscale="log", xlabel="step")
     ax.legend(loc="lower left")
-left.set(ylabel="step length |p_(t+1) - p_t|", title=f"Step lengths, momentum {MU}")
+left.set(
+    ylabel="step length |p_(t+1) - p_t|", title=f"Step lengths, momentum {MU}"
+)
 right.set(ylabel="f(p)", title="Loss on the bowl, condition number 10")
 plt.show()
 
-first = {name: (path[DROP_AT + 1] - path[DROP_AT]).norm().item() for name, path in paths.items()}
-last = {name: (path[DROP_AT] - path[DROP_AT - 1]).norm().item() for name, path in paths.items()}
+first = {
+    name: (path[DROP_AT + 1] - path[DROP_AT]).norm().item()
+    for name, path in paths.items()
+}
+last = {
+    name: (path[DROP_AT] - path[DROP_AT - 1]).norm().item()
+    for name, path in paths.items()
+}
 for name in paths:
-    print(f"{name}: step length before the drop {last[name]:.4f}, first step after {first[name]:.4f}")
+    print(
+        f"{name}: step length before the drop {last[name]:.4f}, "
+        f"first step after {first[name]:.4f}"
+    )

@@ -41,14 +41,21 @@ def stale_backward(how):
     except RuntimeError as error:
         # The first clause names the problem; the rest names the tensor type and device.
         return f"{type(error).__name__}: {str(error).split(':')[0]}", None
-    return f"no error, p = {p.item():.4f}, p.grad = {p.grad.item():.4f}", p.grad.item()
+    return (
+        f"no error, p = {p.item():.4f}, p.grad = {p.grad.item():.4f}",
+        p.grad.item(),
+    )
 
 
 data_text, data_grad = stale_backward(".data")
 no_grad_text, _ = stale_backward("no_grad")
 print(f"update with .data: {data_text}")
 print("update with no_grad:")
-print(textwrap.fill(no_grad_text, width=76, initial_indent="    ", subsequent_indent="    "))
+print(
+    textwrap.fill(
+        no_grad_text, width=76, initial_indent="    ", subsequent_indent="    "
+    )
+)
 
 # %%
 # The right answer, for comparison: the derivative of :math:`p^2` at the value the graph
@@ -56,7 +63,10 @@ print(textwrap.fill(no_grad_text, width=76, initial_indent="    ", subsequent_in
 
 saved = torch.tensor(3.0, requires_grad=True, device=device)
 (saved**2).backward()
-print(f"dy/dp where y was built: p = {saved.item():.4f}, p.grad = {saved.grad.item():.4f}")
+print(
+    f"dy/dp where y was built: p = {saved.item():.4f}, "
+    f"p.grad = {saved.grad.item():.4f}"
+)
 
 # %%
 # With ``.data`` the gradient printed above is :math:`2p` at the *updated* value: the
@@ -72,11 +82,20 @@ print(f"dy/dp where y was built: p = {saved.item():.4f}, p.grad = {saved.grad.it
 ps = torch.linspace(1.5, 4.0, 100)
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
 ax.plot(ps, ps**2, color="black", label="y = p²")
-for at, slope, style, what in [(3.0, saved.grad.item(), "-", "the graph's point, p = 3"),
-                               (2.5, data_grad, "--", "what .data returned")]:
-    ax.plot(ps, at**2 + slope * (ps - at), style, label=f"slope {slope:g}: {what}")
+for at, slope, style, what in [
+    (3.0, saved.grad.item(), "-", "the graph's point, p = 3"),
+    (2.5, data_grad, "--", "what .data returned"),
+]:
+    ax.plot(
+        ps, at**2 + slope * (ps - at), style, label=f"slope {slope:g}: {what}"
+    )
     ax.plot([at], [at**2], "o", color="black")
-ax.set(xlabel="p", ylabel="y", ylim=(0, 16), title="y = p² built at p = 3, updated to 2.5")
+ax.set(
+    xlabel="p",
+    ylabel="y",
+    ylim=(0, 16),
+    title="y = p² built at p = 3, updated to 2.5",
+)
 ax.legend(loc="upper left")
 plt.show()
 
@@ -91,4 +110,7 @@ with torch.no_grad():
     p -= 0.5
 y = p**2
 y.backward()
-print(f"update, then a new graph: p = {p.item():.4f}, p.grad = {p.grad.item():.4f} (= 2p)")
+print(
+    f"update, then a new graph: p = {p.item():.4f}, "
+    f"p.grad = {p.grad.item():.4f} (= 2p)"
+)

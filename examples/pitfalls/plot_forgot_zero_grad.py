@@ -58,8 +58,15 @@ for zero_grad in (True, False):
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
 for zero_grad in (True, False):
     path = runs[zero_grad]["path"]
-    ax.plot(range(len(path)), path, "o-", ms=3,
-            label="zero_grad() every step" if zero_grad else "zero_grad() forgotten")
+    ax.plot(
+        range(len(path)),
+        path,
+        "o-",
+        ms=3,
+        label="zero_grad() every step"
+        if zero_grad
+        else "zero_grad() forgotten",
+    )
 ax.axhline(3.0, color="gray", ls="--", label="minimum, p = 3")
 ax.set(xlabel="step", ylabel="p", title=f"f(p) = (p - 3)², lr = {LR}")
 ax.legend(loc="lower right")

@@ -27,7 +27,11 @@ print(f"Running on {device}")
 
 def show(tensor):
     """A tensor's values with four decimals, e.g. [0.8000, -1.6000]."""
-    return "[" + ", ".join(f"{v:.4f}" for v in tensor.detach().cpu().tolist()) + "]"
+    return (
+        "["
+        + ", ".join(f"{v:.4f}" for v in tensor.detach().cpu().tolist())
+        + "]"
+    )
 
 
 torch.manual_seed(0)
@@ -36,15 +40,38 @@ optimizer = torch.optim.SGD(layer.parameters(), lr=0.1)
 before = list(layer.parameters())
 layer.to(device, torch.float64)
 tracked = optimizer.param_groups[0]["params"][0]
-print("Module.to: same Parameter objects:",
-      all(a is b for a, b in zip(before, layer.parameters())))
-print(f"Module.to: the optimizer's weight is on {tracked.device.type}, {tracked.dtype}")
+print(
+    "Module.to: same Parameter objects:",
+    all(a is b for a, b in zip(before, layer.parameters())),
+)
+print(
+    "Module.to: the optimizer's weight is on "
+    f"{tracked.device.type}, {tracked.dtype}"
+)
 
 weight_before = layer.weight.detach().clone()
 layer(torch.ones(1, 2, device=device, dtype=torch.float64)).sum().backward()
 optimizer.step()
 module_moved = (layer.weight.detach() - weight_before).norm().item()
 print(f"Module.to: the weight moved by {module_moved:.4f} in one step")
+
+# %%
+# What ``Module.to()`` does not convert: optimizer state made before the move. A momentum
+# buffer created by a float32 step stays float32 after the model becomes float64, and
+# stays so through later steps.
+
+torch.manual_seed(0)
+layer = nn.Linear(2, 1).to(device)
+optimizer = torch.optim.SGD(layer.parameters(), lr=0.1, momentum=0.9)
+layer(torch.ones(1, 2, device=device)).sum().backward()
+optimizer.step()
+layer.to(torch.float64)
+optimizer.zero_grad()
+layer(torch.ones(1, 2, device=device, dtype=torch.float64)).sum().backward()
+optimizer.step()
+buffer = optimizer.state[layer.weight]["momentum_buffer"]
+print("a float32 step, then Module.to(torch.float64), then one more step:")
+print(f"    weight {layer.weight.dtype}, momentum buffer {buffer.dtype}")
 
 # %%
 # ``Tensor.to()``: the optimizer keeps the old tensor
@@ -72,7 +99,9 @@ print(f"Tensor.to: the tensor SGD updated = {show(original)}")
 # as shown above, but optimizer state such as momentum buffers made before the move stays
 # where it was).
 
-fixed = torch.tensor([1.0, -2.0], device=device, dtype=torch.float64, requires_grad=True)
+fixed = torch.tensor(
+    [1.0, -2.0], device=device, dtype=torch.float64, requires_grad=True
+)
 optimizer = torch.optim.SGD([fixed], lr=0.1)
 (fixed**2).sum().backward()
 optimizer.step()
@@ -84,10 +113,16 @@ print(f"created as float64 on {device}: w after one step = {show(fixed)}")
 
 moves = {
     "layer.weight\nafter Module.to": module_moved,
-    "the float64 copy\nw = w.to(...)": (w.detach() - copy_before).norm().item(),
-    "the old leaf\nSGD holds": (original.detach() - original_before).norm().item(),
+    "the float64 copy\nw = w.to(...)": (w.detach() - copy_before)
+    .norm()
+    .item(),
+    "the old leaf\nSGD holds": (original.detach() - original_before)
+    .norm()
+    .item(),
 }
 fig, ax = plt.subplots(figsize=(6.4, 4), layout="constrained")
 ax.bar(list(moves), list(moves.values()), color=["C0", "C3", "C2"])
-ax.set(ylabel="distance moved in one step", title="Which tensor does SGD update?")
+ax.set(
+    ylabel="distance moved in one step", title="Which tensor does SGD update?"
+)
 plt.show()

@@ -32,7 +32,7 @@ print(f"Running on {device}")
 
 
 def try_sgd(tensor):
-    """Build an SGD optimizer over ``tensor``; return 'accepted' or the error it raised."""
+    """Build SGD over ``tensor``: 'accepted', or the error it raised."""
     try:
         torch.optim.SGD([tensor], lr=0.1)
     except ValueError as error:
@@ -42,8 +42,10 @@ def try_sgd(tensor):
 
 created = torch.tensor(5.0, requires_grad=True)
 moved = created.to("cpu")
-print(f'.to("cpu") on a CPU tensor: same object {moved is created}, '
-      f"is_leaf {moved.is_leaf}, SGD {try_sgd(moved)}")
+print(
+    f'.to("cpu") on a CPU tensor: same object {moved is created}, '
+    f"is_leaf {moved.is_leaf}, SGD {try_sgd(moved)}"
+)
 
 # %%
 # A conversion makes a non-leaf
@@ -54,8 +56,11 @@ print(f'.to("cpu") on a CPU tensor: same object {moved is created}, '
 
 leaf = torch.tensor(5.0, requires_grad=True, device=device)
 converted = leaf.to(torch.float64)
-print(f".to(torch.float64): same object {converted is leaf}, is_leaf {converted.is_leaf}, "
-      f"grad_fn {type(converted.grad_fn).__name__}")
+print(
+    f".to(torch.float64): same object {converted is leaf}, "
+    f"is_leaf {converted.is_leaf}, "
+    f"grad_fn {type(converted.grad_fn).__name__}"
+)
 print(f".to(torch.float64): SGD says {try_sgd(converted)}")
 
 # %%
@@ -68,13 +73,25 @@ print(f".to(torch.float64): SGD says {try_sgd(converted)}")
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     copy_grad = converted.grad
-print(f"after backward: leaf.grad = {leaf.grad.item():.4f}, converted.grad = {copy_grad}")
+print(
+    f"after backward: leaf.grad = {leaf.grad.item():.4f}, "
+    f"converted.grad = {copy_grad}"
+)
 
 fig, ax = plt.subplots(figsize=(6.4, 4), layout="constrained")
-ax.bar(["leaf (float32)\nwhat SGD needs", "converted (float64)\nwhat the code kept"],
-       [leaf.grad.item(), 0.0], color=["C2", "C3"])
+ax.bar(
+    [
+        "leaf (float32)\nwhat SGD needs",
+        "converted (float64)\nwhat the code kept",
+    ],
+    [leaf.grad.item(), 0.0],
+    color=["C2", "C3"],
+)
 ax.text(1, 0.5, ".grad is None", ha="center", va="bottom")
-ax.set(ylabel=".grad after backward()", title="d/dp (p - 1)² at p = 5: where it is stored")
+ax.set(
+    ylabel=".grad after backward()",
+    title="d/dp (p - 1)² at p = 5: where it is stored",
+)
 plt.show()
 
 # %%
@@ -84,11 +101,19 @@ plt.show()
 # leaf. When the tensor already exists, move it first and ask for gradients afterwards,
 # with ``.requires_grad_()``. Both are accepted by SGD and move when it steps.
 
-made_there = torch.tensor(5.0, requires_grad=True, device=device, dtype=torch.float64)
-moved_then_marked = torch.tensor(5.0).to(device, torch.float64).requires_grad_()
-for name, p in [("created on device", made_there),
-                ("moved, then requires_grad_()", moved_then_marked)]:
+made_there = torch.tensor(
+    5.0, requires_grad=True, device=device, dtype=torch.float64
+)
+moved_then_marked = (
+    torch.tensor(5.0).to(device, torch.float64).requires_grad_()
+)
+for name, p in [
+    ("created on device", made_there),
+    ("moved, then requires_grad_()", moved_then_marked),
+]:
     optimizer = torch.optim.SGD([p], lr=0.1)
     ((p - 1.0) ** 2).backward()
     optimizer.step()
-    print(f"{name}: is_leaf {p.is_leaf}, {p.dtype}, p after a step {p.item():.4f}")
+    print(
+        f"{name}: is_leaf {p.is_leaf}, {p.dtype}, p after a step {p.item():.4f}"
+    )

@@ -34,7 +34,7 @@ SETTINGS = {
 
 
 def path_after_gradient(set_to_none, steps=2, **settings):
-    """p after a step with a gradient of 1, then after steps with zero_grad(set_to_none)."""
+    """p after a step with gradient 1, then steps after zero_grad()."""
     p = torch.tensor(1.0, device=device, requires_grad=True)
     optimizer = torch.optim.SGD([p], lr=0.5, **settings)
     p.grad = torch.tensor(1.0, device=device)
@@ -52,8 +52,10 @@ for name, settings in SETTINGS.items():
     for set_to_none in (True, False):
         path, grad = path_after_gradient(set_to_none, **settings)
         shown = "None" if grad is None else f"{grad.item():.1f}"
-        print(f"{name:<16} set_to_none={set_to_none!s:<5}  p.grad = {shown:<4}  "
-              f"p: {path[1]:.4f} -> {path[2]:.4f}")
+        print(
+            f"{name:<16} set_to_none={set_to_none!s:<5}  p.grad = {shown:<4}  "
+            f"p: {path[1]:.4f} -> {path[2]:.4f}"
+        )
 
 # %%
 # Reading the results
@@ -76,8 +78,18 @@ for (name, settings), color in zip(list(SETTINGS.items())[1:], ["C0", "C1"]):
     for set_to_none, style in ((True, "o-"), (False, "s--")):
         path, _ = path_after_gradient(set_to_none, steps=21, **settings)
         label = f"{name}, set_to_none={set_to_none}"
-        ax.plot(path, style, ms=3, color=color, alpha=1.0 if set_to_none else 0.7, label=label)
-ax.set(xlabel="step (a gradient of 1 only at step 1)", ylabel="p",
-       title="zero_grad(): None gradients against zero gradients")
+        ax.plot(
+            path,
+            style,
+            ms=3,
+            color=color,
+            alpha=1.0 if set_to_none else 0.7,
+            label=label,
+        )
+ax.set(
+    xlabel="step (a gradient of 1 only at step 1)",
+    ylabel="p",
+    title="zero_grad(): None gradients against zero gradients",
+)
 ax.legend(loc="lower left")
 plt.show()

@@ -61,12 +61,17 @@ def range_test(nudge=False):
         loss.backward()
         optimizer.step()
         scheduler.step()
-    return torch.tensor(lrs, dtype=torch.float64), torch.tensor(losses, dtype=torch.float64)
+    return torch.tensor(lrs, dtype=torch.float64), torch.tensor(
+        losses, dtype=torch.float64
+    )
 
 
 lrs, losses = range_test()
 best = int(losses.argmin())
-print(f"{len(losses)} steps; lowest loss at lr {lrs[best]:.3g}, stopped at lr {lrs[-1]:.3g}")
+print(
+    f"{len(losses)} steps; lowest loss at lr {lrs[best]:.3g}, "
+    f"stopped at lr {lrs[-1]:.3g}"
+)
 print(f"lowest loss about {losses[best]:.2g} (rounded: see below)")
 
 # %%
@@ -79,8 +84,10 @@ print(f"lowest loss about {losses[best]:.2g} (rounded: see below)")
 
 nudged_lrs, nudged_losses = range_test(nudge=True)
 change = abs(nudged_losses.min() / losses.min() - 1)
-print(f"start nudged by one float32 unit: lowest loss at lr "
-      f"{nudged_lrs[nudged_losses.argmin()]:.3g}")
+print(
+    f"start nudged by one float32 unit: lowest loss at lr "
+    f"{nudged_lrs[nudged_losses.argmin()]:.3g}"
+)
 print(f"    lowest loss changed by more than 0.01%: {bool(change > 1e-4)}")
 
 # %%
@@ -93,12 +100,21 @@ powers, _ = problem(torch.device("cpu"))
 hessian = 2 * powers.double().T @ powers.double()
 largest = torch.linalg.eigvalsh(hessian)[-1].item()
 bound = 2 / largest
-print(f"largest Hessian eigenvalue {largest:.4g}; stability bound 2 / lambda_max = {bound:.3g}")
+print(
+    f"largest Hessian eigenvalue {largest:.4g}; "
+    f"stability bound 2 / lambda_max = {bound:.3g}"
+)
 
 steepest = int(torch.diff(losses.log()).argmin()) + 1
 turn = int(losses.argmin())
-print(f"steepest fall of the loss at lr {lrs[steepest]:.3g} ({lrs[steepest] / bound:.2f} x the bound)")
-print(f"the loss turned up after lr {lrs[turn]:.3g} ({lrs[turn] / bound:.2f} x the bound)")
+print(
+    f"steepest fall of the loss at lr {lrs[steepest]:.3g} "
+    f"({lrs[steepest] / bound:.2f} x the bound)"
+)
+print(
+    f"the loss turned up after lr {lrs[turn]:.3g} "
+    f"({lrs[turn] / bound:.2f} x the bound)"
+)
 
 # %%
 # The loss falls fastest just below the bound, but turns up only some way past it: above the
@@ -111,8 +127,18 @@ print(f"the loss turned up after lr {lrs[turn]:.3g} ({lrs[turn] / bound:.2f} x t
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
 ax.plot(lrs, losses, "o-", ms=3, label="loss during the test")
 ax.axvline(bound, color="C3", ls="--", label=f"2 / lambda_max = {bound:.2g}")
-ax.axvline(lrs[steepest], color="C2", ls=":", label=f"steepest fall, lr = {lrs[steepest]:.2g}")
-ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="summed squared error",
-       title="Learning-rate range test on the cubic fit of sin(x)")
+ax.axvline(
+    lrs[steepest],
+    color="C2",
+    ls=":",
+    label=f"steepest fall, lr = {lrs[steepest]:.2g}",
+)
+ax.set(
+    xscale="log",
+    yscale="log",
+    xlabel="learning rate",
+    ylabel="summed squared error",
+    title="Learning-rate range test on the cubic fit of sin(x)",
+)
 ax.legend(loc="lower left")
 plt.show()

@@ -31,22 +31,29 @@ print(f"Running on {device}")
 
 
 def named(prefix, module):
-    """The module's parameters as (name, parameter) pairs, names prefixed by ``prefix``."""
+    """The module's (name, parameter) pairs, names prefixed by ``prefix``."""
     return [(f"{prefix}.{name}", p) for name, p in module.named_parameters()]
 
 
 def show_groups(optimizer):
-    """One line per group: its learning rate, momentum and the names of its parameters."""
+    """One line per group: lr, momentum, names of its parameters."""
     for index, group in enumerate(optimizer.param_groups):
         names = ", ".join(group["param_names"])
-        print(f"group {index}: lr={group['lr']}, momentum={group['momentum']}: {names}")
+        print(
+            f"group {index}: lr={group['lr']}, "
+            f"momentum={group['momentum']}: {names}"
+        )
 
 
 torch.manual_seed(0)
 model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1)).to(device)
 optimizer = torch.optim.SGD(
-    [{"params": named("0", model[0]), "lr": 0.01}, {"params": named("2", model[2])}],
-    lr=0.1, momentum=0.9,
+    [
+        {"params": named("0", model[0]), "lr": 0.01},
+        {"params": named("2", model[2])},
+    ],
+    lr=0.1,
+    momentum=0.9,
 )
 show_groups(optimizer)
 
@@ -56,7 +63,9 @@ grads = [model[0].weight.grad.clone(), model[2].weight.grad.clone()]
 optimizer.step()
 after = [model[0].weight.detach(), model[2].weight.detach()]
 # On the first step the momentum buffer is the gradient, so the move is lr * grad.
-ratios = [((b - a).norm() / g.norm()).item() for b, a, g in zip(before, after, grads)]
+ratios = [
+    ((b - a).norm() / g.norm()).item() for b, a, g in zip(before, after, grads)
+]
 for layer, ratio in zip(("first", "second"), ratios):
     print(f"{layer} layer: |weight change| / |grad| = {ratio:.4f}")
 
@@ -66,11 +75,21 @@ for layer, ratio in zip(("first", "second"), ratios):
 
 fig, ax = plt.subplots(figsize=(6.4, 4), layout="constrained")
 positions = range(len(ratios))
-ax.bar(positions, ratios, color=["C0", "C1"], label="measured |weight change| / |grad|")
+ax.bar(
+    positions,
+    ratios,
+    color=["C0", "C1"],
+    label="measured |weight change| / |grad|",
+)
 ax.plot(positions, [0.01, 0.1], "k_", ms=40, mew=2, label="the group's lr")
-ax.set_xticks(list(positions), ["first layer\n(group 0)", "second layer\n(group 1)"])
-ax.set(yscale="log", ylabel="step / gradient (log scale)",
-       title="One step of SGD with two parameter groups")
+ax.set_xticks(
+    list(positions), ["first layer\n(group 0)", "second layer\n(group 1)"]
+)
+ax.set(
+    yscale="log",
+    ylabel="step / gradient (log scale)",
+    title="One step of SGD with two parameter groups",
+)
 ax.legend(loc="upper left")
 plt.show()
 
@@ -104,7 +123,11 @@ with warnings.catch_warnings(record=True) as caught:
     twice = torch.optim.SGD([p, p], lr=0.1)
 for warning in caught:
     text = f"SGD([p, p]) -> {warning.category.__name__}: {warning.message}"
-    print(textwrap.fill(text, width=78, subsequent_indent="    ", break_long_words=False))
+    print(
+        textwrap.fill(
+            text, width=78, subsequent_indent="    ", break_long_words=False
+        )
+    )
 p.grad = torch.ones(1, device=device)
 twice.step()
 print(f"one step, lr 0.1, grad 1 -> p = {p.item():.4f}")

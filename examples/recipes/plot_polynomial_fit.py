@@ -29,10 +29,14 @@ STEPS, LR = 2000, 1e-6
 def fit(momentum=0.0):
     """Fit the cubic; return the loss of each step and the final coefficients."""
     torch.manual_seed(0)
-    coefficients = torch.randn(4).to(device).requires_grad_()  # a, b, c, d: leaves on device
+    coefficients = (
+        torch.randn(4).to(device).requires_grad_()
+    )  # a, b, c, d: leaves on device
     x = torch.linspace(-math.pi, math.pi, 2000, device=device)
     y = torch.sin(x)
-    powers = torch.stack([x**0, x, x**2, x**3], dim=1)  # one column per coefficient
+    powers = torch.stack(
+        [x**0, x, x**2, x**3], dim=1
+    )  # one column per coefficient
     optimizer = torch.optim.SGD([coefficients], lr=LR, momentum=momentum)
     losses = []
     for _ in range(STEPS):
@@ -41,24 +45,32 @@ def fit(momentum=0.0):
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
-    return {"losses": torch.tensor(losses), "coefficients": coefficients.detach().cpu()}
+    return {
+        "losses": torch.tensor(losses),
+        "coefficients": coefficients.detach().cpu(),
+    }
 
 
 def number(value, sign=False):
-    """``value`` with four decimals; a value that rounds to zero prints as 0.0000."""
+    """``value`` with four decimals; one that rounds to zero is 0.0000."""
     value = round(value, 4) or 0.0  # turns -0.0 into 0.0
     return f"{value:+.4f}" if sign else f"{value:.4f}"
 
 
 def as_polynomial(coefficients):
     a, b, c, d = coefficients.tolist()
-    return (f"y = {number(a)} {number(b, True)} x {number(c, True)} x^2 "
-            f"{number(d, True)} x^3")
+    return (
+        f"y = {number(a)} {number(b, True)} x {number(c, True)} x^2 "
+        f"{number(d, True)} x^3"
+    )
 
 
 runs = {momentum: fit(momentum) for momentum in (0.0, 0.9)}
 for momentum, found in runs.items():
-    print(f"momentum {momentum}: loss after {STEPS} steps = {found['losses'][-1].item():.4f}")
+    print(
+        f"momentum {momentum}: loss after {STEPS} steps = "
+        f"{found['losses'][-1].item():.4f}"
+    )
     print(f"    {as_polynomial(found['coefficients'])}")
 
 # %%
@@ -66,27 +78,39 @@ for momentum, found in runs.items():
 # ---------------------------------
 # With the tutorial's settings the loss is still falling after 2000 steps: with so small a
 # learning rate, the flat directions of this problem move slowly.
-# Momentum makes the steady step up to 1 / (1 - mu) times longer there, and ends lower.
+# Momentum lengthens the steps along directions whose gradient stays steady (see the
+# momentum section's effective step), and ends lower.
 # Below: the step from which each run stays within 1% of its final loss.
 
 for momentum, found in runs.items():
     losses = found["losses"]
     outside = (losses > 1.01 * losses[-1]).nonzero()
     within = int(outside[-1]) + 1 if len(outside) else 0
-    print(f"momentum {momentum}: within 1% of the final loss from step {within}")
+    print(
+        f"momentum {momentum}: within 1% of the final loss from step {within}"
+    )
 
 fig, (left, right) = plt.subplots(2, 1, figsize=(6.4, 8), layout="constrained")
 for momentum, found in runs.items():
     left.plot(found["losses"], label=f"momentum {momentum}")
-left.set(yscale="log", xlabel="step", ylabel="summed squared error",
-         title=f"Loss, lr = {LR:g}")
+left.set(
+    yscale="log",
+    xlabel="step",
+    ylabel="summed squared error",
+    title=f"Loss, lr = {LR:g}",
+)
 left.legend(loc="upper right")
 
 xs = torch.linspace(-math.pi, math.pi, 200)
 right.plot(xs, torch.sin(xs), "k", lw=3, alpha=0.3, label="sin(x)")
 for momentum, found in runs.items():
     a, b, c, d = found["coefficients"]
-    right.plot(xs, a + b * xs + c * xs**2 + d * xs**3, "--", label=f"cubic, momentum {momentum}")
+    right.plot(
+        xs,
+        a + b * xs + c * xs**2 + d * xs**3,
+        "--",
+        label=f"cubic, momentum {momentum}",
+    )
 right.set(xlabel="x", ylabel="y", title="The fitted cubics")
 right.legend(loc="upper left")
 plt.show()

@@ -30,11 +30,14 @@ device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 print(f"Running on {device}")
 
 EPOCHS, EDIT_AT, EDITED_LR = 10, 4, 0.01
-print(f"initial lr 0.1, halved every 3 epochs; set to {EDITED_LR} by hand at epoch {EDIT_AT}")
+print(
+    f"initial lr 0.1, halved every 3 epochs; "
+    f"set to {EDITED_LR} by hand at epoch {EDIT_AT}"
+)
 
 
 def lr_per_epoch(make_scheduler, edit=True):
-    """The lr each epoch trains with, editing it by hand at EDIT_AT when ``edit``."""
+    """The lr of each epoch; with ``edit``, set by hand at EDIT_AT."""
     p = torch.zeros(1, device=device, requires_grad=True)
     optimizer = torch.optim.SGD([p], lr=0.1)
     scheduler = make_scheduler(optimizer)
@@ -50,8 +53,12 @@ def lr_per_epoch(make_scheduler, edit=True):
 
 
 SCHEDULERS = {
-    "LambdaLR (from the initial lr)": lambda opt: LambdaLR(opt, lambda epoch: 0.5 ** (epoch // 3)),
-    "StepLR (from the current lr)": lambda opt: StepLR(opt, step_size=3, gamma=0.5),
+    "LambdaLR (from the initial lr)": lambda opt: LambdaLR(
+        opt, lambda epoch: 0.5 ** (epoch // 3)
+    ),
+    "StepLR (from the current lr)": lambda opt: StepLR(
+        opt, step_size=3, gamma=0.5
+    ),
 }
 curves = {}
 for name, make in SCHEDULERS.items():
@@ -70,9 +77,15 @@ curves["no edit (either scheduler)"] = lr_per_epoch(
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
 for (name, used), marker in zip(curves.items(), "os^"):
     ax.step(range(EPOCHS), used, where="post", marker=marker, ms=4, label=name)
-ax.axvline(EDIT_AT, color="gray", ls=":", label=f"lr set to {EDITED_LR} by hand")
-ax.set(yscale="log", xlabel="epoch", ylabel="learning rate",
-       title="A manual lr edit under two schedulers")
+ax.axvline(
+    EDIT_AT, color="gray", ls=":", label=f"lr set to {EDITED_LR} by hand"
+)
+ax.set(
+    yscale="log",
+    xlabel="epoch",
+    ylabel="learning rate",
+    title="A manual lr edit under two schedulers",
+)
 ax.legend(loc="lower left")
 plt.show()
 
@@ -94,7 +107,16 @@ with warnings.catch_warnings(record=True) as caught:
     optimizer.step()
 for warning in caught:
     text = f"{warning.category.__name__}: {warning.message}"
-    print(textwrap.fill(text, width=78, subsequent_indent="    ",
-                        break_long_words=False, break_on_hyphens=False))
+    print(
+        textwrap.fill(
+            text,
+            width=78,
+            subsequent_indent="    ",
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+    )
 first_lr = p.item() / -1.0  # the step was -lr * 1
-print(f"the first optimizer step used lr = {first_lr:.4f}, not the initial 0.1")
+print(
+    f"the first optimizer step used lr = {first_lr:.4f}, not the initial 0.1"
+)

@@ -36,7 +36,9 @@ def make(named=False):
     torch.manual_seed(0)
     model = nn.Linear(3, 1).to(device)
     params = model.named_parameters() if named else model.parameters()
-    optimizer = torch.optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=1e-3)
+    optimizer = torch.optim.SGD(
+        params, lr=0.1, momentum=0.9, weight_decay=1e-3
+    )
     return model, optimizer
 
 
@@ -57,15 +59,19 @@ first_losses = train(model, optimizer, steps=3)
 saved = optimizer.state_dict()
 print("keys:", list(saved))
 print("param_groups[0]['params']:", saved["param_groups"][0]["params"])
-print("state[0]['momentum_buffer']:", saved["state"][0]["momentum_buffer"].cpu())
+print(
+    "state[0]['momentum_buffer']:", saved["state"][0]["momentum_buffer"].cpu()
+)
 
 # %%
 # Built from ``model.named_parameters()`` instead, each group also carries the names, in
 # the same order as the positions:
 
 _, named_optimizer = make(named=True)
-print("with named_parameters(): param_names =",
-      named_optimizer.state_dict()["param_groups"][0]["param_names"])
+print(
+    "with named_parameters(): param_names =",
+    named_optimizer.state_dict()["param_groups"][0]["param_names"],
+)
 
 # %%
 # A round trip through ``io.BytesIO``
@@ -75,7 +81,9 @@ print("with named_parameters(): param_names =",
 # dtype in any case.
 
 file = io.BytesIO()
-torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, file)
+torch.save(
+    {"model": model.state_dict(), "optimizer": optimizer.state_dict()}, file
+)
 
 file.seek(0)
 checkpoint = torch.load(file, map_location=device)
@@ -102,15 +110,38 @@ model_only, fresh_optimizer = make()
 model_only.load_state_dict(checkpoint["model"])
 model_only_losses = train(model_only, fresh_optimizer, steps=5)
 difference = (model_only.weight - straight_model.weight).abs().max().item()
-print(f"model state only: largest weight difference after 8 steps {difference:.4f}")
+print(
+    f"model state only: largest weight difference after 8 steps {difference:.4f}"
+)
 
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
-ax.plot(range(8), straight_losses, "o-", lw=3, alpha=0.4, label="8 steps without a pause")
-ax.plot(range(3, 8), resumed_losses, "k.--", label="resumed with the optimizer's state")
-ax.plot(range(3, 8), model_only_losses, "s:", color="C3",
-        label="resumed with the model's state only")
+ax.plot(
+    range(8),
+    straight_losses,
+    "o-",
+    lw=3,
+    alpha=0.4,
+    label="8 steps without a pause",
+)
+ax.plot(
+    range(3, 8),
+    resumed_losses,
+    "k.--",
+    label="resumed with the optimizer's state",
+)
+ax.plot(
+    range(3, 8),
+    model_only_losses,
+    "s:",
+    color="C3",
+    label="resumed with the model's state only",
+)
 ax.axvline(2.5, color="gray", lw=0.8)
 ax.text(2.55, max(straight_losses), " save, load", va="top")
-ax.set(xlabel="step", ylabel="mean squared error", title="Pausing and resuming SGD with momentum")
+ax.set(
+    xlabel="step",
+    ylabel="mean squared error",
+    title="Pausing and resuming SGD with momentum",
+)
 ax.legend(loc="upper right")
 plt.show()

@@ -32,7 +32,9 @@ LR, WD, STEPS = 0.1, 0.1, 100
 def decay_only(momentum, decoupled):
     """|p| after each step when the only force on p is weight decay."""
     p = torch.tensor(1.0, device=device, requires_grad=True)
-    optimizer = torch.optim.SGD([p], lr=LR, momentum=momentum, weight_decay=0.0 if decoupled else WD)
+    optimizer = torch.optim.SGD(
+        [p], lr=LR, momentum=momentum, weight_decay=0.0 if decoupled else WD
+    )
     sizes = [p.item()]
     for _ in range(STEPS):
         p.grad = torch.zeros((), device=device)
@@ -54,8 +56,10 @@ CASES = {
 
 found = {case: decay_only(*settings) for case, settings in CASES.items()}
 for (kind, momentum), sizes in found.items():
-    print(f"{kind:<9} momentum {momentum}: p after 10 steps {sizes[10].item():+.4f}, "
-          f"after {STEPS} steps {sizes[-1].item():+.4f}")
+    print(
+        f"{kind:<9} momentum {momentum}: p after 10 steps {sizes[10].item():+.4f}, "
+        f"after {STEPS} steps {sizes[-1].item():+.4f}"
+    )
 
 # %%
 # Without momentum the two columns agree, up to float32 rounding (the two runs multiply in
@@ -66,14 +70,20 @@ for (kind, momentum), sizes in found.items():
 
 print(f"decoupled shrink factor per step 1 - lr * wd = {1 - LR * WD:.4f}")
 gap = (found["coupled", 0.0] - found["decoupled", 0.0]).abs().max().item()
-print(f"coupled and decoupled, no momentum: within 1e-5 at every step: {gap < 1e-5}")
+print(
+    f"coupled and decoupled, no momentum: within 1e-5 at every step: {gap < 1e-5}"
+)
 
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
 for (kind, momentum), sizes in found.items():
     style = "-" if kind == "coupled" else "--"
     ax.plot(sizes.abs(), style, label=f"{kind}, momentum {momentum}")
-ax.set(yscale="log", xlabel="step", ylabel="|p| (log scale)",
-       title=f"Weight decay alone, lr {LR}, weight decay {WD}")
+ax.set(
+    yscale="log",
+    xlabel="step",
+    ylabel="|p| (log scale)",
+    title=f"Weight decay alone, lr {LR}, weight decay {WD}",
+)
 ax.legend(loc="lower left")
 plt.show()
 
@@ -88,7 +98,9 @@ def fit(momentum, decoupled, wd=0.5, steps=200):
     """Least squares for y = 3 x with weight decay; return the final w."""
     x = torch.linspace(-1, 1, 20, device=device)
     w = torch.zeros((), device=device, requires_grad=True)
-    optimizer = torch.optim.SGD([w], lr=LR, momentum=momentum, weight_decay=0.0 if decoupled else wd)
+    optimizer = torch.optim.SGD(
+        [w], lr=LR, momentum=momentum, weight_decay=0.0 if decoupled else wd
+    )
     for _ in range(steps):
         optimizer.zero_grad()
         ((w * x - 3 * x) ** 2).mean().backward()

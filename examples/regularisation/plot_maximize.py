@@ -46,8 +46,10 @@ def run(maximize, objective, **settings):
 ascent = run(True, f, momentum=0.5)
 descent = run(False, lambda p: -f(p), momentum=0.5)
 print(f"maximize f:  p after {STEPS} steps = {ascent[-1]:.4f}")
-print(f"minimize -f: p after {STEPS} steps = {descent[-1]:.4f}; "
-      f"same path at every step: {torch.equal(ascent, descent)}")
+print(
+    f"minimize -f: p after {STEPS} steps = {descent[-1]:.4f}; "
+    f"same path at every step: {torch.equal(ascent, descent)}"
+)
 
 # %%
 # Negating a float is exact, so the two paths are equal to the last bit.
@@ -62,7 +64,9 @@ WD = 1.0
 
 
 decayed = run(True, f, weight_decay=WD)
-print(f"maximize f with weight_decay={WD}: p after {STEPS} steps = {decayed[-1]:.4f}")
+print(
+    f"maximize f with weight_decay={WD}: p after {STEPS} steps = {decayed[-1]:.4f}"
+)
 
 peak = 4 / (2 + WD)
 print(f"peak of f(p) - wd/2 p^2: p = 4 / (2 + wd) = {peak:.4f}")
@@ -72,9 +76,18 @@ xs = torch.linspace(-1.5, 3.0, 200)
 left.plot(xs, f(xs), label="f(p) = 1 - (p - 2)²")
 left.plot(xs, f(xs) - WD / 2 * xs**2, label=f"f(p) - {WD:g}/2 p²")
 left.plot(ascent, f(ascent), "o-", ms=3, label="maximize=True, momentum 0.5")
-left.plot(decayed, f(decayed) - WD / 2 * decayed ** 2, "s-", ms=3,
-          label=f"maximize=True, weight_decay={WD:g}")
-left.set(xlabel="p", ylabel="objective", title="Gradient ascent with SGD(maximize=True)")
+left.plot(
+    decayed,
+    f(decayed) - WD / 2 * decayed**2,
+    "s-",
+    ms=3,
+    label=f"maximize=True, weight_decay={WD:g}",
+)
+left.set(
+    xlabel="p",
+    ylabel="objective",
+    title="Gradient ascent with SGD(maximize=True)",
+)
 left.legend(loc="lower right")
 right.plot(ascent, label="maximize=True, momentum 0.5")
 right.plot(decayed, label=f"maximize=True, weight_decay={WD:g}")

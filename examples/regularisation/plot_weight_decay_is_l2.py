@@ -29,16 +29,20 @@ def data():
     """A fixed, slightly noisy linear problem."""
     generator = torch.Generator().manual_seed(0)
     inputs = torch.randn(32, 3, generator=generator)
-    targets = inputs @ torch.tensor([2.0, -1.0, 0.5]) + 0.1 * torch.randn(32, generator=generator)
+    targets = inputs @ torch.tensor([2.0, -1.0, 0.5]) + 0.1 * torch.randn(
+        32, generator=generator
+    )
     return inputs.to(device), targets.to(device)
 
 
 def train(momentum, penalty_in_loss):
-    """Fit w with either weight_decay=WD or the penalty WD/2 |w|^2 added to the loss."""
+    """Fit w with weight_decay=WD, or with WD/2 |w|^2 added to the loss."""
     inputs, targets = data()
     w = torch.zeros(3, device=device, requires_grad=True)
     decay = 0.0 if penalty_in_loss else WD
-    optimizer = torch.optim.SGD([w], lr=LR, momentum=momentum, weight_decay=decay)
+    optimizer = torch.optim.SGD(
+        [w], lr=LR, momentum=momentum, weight_decay=decay
+    )
     path = [w.detach().clone()]
     for _ in range(STEPS):
         optimizer.zero_grad()
@@ -52,7 +56,7 @@ def train(momentum, penalty_in_loss):
 
 
 def float32_units(a, b):
-    """The largest gap between ``a`` and ``b``, counted in float32 spacings at ``a``."""
+    """The largest gap from ``a`` to ``b``, in float32 spacings at ``a``."""
     spacing = torch.nextafter(a.abs(), torch.tensor(float("inf"))) - a.abs()
     return int(((a - b).abs() / spacing).max().ceil())
 
@@ -63,9 +67,13 @@ for momentum in (0.0, 0.9):
     penalised = train(momentum, penalty_in_loss=True)
     results[momentum] = (coupled, penalised)
     units = float32_units(coupled, penalised)
-    print(f"momentum {momentum}: w after {STEPS} steps = "
-          f"{[round(v, 4) for v in coupled[-1].tolist()]}")
-    print(f"    the two runs agree within 8 float32 units at every step: {units <= 8}")
+    print(
+        f"momentum {momentum}: w after {STEPS} steps = "
+        f"{[round(v, 4) for v in coupled[-1].tolist()]}"
+    )
+    print(
+        f"    the two runs agree within 8 float32 units at every step: {units <= 8}"
+    )
 
 # %%
 # The two runs agree to the last few bits of float32 at every step, with and without
@@ -73,15 +81,30 @@ for momentum in (0.0, 0.9):
 # difference is the order of the floating-point operations that form
 # the gradient (:math:`\text{wd}\cdot p` added by the optimizer, or
 # :math:`\frac{\text{wd}}{2} \cdot 2p` from autograd). Adding the penalty to the loss is the
-# portable form; ``weight_decay`` is the cheaper one.
+# portable form (any optimizer sees it); ``weight_decay`` keeps the penalty out of the
+# graph.
 
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
 for momentum, (coupled, penalised) in results.items():
     steps = range(len(coupled))
-    ax.plot(steps, coupled.norm(dim=1), lw=3, alpha=0.4,
-            label=f"weight_decay={WD}, momentum {momentum}")
-    ax.plot(steps, penalised.norm(dim=1), "k--", lw=1,
-            label=f"loss + {WD}/2 |w|², momentum {momentum}")
-ax.set(xlabel="step", ylabel="|w|", title="Weight decay and an L2 penalty: the same path")
+    ax.plot(
+        steps,
+        coupled.norm(dim=1),
+        lw=3,
+        alpha=0.4,
+        label=f"weight_decay={WD}, momentum {momentum}",
+    )
+    ax.plot(
+        steps,
+        penalised.norm(dim=1),
+        "k--",
+        lw=1,
+        label=f"loss + {WD}/2 |w|², momentum {momentum}",
+    )
+ax.set(
+    xlabel="step",
+    ylabel="|w|",
+    title="Weight decay and an L2 penalty: the same path",
+)
 ax.legend(loc="lower right")
 plt.show()
