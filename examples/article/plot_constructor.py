@@ -105,7 +105,7 @@ for name, value in torch.optim.SGD(
 
 steps = range(STEPS + 1)
 fig, (minimise, maximise) = plt.subplots(
-    2, 1, figsize=(6.4, 8), layout="constrained"
+    2, 1, figsize=(6.4, 9), layout="constrained"
 )
 for label, path in paths.items():
     if label != "maximize=True":
@@ -114,7 +114,7 @@ minimise.axhline(0.0, color="grey", linewidth=0.8)
 minimise.set(
     xlabel="step", ylabel="x", title="Minimising y = x² from x = 5, lr = 0.1"
 )
-minimise.legend(loc="upper right")
+minimise.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=2)
 
 maximise.plot(steps, paths["plain"], marker=".", label="plain")
 maximise.plot(steps, paths["maximize=True"], marker=".", label="maximize=True")
@@ -122,7 +122,7 @@ maximise.set_yscale("log")
 maximise.set(
     xlabel="step", ylabel="x (log scale)", title="maximize=True climbs instead"
 )
-maximise.legend(loc="center left")
+maximise.legend(loc="lower left")
 plt.show()
 
 ratio = (paths["maximize=True"][1] / paths["maximize=True"][0]).item()

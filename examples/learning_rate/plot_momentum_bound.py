@@ -9,6 +9,8 @@ It converges exactly when both roots of :math:`z^2 - (1 + \\mu - \\text{lr}\\,\\
 lie inside the unit circle, which for :math:`0 \\le \\mu < 1` means
 :math:`0 < \\text{lr} < (2 + 2\\mu) / \\lambda`. Momentum almost doubles the largest stable
 learning rate as :math:`\\mu` approaches 1.
+
+Requires: ``pip install torch matplotlib``
 """
 
 # sphinx_gallery_thumbnail_number = 2

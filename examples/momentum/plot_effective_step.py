@@ -91,8 +91,9 @@ bottom.set(
     xlabel="step",
     title="Gradient +1, -1, +1, ...; dotted: lr / (1 + mu)",
 )
-top.legend(loc="lower right")
-bottom.legend(loc="upper right")
+fig.legend(
+    *top.get_legend_handles_labels(), loc="outside lower center", ncols=4
+)
 plt.show()
 
 # %%

@@ -87,6 +87,7 @@ ax.set_xticks(
 )
 ax.set(
     yscale="log",
+    ylim=(3e-3, 1.0),
     ylabel="step / gradient (log scale)",
     title="One step of SGD with two parameter groups",
 )
