@@ -28,8 +28,13 @@ b = torch.tensor(2.0, device=device)
 y = c * 3 * torch.exp(x) + b * x + 4.0
 optimizer = torch.optim.SGD([x, c], lr=1.0)
 
+# The tensors themselves are in 'params'; we print their names (the repr of a tensor
+# would also print its device).
+names = {id(x): "x", id(c): "c"}
 print("param_groups[0]:")
 for key, value in optimizer.param_groups[0].items():
+    if key == "params":
+        value = "[" + ", ".join(names[id(p)] for p in value) + "]"
     print(f"    {key!r}: {value}")
 print(
     "param_groups[0]['params'][0] is x:",
