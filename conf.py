@@ -56,7 +56,9 @@ nitpicky = True
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "substitution"]
 myst_heading_anchors = 3
 # Pages write {{ torch_version }} for the PyTorch the site was built with.
-myst_substitutions = {"torch_version": torch.__version__}
+# Where the source lives: set SGDLAB_REPOSITORY_URL when the site is published from a fork.
+repository_url = os.environ.get("SGDLAB_REPOSITORY_URL", "https://github.com/sgdlab/sgdlab")
+myst_substitutions = {"torch_version": torch.__version__, "repository_url": repository_url}
 
 # -- autodoc / napoleon --------------------------------------------------------
 autodoc_member_order = "bysource"
@@ -120,6 +122,9 @@ sphinx_gallery_conf = {
     "min_reported_time": 0,
     # Names in the code cells link to their docs: sgdlab's here, torch's through intersphinx.
     "doc_module": ("sgdlab",),
+    # Figures are served at twice their size too, so they stay sharp on high-density screens
+    # and when a reader clicks one open (docs/_ext/sgdlab_site.py links each to its 2x file).
+    "image_srcset": ["2x"],
 }
 # Rerun every example when the package's source changes (sphinx-gallery alone
 # only watches each example's own file).
@@ -133,12 +138,28 @@ plot_html_show_source_link = False
 # -- HTML -----------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"sgdlab {release}"
+html_favicon = "docs/_static/favicon.svg"
 html_theme_options = {
     "navigation_with_keys": False,
+    # Reader sections (article, guide, gallery, API) and "Project" all fit in the top bar.
+    "header_links_before_dropdown": 7,
+    "icon_links": [
+        {"name": "Source repository", "url": repository_url, "icon": "fa-brands fa-github", "type": "fontawesome"},
+    ],
     "show_toc_level": 2,
     "footer_start": ["copyright"],
     "footer_center": ["build-info"],
     "footer_end": ["sphinx-version"],
+}
+# Pages with no section around them get no left sidebar (it would be an empty
+# "Section Navigation"); the others keep the theme's.
+html_sidebars = {
+    "index": [],
+    "api": [],
+    "install": [],
+    "from-scratch": [],
+    "404": [],
+    "search": [],
 }
 # What built the site, shown in every page's footer (docs/_templates/build-info.html).
 html_context = {

@@ -1,5 +1,5 @@
-"""Sphinx glue for the site as readers meet it: thumbnails that say what they show, a 404 page
-that works at any address.
+"""Sphinx glue for the site as readers meet it: thumbnails that say what they show, figures that
+open at full size, a page's figures shown on the page itself, a 404 page that works at any address.
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from docutils import nodes
+from docutils.parsers.rst import directives
+from sphinx import addnodes
+from sphinx.util.docutils import SphinxDirective
 
 #: Where sphinx-gallery puts an example's thumbnail: <section>/images/thumb/sphx_glr_<stem>_thumb.png
 THUMBNAIL = re.compile(r"^/?(?P<section>.+)/images/thumb/sphx_glr_(?P<stem>.+)_thumb\.\w+$")
@@ -197,7 +200,136 @@ def resolve_imported_name(app, env, node, contnode):
     return found
 
 
+#: One entry of an ``srcset`` attribute: a URL and an optional density ("2.00x").
+SRCSET_ENTRY = re.compile(r"\s*(?P<url>[^\s,]+)(?:\s+(?P<density>[\d.]+)x)?\s*")
+
+
+def largest_source(srcset: str) -> str | None:
+    """The URL of the densest image in an ``srcset`` attribute (None when it is empty).
+
+    >>> largest_source("a.png, a_2_00x.png 2.00x")
+    'a_2_00x.png'
+    >>> largest_source("a.png")
+    'a.png'
+    >>> largest_source("") is None
+    True
+    """
+    found = [
+        (float(match["density"] or 1), match["url"])
+        for entry in srcset.split(",")
+        if (match := SRCSET_ENTRY.fullmatch(entry)) and match["url"]
+    ]
+    return max(found)[1] if found else None
+
+
+def link_to_full_size(img_html: str) -> str:
+    """Wrap a gallery ``<img>`` in a link to its densest file, so a click opens it full size.
+
+    >>> link_to_full_size('<img src="_images/f.png" srcset="_images/f.png, _images/f_2_00x.png 2.00x" alt="f"/>')
+    '<a class="sgdlab-enlarge reference external" href="_images/f_2_00x.png" title="Open the figure at full size"><img src="_images/f.png" srcset="_images/f.png, _images/f_2_00x.png 2.00x" alt="f"/></a>'
+    >>> link_to_full_size('<img src="x.png" alt="x"/>')
+    '<a class="sgdlab-enlarge reference external" href="x.png" title="Open the figure at full size"><img src="x.png" alt="x"/></a>'
+    """
+    srcset = re.search(r'\ssrcset="([^"]*)"', img_html)
+    src = re.search(r'\ssrc="([^"]*)"', img_html)
+    target = (largest_source(srcset[1]) if srcset else None) or (src[1] if src else None)
+    if target is None:
+        return img_html
+    return (
+        f'<a class="sgdlab-enlarge reference external" href="{target}" '
+        f'title="Open the figure at full size">{img_html}</a>'
+    )
+
+
+def visit_linked_figure(self, node) -> None:
+    """sphinx-gallery's ``image-sg`` HTML, wrapped in a link to the 2x file (click to enlarge)."""
+    from sphinx_gallery.directives import visit_imgsg_html
+
+    start = len(self.body)
+    visit_imgsg_html(self, node)
+    if node.get("srcset") is None:  # the plain image path: sphinx writes it, leave it alone
+        return
+    self.body[start:] = [link_to_full_size("".join(self.body[start:]))]
+
+
+def depart_linked_figure(self, node) -> None:
+    """Nothing to close: the visit wrote the whole element (as sphinx-gallery's own does)."""
+
+
+def example_figures(images_dir: Path, stem: str) -> list[tuple[Path, Path | None]]:
+    """The figures sphinx-gallery saved for an example, each with its 2x file when there is one.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name in ["sphx_glr_plot_a_001.png", "sphx_glr_plot_a_001_2_00x.png",
+    ...              "sphx_glr_plot_a_002.png", "sphx_glr_plot_ab_001.png"]:
+    ...     _ = (folder / name).write_bytes(b"")
+    >>> [(one.name, two and two.name) for one, two in example_figures(folder, "plot_a")]
+    [('sphx_glr_plot_a_001.png', 'sphx_glr_plot_a_001_2_00x.png'), ('sphx_glr_plot_a_002.png', None)]
+    """
+    pattern = re.compile(rf"sphx_glr_{re.escape(stem)}_(\d{{3}})\.png")
+    found = sorted(path for path in images_dir.glob(f"sphx_glr_{stem}_*.png") if pattern.fullmatch(path.name))
+    return [(path, path.with_name(f"{path.stem}_2_00x.png") if path.with_name(f"{path.stem}_2_00x.png").exists() else None) for path in found]
+
+
+class ExampleFigures(SphinxDirective):
+    """``{example-figures} /auto_examples/<section>/plot_x``: the figures that gallery script drew,
+    shown on this page (each opens at full size), with a link to the script's own page.
+
+    A build that does not run the gallery (``make html-noplot``) has no figures to show: the
+    link stays.
+    """
+
+    required_arguments = 1
+    option_spec = {"figures": directives.positive_int_list}
+
+    def run(self) -> list[nodes.Node]:
+        docname = self.arguments[0].strip().lstrip("/")
+        section, stem = docname.removeprefix("auto_examples/").rsplit("/", 1)
+        images_dir = Path(self.env.srcdir) / "auto_examples" / section / "images"
+        script = Path(self.env.srcdir).parent / "examples" / section / f"{stem}.py"
+        if not script.is_file():
+            raise self.error(f"example-figures: no gallery script {script}")
+        self.env.note_dependency(str(script))
+        wanted = self.options.get("figures")
+        container = nodes.container(classes=["sgdlab-example-figures"])
+        figures = example_figures(images_dir, stem)
+        for number, (one, two) in enumerate(figures, start=1):
+            if wanted and number not in wanted:
+                continue
+            self.env.note_dependency(str(one))
+            uri = "/" + one.relative_to(self.env.srcdir).as_posix()
+            image = _imgsgnode()
+            image["uri"] = uri
+            image["alt"] = f"Figure {number} of the example {stem}.py"
+            image["class"] = ["sphx-glr-single-img"]
+            image["srcset"] = f"{uri}, /{two.relative_to(self.env.srcdir).as_posix()} 2.00x" if two else f"{uri}"
+            container += image
+        caption = nodes.paragraph(classes=["sgdlab-figure-source"])
+        caption += nodes.Text("Drawn by the gallery script " if figures else "The gallery script ")
+        xref = addnodes.pending_xref(
+            "", refdomain="std", reftype="doc", reftarget="/" + docname, refexplicit=False, refwarn=True
+        )
+        xref += nodes.inline(docname, docname)
+        caption += xref
+        caption += nodes.Text(
+            ", which you can download and run." if figures else " draws this page's figures and can be downloaded and run."
+        )
+        container += caption
+        return [container]
+
+
+def _imgsgnode():
+    from sphinx_gallery.directives import imgsgnode
+
+    return imgsgnode()
+
+
 def setup(app):
+    from sphinx_gallery.directives import imgsgnode
+
+    app.add_node(imgsgnode, override=True, html=(visit_linked_figure, depart_linked_figure))
+    app.add_directive("example-figures", ExampleFigures)
     app.add_config_value("sgdlab_public_packages", (), "env")
     app.connect("missing-reference", resolve_imported_name)
     app.connect("env-updated", alias_public_names)
