@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 
 from docutils import nodes
 from docutils.parsers.rst import directives
-from sphinx import addnodes
 from sphinx.util.docutils import SphinxDirective
 
 #: Where sphinx-gallery puts an example's thumbnail: <section>/images/thumb/sphx_glr_<stem>_thumb.png
@@ -274,10 +273,10 @@ def example_figures(images_dir: Path, stem: str) -> list[tuple[Path, Path | None
 
 class ExampleFigures(SphinxDirective):
     """``{example-figures} /auto_examples/<section>/plot_x``: the figures that gallery script drew,
-    shown on this page (each opens at full size), with a link to the script's own page.
+    shown on this page, each opening at full size on a click.
 
-    A build that does not run the gallery (``make html-noplot``) has no figures to show: the
-    link stays.
+    A build that does not run the gallery (``make html-noplot``) has no figures to show; the
+    page's own link to the script stays.
     """
 
     required_arguments = 1
@@ -305,17 +304,6 @@ class ExampleFigures(SphinxDirective):
             image["class"] = ["sphx-glr-single-img"]
             image["srcset"] = f"{uri}, /{two.relative_to(self.env.srcdir).as_posix()} 2.00x" if two else f"{uri}"
             container += image
-        caption = nodes.paragraph(classes=["sgdlab-figure-source"])
-        caption += nodes.Text("Drawn by the gallery script " if figures else "The gallery script ")
-        xref = addnodes.pending_xref(
-            "", refdomain="std", reftype="doc", reftarget="/" + docname, refexplicit=False, refwarn=True
-        )
-        xref += nodes.inline(docname, docname)
-        caption += xref
-        caption += nodes.Text(
-            ", which you can download and run." if figures else " draws this page's figures and can be downloaded and run."
-        )
-        container += caption
         return [container]
 
 
