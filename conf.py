@@ -35,6 +35,7 @@ extensions = [
     "sgdlab_records",  # the parity and benchmark records, rendered from their JSON
     "matplotlib.sphinxext.plot_directive",  # the benchmark's plot, drawn at build time
     "sgdlab_site",
+    "notfound.extension",  # the 404 page (docs/404.md), with links that work at any depth
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -51,6 +52,8 @@ html_static_path = ["docs/_static"]
 html_css_files = ["sgdlab.css"]
 # Every cross-reference must resolve: an unknown name is a warning, so a failure.
 nitpicky = True
+# A long signature (SGD's, for one) is written one parameter per line instead of one wide line.
+python_maximum_signature_line_length = 80
 
 # -- MyST ---------------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "substitution"]
@@ -171,6 +174,7 @@ html_context = {
 }
 # Where the site is served (set by the hosting workflows); the 404 page's links start there.
 html_baseurl = os.environ.get("SGDLAB_BASEURL") or os.environ.get("READTHEDOCS_CANONICAL_URL", "")
+notfound_urls_prefix = __import__("sgdlab_site").root_path(html_baseurl)
 
 # -- copybutton: copy code, not prompts or output --------------------------------
 copybutton_prompt_text = r">>> |\.\.\. |\$ "

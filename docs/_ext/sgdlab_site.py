@@ -1,5 +1,5 @@
 """Sphinx glue for the site as readers meet it: thumbnails that say what they show, figures that
-open at full size, a page's figures shown on the page itself, a 404 page that works at any address.
+open at full size, a page's figures shown on the page itself, the path the site is served under.
 """
 
 from __future__ import annotations
@@ -17,10 +17,6 @@ from sphinx.util.docutils import SphinxDirective
 
 #: Where sphinx-gallery puts an example's thumbnail: <section>/images/thumb/sphx_glr_<stem>_thumb.png
 THUMBNAIL = re.compile(r"^/?(?P<section>.+)/images/thumb/sphx_glr_(?P<stem>.+)_thumb\.\w+$")
-
-#: A relative URL in an attribute of Sphinx's HTML (always double-quoted there).
-RELATIVE_URL = re.compile(r'(?P<attr>\s(?:href|src|data-content_root))="(?P<url>(?![a-zA-Z][\w+.-]*:|/|#)[^"]*)"')
-
 
 def example_docname(image_uri: str) -> str | None:
     """The gallery page a thumbnail image belongs to, or None for any other image.
@@ -48,6 +44,9 @@ def describe_thumbnails(app, doctree: nodes.document, docname: str) -> None:
 def root_path(base_url: str) -> str:
     """The path the site is served under, from ``html_baseurl`` ('/' when it is not set).
 
+    sphinx-notfound-page starts the 404 page's links there (``notfound_urls_prefix``), so the
+    page works at whatever depth a missing address was.
+
     >>> root_path("https://someone.github.io/sgdlab")
     '/sgdlab/'
     >>> root_path("https://sgdlab.readthedocs.io/en/latest/")
@@ -57,34 +56,6 @@ def root_path(base_url: str) -> str:
     """
     path = urlsplit(base_url).path if base_url else "/"
     return str(PurePosixPath("/", path)).rstrip("/") + "/"
-
-
-def anchor_to_root(html: str, root: str) -> str:
-    """Make the relative URLs of a page at the site's root absolute paths under ``root``.
-
-    A server answers every missing address with 404.html, at whatever depth the address was:
-    relative links there would point into folders that do not exist.
-
-    >>> anchor_to_root('<link href="_static/a.css"><a href="#top"></a><img src="x.png">', "/s/")
-    '<link href="/s/_static/a.css"><a href="#top"></a><img src="/s/x.png">'
-    >>> anchor_to_root('<html data-content_root="./"><a href="https://x.org/">', "/s/")
-    '<html data-content_root="/s/"><a href="https://x.org/">'
-    """
-
-    def absolute(match: re.Match) -> str:
-        url = match["url"].removeprefix("./")
-        return f'{match["attr"]}="{root}{url}"'
-
-    return RELATIVE_URL.sub(absolute, html)
-
-
-def anchor_404_page(app, exception) -> None:
-    """Rewrite the built 404.html so its styles, scripts and links load from any address."""
-    page = Path(app.outdir) / "404.html"
-    if exception is not None or app.builder.name != "html" or not page.exists():
-        return
-    root = root_path(app.config.html_baseurl)
-    page.write_text(anchor_to_root(page.read_text(encoding="utf-8"), root), encoding="utf-8")
 
 
 def build_context_digest(context: dict) -> str:
@@ -323,5 +294,4 @@ def setup(app):
     app.connect("env-updated", alias_public_names)
     app.connect("builder-inited", refresh_module_pages)
     app.connect("doctree-resolved", describe_thumbnails)
-    app.connect("build-finished", anchor_404_page)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
