@@ -61,7 +61,12 @@ myst_heading_anchors = 3
 # Pages write {{ torch_version }} for the PyTorch the site was built with.
 # Where the source lives: set SGDLAB_REPOSITORY_URL when the site is published from a fork.
 repository_url = os.environ.get("SGDLAB_REPOSITORY_URL", "https://github.com/sgdlab/sgdlab")
-myst_substitutions = {"torch_version": torch.__version__, "repository_url": repository_url}
+myst_substitutions = {
+    "torch_version": torch.__version__,
+    # Substitutions do not reach into link targets or code blocks: these carry the URL there.
+    "repository_link": f"[repository]({repository_url})",
+    "install_from_clone": f"```console\n$ git clone {repository_url}\n$ cd sgdlab\n$ pip install -e .\n```",
+}
 
 # -- autodoc / napoleon --------------------------------------------------------
 autodoc_member_order = "bysource"

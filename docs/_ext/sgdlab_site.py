@@ -261,6 +261,10 @@ class ExampleFigures(SphinxDirective):
         if not script.is_file():
             raise self.error(f"example-figures: no gallery script {script}")
         self.env.note_dependency(str(script))
+        pages = getattr(self.env, "sgdlab_example_pages", None)
+        if pages is None:
+            pages = self.env.sgdlab_example_pages = {}
+        pages.setdefault(docname, set()).add(self.env.docname)
         wanted = self.options.get("figures")
         container = nodes.container(classes=["sgdlab-example-figures"])
         figures = example_figures(images_dir, stem)
@@ -278,6 +282,36 @@ class ExampleFigures(SphinxDirective):
         return [container]
 
 
+def forget_example_pages(app, env, docname) -> None:
+    """Drop what a page said about its figures before it is read again."""
+    for pages in getattr(env, "sgdlab_example_pages", {}).values():
+        pages.discard(docname)
+
+
+def merge_example_pages(app, env, docnames, other) -> None:
+    """Gather, after a parallel read, which page shows which example's figures."""
+    mine = env.__dict__.setdefault("sgdlab_example_pages", {})
+    for example, pages in getattr(other, "sgdlab_example_pages", {}).items():
+        mine.setdefault(example, set()).update(pages & set(docnames))
+
+
+def link_back_to_pages(app, doctree: nodes.document, docname: str) -> None:
+    """Under a gallery page's title, link to the pages that explain it and show its figures."""
+    pages = sorted(getattr(app.env, "sgdlab_example_pages", {}).get(docname, ()))
+    section = next(iter(doctree.findall(nodes.section)), None)
+    if not pages or section is None or app.builder.format != "html":
+        return
+    note = nodes.paragraph(classes=["sgdlab-explained-on"])
+    note += nodes.Text("Explained on the page ")
+    for number, page in enumerate(pages):
+        if number:
+            note += nodes.Text(" and ")
+        title = app.env.titles[page].astext() if page in app.env.titles else page
+        note += nodes.reference("", title, internal=True, refuri=app.builder.get_relative_uri(docname, page))
+    note += nodes.Text(".")
+    section.insert(1, note)
+
+
 def _imgsgnode():
     from sphinx_gallery.directives import imgsgnode
 
@@ -289,6 +323,9 @@ def setup(app):
 
     app.add_node(imgsgnode, override=True, html=(visit_linked_figure, depart_linked_figure))
     app.add_directive("example-figures", ExampleFigures)
+    app.connect("env-purge-doc", forget_example_pages)
+    app.connect("env-merge-info", merge_example_pages)
+    app.connect("doctree-resolved", link_back_to_pages)
     app.add_config_value("sgdlab_public_packages", (), "env")
     app.connect("missing-reference", resolve_imported_name)
     app.connect("env-updated", alias_public_names)

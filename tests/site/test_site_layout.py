@@ -21,9 +21,10 @@ MIN_FIGURE_SCALE = 0.8
 OVERFLOWING = """
 () => {
   const wide = (element) => element.scrollWidth > element.clientWidth + 1;
-  const found = [...document.querySelectorAll("pre")]
-    .filter((pre) => pre.offsetParent !== null && wide(pre))
-    .map((pre) => `${pre.scrollWidth}px in ${pre.clientWidth}px: ${pre.innerText.split("\\n")[0].slice(0, 60)}`);
+  const found = [...document.querySelectorAll("pre, div.math, .table-wrapper")]
+    .filter((box) => box.offsetParent !== null && wide(box))
+    .map((box) => `${box.tagName.toLowerCase()} ${box.scrollWidth}px in ${box.clientWidth}px: `
+                  + box.textContent.trim().split("\\n")[0].slice(0, 60));
   if (wide(document.documentElement)) found.push(`the page itself: ${document.documentElement.scrollWidth}px`);
   return found;
 }
@@ -48,10 +49,12 @@ EMPTY_NAVIGATION = """
 
 @pytest.mark.parametrize("path", each(READER_PAGES))
 def test_page_fits_a_1280_px_window(path, context, server):
-    """No code block, output or page wider than its box; figures at 80% of their size or more;
+    """No code block, output, displayed formula, table or page wider than its box; figures at 80% of their size or more;
     no navigation box with a heading and nothing to follow."""
     page, _, _ = open_page(context, server + path)
     undecoded_images(page)
+    if page.locator("div.math").count():  # measured once MathJax has typeset them
+        page.locator("div.math mjx-container").first.wait_for(timeout=15_000)
     overflowing = page.evaluate(OVERFLOWING)
     small = page.evaluate(SMALL_FIGURES, MIN_FIGURE_SCALE)
     empty = page.evaluate(EMPTY_NAVIGATION)
