@@ -50,6 +50,7 @@ exclude_patterns = [
 templates_path = ["docs/_templates"]  # relative to this file
 html_static_path = ["docs/_static"]
 html_css_files = ["sgdlab.css"]
+html_js_files = ["sgdlab.js"]
 # Every cross-reference must resolve: an unknown name is a warning, so a failure.
 nitpicky = True
 # A long signature (SGD's, for one) is written one parameter per line instead of one wide line.
@@ -163,6 +164,7 @@ html_theme_options = {
 # "Section Navigation"); the others keep the theme's.
 html_sidebars = {
     "index": [],
+    "notation": [],
     "api": [],
     "install": [],
     "from-scratch": [],
