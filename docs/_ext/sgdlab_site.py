@@ -58,6 +58,35 @@ def root_path(base_url: str) -> str:
     return str(PurePosixPath("/", path)).rstrip("/") + "/"
 
 
+def absolute_link(uri: str, prefix: str) -> str:
+    """A link of the 404 page (served at any depth) made absolute under the site's path.
+
+    >>> absolute_link("auto_examples/index.html", "/sgdlab/")
+    '/sgdlab/auto_examples/index.html'
+    >>> [absolute_link(uri, "/") for uri in ("#top", "/x.html", "https://x.org/")]
+    ['#top', '/x.html', 'https://x.org/']
+    """
+    if not uri or uri.startswith(("/", "#")) or "://" in uri or uri.startswith("mailto:"):
+        return uri
+    return prefix + uri.removeprefix("./")
+
+
+def anchor_404_links(app, doctree: nodes.document, docname: str) -> None:
+    """Make the body links of the 404 page absolute (sphinx-notfound-page does its theme links)."""
+    if docname != app.config.notfound_pagename:
+        return
+    prefix = app.config.notfound_urls_prefix or "/"
+    for reference in doctree.findall(nodes.reference):
+        if reference.get("refuri"):
+            reference["refuri"] = absolute_link(reference["refuri"], prefix)
+
+
+def anchor_404_content_root(app, pagename, templatename, context, doctree) -> None:
+    """The 404 page's scripts (search, theme) find the site from its root, not from '.'."""
+    if pagename == app.config.notfound_pagename:
+        context["content_root"] = app.config.notfound_urls_prefix or "/"
+
+
 def build_context_digest(context: dict) -> str:
     """A digest of what the footer says built the site (``html_context``).
 
@@ -331,4 +360,6 @@ def setup(app):
     app.connect("env-updated", alias_public_names)
     app.connect("builder-inited", refresh_module_pages)
     app.connect("doctree-resolved", describe_thumbnails)
+    app.connect("doctree-resolved", anchor_404_links)
+    app.connect("html-page-context", anchor_404_content_root, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
