@@ -16,7 +16,7 @@ export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help setup html html-noplot doctest test pytest livehtml clean snapshots site-test inventories gpu-check bench
+.PHONY: help setup html html-noplot doctest test pytest livehtml clean snapshots site-test screenshots inventories gpu-check bench
 
 help: ## List the targets with what each does
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -58,6 +58,10 @@ test: $(STAMP) ## Run everything: pytest, the page doctests, the full html build
 site-test: $(STAMP) ## Test the built site in a browser: every page, link, image and download (after `make html`)
 	@echo "==> testing the built site in $(BUILDDIR)/html"
 	SGDLAB_SITE_DIR=$(abspath $(BUILDDIR))/html $(PY) -m pytest tests/site
+
+screenshots: $(STAMP) ## Save full-page screenshots at 1280 px (home, article, guide, two gallery pages) to _build/screenshots
+	SGDLAB_SITE_DIR=$(abspath $(BUILDDIR))/html $(PY) -m pytest -q tests/site/test_site_browser.py -k screenshots
+	@echo "==> look at $(BUILDDIR)/screenshots/*.png"
 
 inventories: $(STAMP) ## Rewrite docs/_inventories, the offline intersphinx inventories (PyTorch, Python, ...)
 	$(PY) tools/make_inventories.py docs/_inventories
