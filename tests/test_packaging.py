@@ -240,3 +240,11 @@ def test_tests_workflow_runs_make_test_on_pushes_and_pull_requests():
     assert re.fullmatch(r"python:3\.11[\w.-]*@sha256:[0-9a-f]{64}", job["container"]["image"])
     assert job["steps"][-1]["run"] == ".ci/run"
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_install_page_clones_the_source_url_of_the_metadata():
+    import tomllib
+
+    urls = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
+    page = (ROOT / "docs" / "install.md").read_text()
+    assert f"$ git clone {urls['Source']}.git\n" in page
