@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urljoin
 
@@ -157,8 +158,10 @@ def downloaded_runs(site, wheel, tmp_path_factory) -> dict[Path, dict]:
         installed = subprocess.run([python, "-m", "pip", "install", "--quiet", "-c", ROOT / "constraints.txt",
                                     *NOTEBOOK_RUNNER], capture_output=True, text=True)
         assert installed.returncode == 0, installed.stderr[-3000:]
-        for script, copy in zip(scripts, copies):
-            results[script]["ipynb"] = run_notebook(python, copy.with_suffix(".ipynb"))
+        notebooks = [copy.with_suffix(".ipynb") for copy in copies]
+        with ThreadPoolExecutor(max_workers=2) as pool:  # a kernel mostly waits on its imports
+            for script, executed in zip(scripts, pool.map(lambda nb: run_notebook(python, nb), notebooks)):
+                results[script]["ipynb"] = executed
     return results
 
 
