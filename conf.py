@@ -41,6 +41,7 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = [
     "_build",
+    "_data",  # fragments written by the tools, included by the pages that show them
     "**.ipynb_checkpoints",
     "auto_examples/**.codeobj.json",
     # Timing tables need jQuery and DataTables from CDNs; not pages for readers (see below).
@@ -60,8 +61,21 @@ python_maximum_signature_line_length = 80
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "substitution"]
 myst_heading_anchors = 3
 # Pages write {{ torch_version }} for the PyTorch the site was built with.
-# Where the source lives: set SGDLAB_REPOSITORY_URL when the site is published from a fork.
-repository_url = os.environ.get("SGDLAB_REPOSITORY_URL", "https://github.com/sgdlab/sgdlab")
+
+
+def source_url(distribution: str = "sgdlab") -> str:
+    """The package metadata's "Source" URL (pyproject.toml's [project.urls])."""
+    from importlib.metadata import metadata
+
+    for entry in metadata(distribution).get_all("Project-URL") or []:
+        label, _, url = entry.partition(", ")
+        if label == "Source":
+            return url
+    raise RuntimeError(f"{distribution}'s metadata names no Source URL")
+
+
+# Where the source lives (set SGDLAB_REPOSITORY_URL when the site is published from a fork).
+repository_url = os.environ.get("SGDLAB_REPOSITORY_URL") or source_url()
 myst_substitutions = {
     "torch_version": torch.__version__,
     # Substitutions do not reach into link targets or code blocks: these carry the URL there.
@@ -134,6 +148,9 @@ sphinx_gallery_conf = {
     # Figures are served at twice their size too, so they stay sharp on high-density screens
     # and when a reader clicks one open (docs/_ext/sgdlab_site.py links each to its 2x file).
     "image_srcset": ["2x"],
+    # Notebooks get Markdown text cells (pandoc converts the reST), without pandoc's
+    # attribute syntax that a notebook would show as text.
+    "pypandoc": {"extra_args": ["--to=markdown-inline_code_attributes-fenced_code_attributes", "--wrap=none"]},
 }
 # Rerun every example when the package's source changes (sphinx-gallery alone
 # only watches each example's own file).
