@@ -54,8 +54,6 @@ html_css_files = ["sgdlab.css"]
 html_js_files = ["sgdlab.js"]
 # Every cross-reference must resolve: an unknown name is a warning, so a failure.
 nitpicky = True
-# A long signature (SGD's, for one) is written one parameter per line instead of one wide line.
-python_maximum_signature_line_length = 80
 
 # -- MyST ---------------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "substitution"]

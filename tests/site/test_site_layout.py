@@ -21,7 +21,7 @@ MIN_FIGURE_SCALE = 0.8
 OVERFLOWING = """
 () => {
   const wide = (element) => element.scrollWidth > element.clientWidth + 1;
-  const found = [...document.querySelectorAll("pre, div.math, .table-wrapper")]
+  const found = [...document.querySelectorAll("pre, div.math, .table-wrapper, dt.sig")]
     .filter((box) => box.offsetParent !== null && wide(box))
     .map((box) => `${box.tagName.toLowerCase()} ${box.scrollWidth}px in ${box.clientWidth}px: `
                   + box.textContent.trim().split("\\n")[0].slice(0, 60));
@@ -49,7 +49,7 @@ EMPTY_NAVIGATION = """
 
 @pytest.mark.parametrize("path", each(READER_PAGES))
 def test_page_fits_a_1280_px_window(path, context, server):
-    """No code block, output, displayed formula, table or page wider than its box; figures at 80% of their size or more;
+    """No code block, output, displayed formula, table, API signature or page wider than its box; figures at 80% of their size or more;
     no navigation box with a heading and nothing to follow."""
     page, _, _ = open_page(context, server + path)
     undecoded_images(page)
