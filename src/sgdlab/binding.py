@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from ._common import default_name, named_tensors, require_optimizer
-from .update import _check_real
+from ._checks import check_number
 
 __all__ = [
     "check_binding", "BindingReport", "Finding", "assign_", "replace_param", "set_lr",
@@ -362,10 +362,16 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float, group: int | None = None
     0.1
     """
     require_optimizer(optimizer)
-    if _check_real("lr", lr) < 0:
-        raise ValueError(f"lr must be >= 0, got {lr!r}")
+    check_number("lr", lr)
     _check_group_index(optimizer, group)
     chosen = optimizer.param_groups if group is None else [optimizer.param_groups[group]]
+    for param_group in chosen:
+        held = param_group.get("lr")
+        if isinstance(held, Tensor) and not held.is_floating_point():
+            raise TypeError(
+                f"lr of a group is a {held.dtype} tensor, which would store {lr!r} as an "
+                "integer; give the group a floating-point lr tensor"
+            )
     for param_group in chosen:
         if isinstance(param_group.get("lr"), Tensor):
             param_group["lr"].fill_(lr)
