@@ -159,7 +159,7 @@ def test_bad_hyperparameters_raise_value_error(settings, message):
         (dict(lr="0.1"), "'<' not supported between instances of 'str' and 'float'"),
         (dict(lr=True), "lr must be a real number, got bool"),
         (dict(lr=0.1, momentum=None), "'<' not supported .* \\(momentum must be a real number"),
-        (dict(lr=0.1, maximize=1), "maximize must be True or False, got int: 1"),
+        (dict(lr=0.1, maximize=2), "maximize must be True or False, got int: 2"),
     ],
 )
 def test_bad_hyperparameter_types_raise_type_error(settings, message):

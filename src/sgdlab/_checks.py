@@ -22,6 +22,7 @@ from typing import Any, cast
 
 import torch
 from torch import Tensor
+from torch.optim.optimizer import _default_to_fused_or_foreach
 
 #: The update rule's settings, as a parameter group spells them.
 RULE_KEYS = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
@@ -124,9 +125,17 @@ def check_number(name: str, value: Any, where: str = "") -> None:
 def _check_flag(name: str, value: Any, where: str, none_ok: bool = False) -> None:
     if value is None and none_ok:
         return
-    if not isinstance(value, bool):
+    if not (isinstance(value, bool) or isinstance(value, Integral) and value in (0, 1)):
         wanted = "True, False or None" if none_ok else "True or False"
         raise TypeError(f"{where}{name} must be {wanted}, got {type(value).__name__}: {value!r}")
+
+
+def check_combos(defaults: Mapping[str, Any]) -> None:
+    """The checks torch's constructor (and nothing else) makes of ``fused`` with the other flags."""
+    if defaults.get("fused") and defaults.get("differentiable"):
+        raise RuntimeError("`fused` does not support `differentiable`")
+    if defaults.get("fused") and defaults.get("foreach"):
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
 
 def check_group(group: Mapping[str, Any], where: str = "", fused_ok: bool = False) -> None:
@@ -147,10 +156,6 @@ def check_group(group: Mapping[str, Any], where: str = "", fused_ok: bool = Fals
     weight_decay, nesterov = group["weight_decay"], group["nesterov"]
     check_like_torch(lr, momentum, dampening, weight_decay, nesterov, where)
     fused, differentiable = group.get("fused"), group.get("differentiable", False)
-    if fused and differentiable:
-        raise RuntimeError("`fused` does not support `differentiable`")
-    if fused and group.get("foreach"):
-        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
     for name in ("lr", "momentum", "dampening", "weight_decay"):
         check_number(name, group[name], where)
     _check_flag("nesterov", nesterov, where)
@@ -168,8 +173,28 @@ def _fits(value: Any, dtype: torch.dtype) -> bool:
     return abs(number) <= torch.finfo(dtype).max
 
 
+def default_foreach(params: list[Tensor]) -> bool:
+    """Say whether torch would pick the foreach path for ``params`` by default."""
+    return _default_to_fused_or_foreach(params, differentiable=False, use_fused=False)[1]
+
+
+def check_foreach_settings(group: Mapping[str, Any], params: list[Tensor], where: str = "") -> None:
+    """The foreach kernels take numbers, not tensors that carry autograd history."""
+    foreach = group.get("foreach")
+    if not (default_foreach(params) if foreach is None else foreach):
+        return
+    for key in ("lr", "momentum", "dampening", "weight_decay"):
+        value = group[key]
+        if isinstance(value, Tensor) and value.requires_grad:
+            raise ValueError(
+                f"{where}{key} is a tensor that requires grad, which the foreach kernels cannot "
+                "take (torch.optim.SGD fails on it mid-step); use foreach=False"
+            )
+
+
 def check_params(group: Mapping[str, Any], where: str = "") -> None:
     """Check a group's parameters and gradients can take this step, before any of them moves."""
+    check_foreach_settings(group, [p for p in group["params"] if p.grad is not None], where)
     for index, param in enumerate(group["params"]):
         grad = param.grad
         if grad is None:

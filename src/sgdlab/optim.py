@@ -87,7 +87,11 @@ class SGD(Optimizer):
             "differentiable": differentiable,
             "fused": fused,
         }
-        super().__init__(params, defaults)  # checks each group through add_param_group
+        self._constructing = True  # add_param_group then also checks as torch's constructor does
+        try:
+            super().__init__(params, defaults)
+        finally:
+            del self._constructing
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a parameter group, checking its settings as the constructor checks the defaults.
@@ -103,6 +107,8 @@ class SGD(Optimizer):
         count = len(self.param_groups)
         try:
             super().add_param_group(work)
+            if hasattr(self, "_constructing"):
+                _checks.check_combos(self.defaults)
             _checks.check_group(self.param_groups[-1])
         except BaseException:
             del self.param_groups[count:]

@@ -21,13 +21,13 @@ boundary.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
 import torch
 from torch import Tensor
-from torch.optim.optimizer import Optimizer, _default_to_fused_or_foreach
+from torch.optim.optimizer import Optimizer
 
 from . import _checks
 
@@ -167,10 +167,7 @@ def _foreach(
             torch._foreach_add_(group_params, group_grads, alpha=-lr)
 
 
-def _default_foreach(params: Sequence[Tensor]) -> bool:
-    """Say whether torch would pick the foreach path for ``params`` by default."""
-    _, foreach = _default_to_fused_or_foreach(list(params), differentiable=False, use_fused=False)
-    return foreach
+_default_foreach = _checks.default_foreach
 
 
 def _run(
@@ -234,4 +231,5 @@ def sgd(
     group = {**vars(s), "foreach": foreach}
     _checks.check_group(group)
     _checks.check_tensor_lists(params, grads, momentum_buffers, group)
+    _checks.check_foreach_settings(group, params)
     _run(params, grads, momentum_buffers, s, foreach)
