@@ -180,47 +180,65 @@ def default_foreach(params: list[Tensor]) -> bool:
 
 def check_foreach_settings(group: Mapping[str, Any], params: list[Tensor], where: str = "") -> None:
     """The foreach kernels take numbers, not tensors that carry autograd history."""
-    foreach = group.get("foreach")
-    if not (default_foreach(params) if foreach is None else foreach):
+    tracked = [key for key in ("lr", "momentum", "dampening", "weight_decay")
+               if isinstance(group[key], Tensor) and group[key].requires_grad]
+    if not tracked:
         return
-    for key in ("lr", "momentum", "dampening", "weight_decay"):
-        value = group[key]
-        if isinstance(value, Tensor) and value.requires_grad:
-            raise ValueError(
-                f"{where}{key} is a tensor that requires grad, which the foreach kernels cannot "
-                "take (torch.optim.SGD fails on it mid-step); use foreach=False"
-            )
+    foreach = group.get("foreach")
+    if default_foreach(params) if foreach is None else foreach:
+        raise ValueError(
+            f"{where}{tracked[0]} is a tensor that requires grad, which the foreach kernels "
+            "cannot take (torch.optim.SGD fails on it mid-step); use foreach=False"
+        )
 
 
-def check_params(group: Mapping[str, Any], where: str = "") -> None:
-    """Check a group's parameters and gradients can take this step, before any of them moves."""
-    check_foreach_settings(group, [p for p in group["params"] if p.grad is not None], where)
-    for index, param in enumerate(group["params"]):
-        grad = param.grad
-        if grad is None:
-            continue
-        name = f"{where}params[{index}]"
-        if not (param.is_floating_point() or param.is_complex()):
-            raise TypeError(
-                f"{name} has dtype {param.dtype}; SGD steps floating-point or complex "
-                "tensors only"
-            )
-        if (grad.dtype, grad.device) != (param.dtype, param.device):
-            raise ValueError(
-                f"{name}.grad is {grad.dtype} on {grad.device} but the parameter is "
-                f"{param.dtype} on {param.device}"
-            )
-        if grad.shape != param.shape:
-            raise ValueError(
-                f"{name}.grad has shape {tuple(grad.shape)} but the parameter has "
-                f"{tuple(param.shape)}"
-            )
-        if grad.is_sparse and group["weight_decay"] != 0:
+def check_params(
+    group: Mapping[str, Any], state: Mapping[Tensor, Any], where: str = ""
+) -> None:
+    """Check a group's parameters, gradients and momentum buffers can take this step.
+
+    One pass over the parameters; the dtype checks run once per dtype.
+    """
+    with_grad = [(index, param) for index, param in enumerate(group["params"])
+                 if param.grad is not None]
+    check_foreach_settings(group, [param for _, param in with_grad], where)
+    decayed, with_momentum = group["weight_decay"] != 0, group["momentum"] != 0
+    seen: set[torch.dtype] = set()
+    for index, param in with_grad:
+        grad, dtype = param.grad, param.dtype
+        if grad.dtype != dtype or grad.shape != param.shape or grad.device != param.device:
+            _refuse_grad(param, f"{where}params[{index}]")
+        if dtype not in seen:
+            name = f"{where}params[{index}]"
+            if not (dtype.is_floating_point or dtype.is_complex):
+                raise TypeError(
+                    f"{name} has dtype {dtype}; SGD steps floating-point or complex tensors only"
+                )
+            check_range(group, param, name, where)
+            seen.add(dtype)
+        if decayed and grad.is_sparse:
             raise ValueError(
                 f"weight_decay={group['weight_decay']!r} needs dense gradients, but a parameter "
                 f"of shape {tuple(param.shape)} has a sparse one; use weight_decay=0"
             )
-        check_range(group, param, name, where)
+        if with_momentum:
+            entry = state.get(param)
+            if entry:
+                check_buffer(entry.get("momentum_buffer"), param, f"{where}params[{index}]")
+
+
+def _refuse_grad(param: Tensor, name: str) -> None:
+    """Say how a gradient does not fit its parameter."""
+    grad = param.grad
+    if grad.shape != param.shape:
+        raise ValueError(
+            f"{name}.grad has shape {tuple(grad.shape)} but the parameter has "
+            f"{tuple(param.shape)}"
+        )
+    raise ValueError(
+        f"{name}.grad is {grad.dtype} on {grad.device} but the parameter is "
+        f"{param.dtype} on {param.device}"
+    )
 
 
 def check_range(group: Mapping[str, Any], param: Tensor, name: str, where: str = "") -> None:
@@ -235,21 +253,12 @@ def check_range(group: Mapping[str, Any], param: Tensor, name: str, where: str =
             raise ValueError(f"{where}{key}={group[key]!r} overflows {real}, the dtype of {name}")
 
 
-def check_buffers(group: Mapping[str, Any], state: Mapping[Tensor, Any], where: str = "") -> None:
-    """Check each stored momentum buffer fits its parameter (a resized layer, a bad load)."""
-    if group["momentum"] == 0:
-        return
-    for index, param in enumerate(group["params"]):
-        if param.grad is None:
-            continue
-        buffer = state.get(param, {}).get("momentum_buffer")
-        check_buffer(buffer, param, f"{where}params[{index}]")
-
-
 def check_buffer(buffer: object, param: Tensor, name: str) -> None:
     """A momentum buffer is None or a tensor shaped like its parameter, of a kind it converts to."""
     if buffer is None:
         return
+    if type(buffer) is Tensor and buffer.shape == param.shape and buffer.dtype == param.dtype:
+        return  # the usual case, checked fast
     if not isinstance(buffer, Tensor):
         raise TypeError(f"momentum buffer of {name} must be a tensor, got {type(buffer).__name__}")
     if buffer.shape != param.shape:
@@ -266,13 +275,42 @@ def check_buffer(buffer: object, param: Tensor, name: str) -> None:
         )
 
 
-def check_step(optimizer: torch.optim.Optimizer, fused_ok: bool = False) -> None:
-    """Everything ``step()`` needs, for every group, checked before any tensor moves."""
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def settings_key(group: Mapping[str, Any]) -> tuple | None:
+    """A group's settings as a comparable key; None when one is not a plain immutable value.
+
+    A tensor or an array can change in place, and comparing arrays is ambiguous, so a
+    group holding one is checked on every step.
+    """
+    key = []
+    for name in (*RULE_KEYS, *PATH_KEYS):
+        value = group.get(name)
+        if type(value) not in _PLAIN:
+            return None
+        key.append((type(value), value))
+    return tuple(key)
+
+
+def check_step(
+    optimizer: torch.optim.Optimizer, fused_ok: bool = False, passed: dict | None = None
+) -> None:
+    """Everything ``step()`` needs, for every group, checked before any tensor moves.
+
+    ``passed`` (index -> settings key) remembers settings that passed unchanged, which
+    need no second check: a check of a group's settings costs several microseconds.
+    """
     for index, group in enumerate(optimizer.param_groups):
         where = f"param_groups[{index}]: " if len(optimizer.param_groups) > 1 else ""
-        check_group(group, where, fused_ok)
-        check_params(group, where)
-        check_buffers(group, optimizer.state, where)
+        key = settings_key(group) if passed is not None else None
+        if key is None or passed.get(index) != key:
+            check_group(group, where, fused_ok)
+            if key is not None:
+                passed[index] = key
+    for index, group in enumerate(optimizer.param_groups):
+        where = f"param_groups[{index}]: " if len(optimizer.param_groups) > 1 else ""
+        check_params(group, optimizer.state, where)
 
 
 def check_state_dict(optimizer: torch.optim.Optimizer, state_dict: object) -> None:

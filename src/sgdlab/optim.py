@@ -168,7 +168,8 @@ class SGD(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        _checks.check_step(self)  # all of it, so a refused step changes nothing
+        # all of it, so a refused step changes nothing
+        _checks.check_step(self, passed=self.__dict__.setdefault("_passed_settings", {}))
         with torch.set_grad_enabled(self.defaults["differentiable"]):
             for group in self.param_groups:
                 params = [p for p in group["params"] if p.grad is not None]
