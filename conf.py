@@ -63,8 +63,8 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 napoleon_numpy_docstring = True
 napoleon_google_docstring = True
-# Pages name sgdlab's functions as they are imported (sgdlab.check_binding); the API page
-# documents them in their modules. docs/_ext/sgdlab_site.py links the two.
+# The API page documents sgdlab's names as they are imported (currentmodule sgdlab);
+# docs/_ext/sgdlab_site.py resolves bare names in type hints by what their module imports.
 sgdlab_public_packages = ("sgdlab",)
 
 # -- intersphinx: links into PyTorch's, Python's, NumPy's and Matplotlib's docs, offline ------

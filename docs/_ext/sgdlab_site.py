@@ -112,46 +112,6 @@ def refresh_module_pages(app) -> None:
     stamp.write_text(digest + "\n")
 
 
-def public_aliases(package, documented) -> dict[str, str]:
-    """Map each name a package re-exports (``sgdlab.SGD``) to where it is documented
-    (``sgdlab.optim.SGD``), members of classes included.
-
-    ``documented`` holds the full names the API pages define.
-
-    >>> import types
-    >>> def step(): pass
-    >>> step.__module__, step.__qualname__ = "pkg.update", "step"
-    >>> pkg = types.SimpleNamespace(__name__="pkg", __all__=["step"], step=step)
-    >>> public_aliases(pkg, {"pkg.update.step", "pkg.update.other"})
-    {'pkg.step': 'pkg.update.step'}
-    """
-    aliases = {}
-    for name in getattr(package, "__all__", ()):
-        obj = getattr(package, name, None)
-        module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
-        if module is None or qualname is None:
-            continue
-        canonical, public = f"{module}.{qualname}", f"{package.__name__}.{name}"
-        for full_name in documented:
-            if full_name == canonical or full_name.startswith(canonical + "."):
-                aliases[public + full_name[len(canonical):]] = full_name
-    return {alias: target for alias, target in aliases.items() if alias not in documented}
-
-
-def alias_public_names(app, env) -> None:
-    """Let ``sgdlab.check_binding`` resolve to ``sgdlab.binding.check_binding``, as readers write it.
-
-    The API pages document each function in its module; pages, docstrings and gallery code
-    name it the way it is imported. The aliases work like autodoc's ``:canonical:`` entries.
-    """
-    domain = env.domains["py"]
-    for package_name in app.config.sgdlab_public_packages:
-        package = importlib.import_module(package_name)
-        for alias, target in public_aliases(package, set(domain.objects)).items():
-            entry = domain.objects[target]
-            domain.objects[alias] = entry._replace(aliased=True)
-
-
 def full_name_in_module(module_name: str, target: str) -> str | None:
     """The full name of what ``target`` means inside ``module_name``, as Python would look it up.
 
@@ -200,7 +160,6 @@ def resolve_imported_name(app, env, node, contnode):
 def setup(app):
     app.add_config_value("sgdlab_public_packages", (), "env")
     app.connect("missing-reference", resolve_imported_name)
-    app.connect("env-updated", alias_public_names)
     app.connect("builder-inited", refresh_module_pages)
     app.connect("doctree-resolved", describe_thumbnails)
     app.connect("build-finished", anchor_404_page)

@@ -1,7 +1,7 @@
 """Every argument check of sgdlab's SGD, in one place at the boundary (not public API).
 
 The optimizer calls these from its constructor, ``add_param_group``, ``load_state_dict``
-and, before anything moves, ``step()``; :func:`sgdlab.update.sgd` calls them on its own
+and, before anything moves, ``step()``; :func:`sgdlab.sgd` calls them on its own
 arguments; :func:`sgdlab.explain_step` calls the same step check, so it refuses exactly
 what ``step()`` refuses. The kernels themselves check nothing.
 

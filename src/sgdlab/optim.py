@@ -30,7 +30,7 @@ __all__ = ["SGD"]
 class SGD(Optimizer):
     """Stochastic gradient descent, optionally with momentum, dampening, Nesterov and weight decay.
 
-    The update is :func:`sgdlab.update.sgd`; see :mod:`sgdlab.update` for the rule.
+    The update is :func:`sgdlab.sgd`; see :mod:`sgdlab.update` for the rule.
 
     Args:
         params: tensors to optimize, or dicts defining parameter groups.

@@ -15,7 +15,7 @@ share one signature: ``_single_tensor`` walks the tensors one at a time through 
 stage functions below, ``_foreach`` applies each stage to whole lists with
 ``torch._foreach_*`` kernels, grouped by device and dtype. Both perform the same
 floating-point operations in the same order as PyTorch's own paths, so their results are
-bit-identical to PyTorch's. The kernels check nothing: :mod:`sgdlab._checks` does, at the
+bit-identical to PyTorch's. The kernels check nothing: ``sgdlab._checks`` does, at the
 boundary.
 """
 
