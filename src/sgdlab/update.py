@@ -36,7 +36,7 @@ __all__ = ["sgd"]
 
 @dataclass(frozen=True)
 class Settings:
-    """The six settings of the rule, carried together (one parameter group's worth)."""
+    """The six settings of the rule, together (one parameter group's worth)."""
 
     lr: float | Tensor
     momentum: float | Tensor = 0.0
@@ -61,7 +61,7 @@ def _direction(grad: Tensor, maximize: bool) -> Tensor:
     return -grad if maximize else grad
 
 
-def _decay(g: Tensor, param: Tensor, weight_decay: float | Tensor) -> Tensor:
+def _decay(g: Tensor, param: Tensor, weight_decay: Any) -> Tensor:
     """Stage 2: add the coupled weight decay ``weight_decay * param``."""
     if weight_decay == 0:
         return g
@@ -71,15 +71,19 @@ def _decay(g: Tensor, param: Tensor, weight_decay: float | Tensor) -> Tensor:
     return g.add(param, alpha=weight_decay)
 
 
-def _momentum(g: Tensor, buffer: Tensor | None, momentum: Any, dampening: Any) -> Tensor:
-    """Stage 3a: start the buffer as a detached copy of g, or advance it in place."""
+def _momentum(
+    g: Tensor, buffer: Tensor | None, momentum: Any, dampening: Any
+) -> Tensor:
+    """Stage 3a: the buffer starts as a detached copy of g, then advances."""
     if buffer is None:
         return g.detach().clone()
     return buffer.mul_(momentum).add_(g, alpha=1 - dampening)
 
 
-def _look_ahead(g: Tensor, buffer: Tensor, momentum: Any, nesterov: bool) -> Tensor:
-    """Stage 3b: the direction is the buffer, or with Nesterov ``g + momentum * buffer``."""
+def _look_ahead(
+    g: Tensor, buffer: Tensor, momentum: Any, nesterov: bool
+) -> Tensor:
+    """Stage 3b: the buffer, or with Nesterov ``g + momentum * buffer``."""
     return g.add(buffer, alpha=momentum) if nesterov else buffer
 
 
@@ -104,7 +108,10 @@ def _as_scalar(lr: float | Tensor) -> float | Tensor:
 
 
 def _single_tensor(
-    params: list[Tensor], grads: list[Tensor], buffers: list[Tensor | None], s: Settings
+    params: list[Tensor],
+    grads: list[Tensor],
+    buffers: list[Tensor | None],
+    s: Settings,
 ) -> None:
     """One SGD step, tensor by tensor, through the four stages."""
     lr = _as_scalar(s.lr)
@@ -112,15 +119,18 @@ def _single_tensor(
         g = _decay(_direction(grads[i], s.maximize), param, s.weight_decay)
         if s.momentum != 0:
             buffers[i] = _momentum(g, buffers[i], s.momentum, s.dampening)
-            g = _look_ahead(g, cast(Tensor, buffers[i]), s.momentum, s.nesterov)
+            g = _look_ahead(g, buffers[i], s.momentum, s.nesterov)
         _move(param, g, lr)
 
 
 def _foreach_momentum(
-    buffers: list[Tensor | None], grads: list[Tensor], all_buffers: list[Tensor | None],
-    indices: list[int], s: Settings,
+    buffers: list[Tensor | None],
+    grads: list[Tensor],
+    all_buffers: list[Tensor | None],
+    indices: list[int],
+    s: Settings,
 ) -> list[Tensor]:
-    """Stage 3a over one device/dtype group; a missing buffer sends it tensor by tensor."""
+    """Stage 3a over one device/dtype group; one by one on a first step."""
     if all(buffer is not None for buffer in buffers):
         existing = cast(list[Tensor], buffers)
         torch._foreach_mul_(existing, s.momentum)
@@ -128,43 +138,46 @@ def _foreach_momentum(
         return existing
     advanced = []
     for i, buffer in enumerate(buffers):
-        buffers[i] = all_buffers[indices[i]] = _momentum(grads[i], buffer, s.momentum, s.dampening)
-        advanced.append(cast(Tensor, buffers[i]))
+        new = _momentum(grads[i], buffer, s.momentum, s.dampening)
+        buffers[i] = all_buffers[indices[i]] = new
+        advanced.append(new)
     return advanced
 
 
 def _foreach(
-    params: list[Tensor], grads: list[Tensor], buffers: list[Tensor | None], s: Settings
+    params: list[Tensor],
+    grads: list[Tensor],
+    buffers: list[Tensor | None],
+    s: Settings,
 ) -> None:
-    """One SGD step with ``torch._foreach_*`` kernels, each stage once per device and dtype."""
+    """One SGD step with ``torch._foreach_*`` kernels, per device and dtype."""
     if not params:
         return
     lr = _as_scalar(s.lr)
     grouped = Optimizer._group_tensors_by_device_and_dtype(
         [params, grads, buffers], with_indices=True  # type: ignore[list-item]
     )
-    for (group_params, group_grads, group_buffers), indices in grouped.values():
-        group_params = cast(list[Tensor], group_params)
-        group_grads = cast(list[Tensor], group_grads)
-        has_sparse_grad = any(grad.is_sparse for grad in group_grads)
+    for (ps, gs, bs), indices in grouped.values():
+        ps, gs = cast(list[Tensor], ps), cast(list[Tensor], gs)
+        has_sparse_grad = any(g.is_sparse for g in gs)
         if s.maximize:  # stage 1
-            group_grads = torch._foreach_neg(group_grads)
+            gs = torch._foreach_neg(gs)
         if s.weight_decay != 0:  # stage 2
-            if s.maximize:  # the negated copies are ours already: reuse their memory
-                torch._foreach_add_(group_grads, group_params, alpha=s.weight_decay)
+            if s.maximize:  # the negated copies are ours: reuse their memory
+                torch._foreach_add_(gs, ps, alpha=s.weight_decay)
             else:
-                group_grads = torch._foreach_add(group_grads, group_params, alpha=s.weight_decay)
+                gs = torch._foreach_add(gs, ps, alpha=s.weight_decay)
         if s.momentum != 0:  # stage 3
-            advanced = _foreach_momentum(group_buffers, group_grads, buffers, indices, s)
+            advanced = _foreach_momentum(bs, gs, buffers, indices, s)
             if s.nesterov:
-                torch._foreach_add_(group_grads, advanced, alpha=s.momentum)
+                torch._foreach_add_(gs, advanced, alpha=s.momentum)
             else:
-                group_grads = advanced
-        if has_sparse_grad:  # stage 4; the foreach kernels take no sparse tensors
-            for param, grad in zip(group_params, group_grads):
-                param.add_(grad, alpha=-lr)
+                gs = advanced
+        if has_sparse_grad:  # stage 4; foreach kernels take no sparse tensors
+            for param, g in zip(ps, gs):
+                param.add_(g, alpha=-lr)
         else:
-            torch._foreach_add_(group_params, group_grads, alpha=-lr)
+            torch._foreach_add_(ps, gs, alpha=-lr)
 
 
 _default_foreach = _checks.default_foreach
@@ -223,7 +236,8 @@ def sgd(
     >>> sgd([x], [torch.tensor([2.0])], buffers, lr=0.5, momentum=0.9)
     >>> x, buffers
     (tensor([4.]), [tensor([2.])])
-    >>> sgd([x], [torch.tensor([2.0])], buffers, lr=0.5, momentum=0.9, foreach=True)
+    >>> grads = [torch.tensor([2.0])]
+    >>> sgd([x], grads, buffers, lr=0.5, momentum=0.9, foreach=True)
     >>> x, buffers
     (tensor([2.1000]), [tensor([3.8000])])
     """
