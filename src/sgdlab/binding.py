@@ -236,8 +236,8 @@ def assign_(tensor: Tensor, value: Tensor | float | list) -> Tensor:
     """Write ``value`` into ``tensor`` in place, so every reference to it (an optimizer's too) sees it.
 
     The write runs under ``torch.no_grad()``. ``value`` must have ``tensor``'s shape (or be a
-    single number) and a dtype that casts to ``tensor``'s without loss of kind (no float into
-    an integer tensor).
+    single number), finite values, and a dtype that casts to ``tensor``'s without loss of
+    kind (no float into an integer tensor). ``Tensor.copy_`` itself would take nan and inf.
 
     Returns:
         ``tensor`` itself.
@@ -261,6 +261,10 @@ def assign_(tensor: Tensor, value: Tensor | float | list) -> Tensor:
             f"value of dtype {source.dtype} cannot be written into tensor of dtype "
             f"{tensor.dtype} without changing its kind (e.g. dropping fractions)"
         )
+    if source.is_meta:
+        raise ValueError("value is a meta tensor, which holds no values to write")
+    if (source.is_floating_point() or source.is_complex()) and not bool(source.isfinite().all()):
+        raise ValueError(f"value must be finite, got {value!r}")
     with torch.no_grad():
         tensor.copy_(source)
     return tensor

@@ -12,6 +12,7 @@ running the update on copies, so they are the values ``step()`` then produces.
 from __future__ import annotations
 
 import math
+from numbers import Real
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,8 @@ def format_number(value: float) -> str:
     >>> format_number(1337.71850586), format_number(5.0), format_number(-2e-6)
     ('1337.7185', '5.0000', '-2.0000e-06')
     """
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"value must be a real number, got {type(value).__name__}: {value!r}")
     options = torch._tensor_str.PRINT_OPTS  # torch's own print settings
     if not math.isfinite(value):
         return str(value)
@@ -67,15 +70,23 @@ def _format_hyperparameter(value: float | Tensor) -> str:
     return repr(value)
 
 
+def _format_entry(value: complex) -> str:
+    """One entry: a real number, or a complex one as ``(re+imj)``."""
+    if isinstance(value, complex):
+        sign = "-" if math.copysign(1.0, value.imag) < 0 else "+"
+        return f"({format_number(value.real)}{sign}{format_number(abs(value.imag))}j)"
+    return format_number(value)
+
+
 def _format_tensor(tensor: Tensor, operand: bool = False) -> str:
     """A scalar as a number (in parentheses when negative and ``operand``), else its first entries."""
     if tensor.is_sparse:  # a sparse gradient (e.g. from nn.Embedding(sparse=True))
         tensor = tensor.to_dense()
     if tensor.dim() == 0:
-        text = format_number(tensor.item())
+        text = _format_entry(tensor.item())
         return f"({text})" if operand and text.startswith("-") else text
     flat = tensor.detach().reshape(-1)
-    shown = [format_number(value) for value in flat[:SHOWN_ENTRIES].tolist()]
+    shown = [_format_entry(value) for value in flat[:SHOWN_ENTRIES].tolist()]
     more = ", ..." if flat.numel() > SHOWN_ENTRIES else ""
     return "[" + ", ".join(shown) + more + "]"
 

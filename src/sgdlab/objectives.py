@@ -109,6 +109,8 @@ def _check_point(point: Any, dim: int) -> None:
         raise TypeError(f"point must be a torch.Tensor, got {type(point).__name__}: {point!r}")
     if not point.is_floating_point():
         raise TypeError(f"point must be a floating-point tensor, got dtype {point.dtype}")
+    if point.is_meta:
+        raise ValueError("point is a meta tensor, which holds no values")
     if point.dim() == 0 or point.shape[-1] != dim:
         raise ValueError(
             f"point must have shape (..., {dim}), got shape {tuple(point.shape)}"
