@@ -205,3 +205,18 @@ def test_goes_the_right_direction(foreach, maximize):
         losses.append(loss.item())
         optimizer.step()
     assert losses == sorted(losses, reverse=True) if not maximize else losses == sorted(losses)
+
+
+def test_a_load_pre_hook_may_fix_a_state_dict_before_it_is_checked():
+    (a,), _ = twins(3)
+    optimizer = sgdlab.SGD([a], lr=0.1, momentum=0.9)
+    saved = copy.deepcopy(optimizer.state_dict())
+    saved["param_groups"][0]["lr"] = -1.0  # refused as it is
+
+    def fix(_, state_dict):
+        state_dict["param_groups"] = [dict(state_dict["param_groups"][0], lr=0.5)]
+        return state_dict
+
+    optimizer.register_load_state_dict_pre_hook(fix)
+    optimizer.load_state_dict(saved)
+    assert optimizer.param_groups[0]["lr"] == 0.5

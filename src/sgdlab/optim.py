@@ -14,6 +14,7 @@ gradients as they were.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -143,8 +144,17 @@ class SGD(Optimizer):
         >>> optimizer.state[w]["momentum_buffer"], optimizer.param_groups[0]["momentum"]
         (tensor([1., 1.]), 0.9)
         """
+        hooks = self._optimizer_load_state_dict_pre_hooks
+        if isinstance(state_dict, dict):  # run the pre-hooks first, as torch does
+            state_dict = state_dict.copy()
+            for hook in list(hooks.values()):
+                state_dict = hook(self, state_dict) or state_dict
         _checks.check_state_dict(self, state_dict)
-        super().load_state_dict(state_dict)
+        self._optimizer_load_state_dict_pre_hooks = OrderedDict()  # ran above
+        try:
+            super().load_state_dict(state_dict)
+        finally:
+            self._optimizer_load_state_dict_pre_hooks = hooks
 
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
         """Perform one optimization step; ``closure`` (optional) re-evaluates and returns the loss.
