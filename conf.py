@@ -40,6 +40,7 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = [
     "_build",
+    "_data",  # fragments written by the tools, included by the pages that show them
     "**.ipynb_checkpoints",
     "auto_examples/**.codeobj.json",
     # Timing tables need jQuery and DataTables from CDNs; not pages for readers (see below).
@@ -120,6 +121,9 @@ sphinx_gallery_conf = {
     "min_reported_time": 0,
     # Names in the code cells link to their docs: sgdlab's here, torch's through intersphinx.
     "doc_module": ("sgdlab",),
+    # Notebooks get Markdown text cells (pandoc converts the reST), without pandoc's
+    # attribute syntax that a notebook would show as text.
+    "pypandoc": {"extra_args": ["--to=markdown-inline_code_attributes-fenced_code_attributes", "--wrap=none"]},
 }
 # Rerun every example when the package's source changes (sphinx-gallery alone
 # only watches each example's own file).

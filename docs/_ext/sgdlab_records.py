@@ -1,23 +1,18 @@
 """Render sgdlab's measurement records into pages: the CPU/CUDA parity record and the benchmark.
 
-Two directives, each reading a JSON file at build time and writing reStructuredText:
-
-- ``parity-table``: the latest ``make gpu-check`` record (``docs/_data/parity.json``), its
-  provenance, and whether it is stale: made at a commit older than the last commit that
-  changed ``examples/`` or ``src/``. With no record, a note saying no CUDA run is recorded.
+- Each gallery page ends with its own parity line, read from ``docs/_data/parity.json``
+  (written by ``make gpu-check``): the GPU, the date and the largest CPU/CUDA difference of
+  that script, or that no CUDA run is recorded for it (or for its current source). The devices
+  page includes the whole record as the Markdown fragment ``docs/_data/parity.md``.
 - ``bench-results``: the latest ``make bench`` record (``bench/results/latest.json``): its
-  provenance, the targets, the site's build times and the step times.
-
-``plot_step_times`` draws the benchmark's step times; the performance page calls it from a
-``plot`` directive. Pages that use a directive are re-read when the record changes, and
-pages showing freshness also when the last commit touching ``examples/`` or ``src/`` changes,
-and pages whose record was missing when the record appears.
+  provenance, the targets, the site's build times and the step times. ``plot_step_times``
+  draws the step times; the performance page calls it from a ``plot`` directive.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
+import hashlib
 from pathlib import Path
 
 from docutils.parsers.rst import Parser, directives
@@ -30,7 +25,6 @@ logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent.parent
 PARITY_RECORD = "docs/_data/parity.json"
 BENCH_RECORD = "bench/results/latest.json"
-COVERED = ("examples", "src")
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -44,42 +38,6 @@ def load_record(path: Path) -> dict | None:
         return json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise ValueError(f"{path} is not valid JSON: {error}") from error
-
-
-def git(root: Path, *args: str) -> tuple[int, str] | None:
-    """(exit status, output) of git in ``root``; None when git cannot run there."""
-    try:
-        result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.returncode, result.stdout.strip()
-
-
-def covered_commit(root: Path) -> str | None:
-    """The last commit that changed the examples or the package, or None without git."""
-    answer = git(root, "log", "-1", "--format=%H", "--", *COVERED)
-    return answer[1] or None if answer and answer[0] == 0 else None
-
-
-def freshness(record: dict, root: Path) -> tuple[str, str]:
-    """Whether the record covers today's examples: ("fresh" | "stale" | "unknown", why)."""
-    made_at = record.get("provenance", {}).get("commit", "unknown")
-    if made_at == "unknown":
-        return "unknown", "the record was made outside a git checkout, so its age cannot be checked"
-    latest = covered_commit(root)
-    if latest is None:
-        return "unknown", "git (or a git checkout) is not available here, so the record's age cannot be checked"
-    if latest == made_at:
-        return "fresh", "made at the last commit that changed the examples or the package"
-    answer = git(root, "merge-base", "--is-ancestor", latest, made_at)
-    if answer is None or answer[0] not in (0, 1):
-        return "unknown", f"commit {made_at[:12]} is not in this clone, so the record's age cannot be checked"
-    if answer[0] == 0:
-        return "fresh", "no commit since it was made changed the examples or the package"
-    return "stale", (
-        f"it was made at commit {made_at[:12]}, but commit {latest[:12]} changed "
-        f"the examples or the package after that; run `make gpu-check` again"
-    )
 
 
 # -- writing reStructuredText -------------------------------------------------------------
@@ -120,54 +78,6 @@ def admonition(kind: str, message: str) -> list[str]:
 def field_list(fields: dict[str, object]) -> list[str]:
     """A reST field list of the fields that have a value."""
     return [f":{name}: {text(value)}" for name, value in fields.items() if value not in (None, "")] + [""]
-
-
-def render_parity(record: dict | None, status: tuple[str, str]) -> str:
-    """The parity section: a note when nothing is recorded, else provenance, status and table."""
-    if record is None:
-        return "\n".join(admonition(
-            "note",
-            "No CUDA run is recorded yet: this site was built without a parity record. Run "
-            "``make gpu-check`` on a machine with a CUDA GPU and commit ``docs/_data/parity.json``.",
-        ))
-    made, state = record.get("provenance", {}), status[0]
-    lines = []
-    if state == "stale":
-        lines += admonition("warning", f"This record is stale: {text(status[1])}.")
-    elif state == "unknown":
-        lines += admonition("note", f"This record's freshness is unknown: {text(status[1])}.")
-    else:
-        lines += admonition("note", f"This record is current: {text(status[1])}.")
-    commit = made.get("commit", "unknown")
-    lines += field_list({
-        "GPU": made.get("device"),
-        "CUDA": made.get("cuda"),
-        "PyTorch": made.get("torch"),
-        "Commit": commit[:12] + (" (with uncommitted changes)" if made.get("dirty") else ""),
-        "Date": made.get("date"),
-        "Tests on both devices": record.get("tests", {}).get("summary"),
-        "Tolerance": record.get("tolerance", {}).get("rule"),
-        "Result": "every value agreed" if record.get("passed") else "some values differ (see the table)",
-    })
-    rows, timings = [], 0
-    for entry in record.get("examples", []):
-        for value in entry.get("values", []):
-            if value.get("timing"):
-                timings += 1
-                continue
-            agreed = "yes" if value.get("agree") else "NO"
-            rows.append([entry["example"], value["line"], value["cpu"], value["cuda"],
-                         f"{value['difference']:.3g}", agreed])
-        for problem in entry.get("problems", []):
-            rows.append([entry["example"], problem, "", "", "", "NO"])
-    if rows:
-        lines += table(["Example", "Printed line (# = a number)", "CPU", "CUDA", "Difference", "Agree"],
-                       rows, widths="24 36 12 12 8 8")
-    else:
-        lines += ["The record compares no values.", ""]
-    if timings:
-        lines += [f"{timings} timing value(s) were recorded but not compared: timings differ by design.", ""]
-    return "\n".join(lines)
 
 
 def seconds(value: float | None) -> str:
@@ -249,6 +159,46 @@ def render_bench(record: dict | None, part: str) -> str:
     return "\n".join(render_step(record.get("step")))
 
 
+# -- the parity line of each gallery page --------------------------------------------------
+
+
+def parity_line(record: dict | None, example: str, source: bytes) -> str:
+    """One sentence on how this script's CPU and CUDA outputs compared in the parity record.
+
+    >>> parity_line(None, "article/plot_a.py", b"")
+    'CPU and CUDA: no CUDA run is recorded yet (``make gpu-check`` on a GPU machine records one).'
+    """
+    entry = next((e for e in (record or {}).get("examples", []) if e["example"] == example), None)
+    if entry is None:
+        return "CPU and CUDA: no CUDA run is recorded yet (``make gpu-check`` on a GPU machine records one)."
+    if entry.get("source_sha256") != hashlib.sha256(source).hexdigest():
+        return ("CPU and CUDA: the recorded CUDA run is of an earlier version of this script; "
+                "``make gpu-check`` records the current one.")
+    made = record["provenance"]
+    verdict = (f"agree (largest difference {entry['largest_difference']:.3g} over {entry['numbers']} numbers)"
+               if not entry["problems"] else "DIFFER (see the devices page)")
+    return f"CPU and CUDA ({text(made['device'])}, {made['date'][:10]}): the outputs {verdict}."
+
+
+def add_parity_line(app, docname: str, source: list[str]) -> None:
+    """Append the parity line to a generated gallery page (``auto_examples/<section>/plot_x``)."""
+    parts = docname.split("/")
+    if parts[0] != "auto_examples" or len(parts) != 3 or not parts[2].startswith("plot_"):
+        return
+    root = Path(app.config.sgdlab_records_root)
+    script = root / "examples" / parts[1] / f"{parts[2]}.py"
+    if not script.is_file():
+        return
+    record_path = root / PARITY_RECORD
+    if record_path.exists():
+        app.env.note_dependency(str(record_path))  # re-read the page when the record changes
+    # ... and when it appears or vanishes (see outdated_records).
+    keys = app.env.__dict__.setdefault("sgdlab_records_keys", {})
+    keys.setdefault(docname, {})[str(record_path)] = (record_path.exists(),)
+    line = parity_line(load_record(record_path), f"{parts[1]}/{script.name}", script.read_bytes())
+    source[0] += f"\n\n.. rubric:: Devices\n\n{line}\n"
+
+
 # -- plotting --------------------------------------------------------------------------------
 
 
@@ -320,21 +270,6 @@ class RecordDirective(SphinxDirective):
         return list(document.children)
 
 
-class ParityTable(RecordDirective):
-    """``.. parity-table:: [record]``: the CPU/CUDA parity record, with provenance and freshness."""
-
-    default_record = PARITY_RECORD
-
-    def render(self, record, path):
-        root = Path(self.config.sgdlab_records_root)
-        status = freshness(record, root) if record else ("none", "")
-        return render_parity(record, status)
-
-    def state_key(self, path: Path) -> tuple:
-        # Freshness is judged against the last commit that changed the examples or src.
-        return (path.exists(), covered_commit(Path(self.config.sgdlab_records_root)))
-
-
 class BenchResults(RecordDirective):
     """``.. bench-results:: [record]`` with ``:part:`` one of ``BENCH_PARTS``: the latest benchmark."""
 
@@ -346,12 +281,12 @@ class BenchResults(RecordDirective):
 
 
 def current_key(key: tuple, path: Path, root: Path) -> tuple:
-    """Recompute a stored key today (the commit only where the key holds one)."""
-    return (path.exists(), covered_commit(root))[: len(key)]
+    """Recompute a stored key today."""
+    return (path.exists(),)
 
 
 def outdated_records(app, env, added, changed, removed):
-    """Pages whose record appeared or vanished, or whose freshness commit moved."""
+    """Pages whose record appeared or vanished."""
     root = Path(app.config.sgdlab_records_root)
     keys = getattr(env, "sgdlab_records_keys", {})
     return [
@@ -372,7 +307,7 @@ def merge(app, env, docnames, other):
 
 def setup(app):
     app.add_config_value("sgdlab_records_root", str(ROOT), "env")
-    app.add_directive("parity-table", ParityTable)
+    app.connect("source-read", add_parity_line)
     app.add_directive("bench-results", BenchResults)
     app.connect("env-get-outdated", outdated_records)
     app.connect("env-purge-doc", purge)

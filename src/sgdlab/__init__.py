@@ -1,7 +1,7 @@
 """sgdlab: ``torch.optim.SGD``, worked.
 
 The update rule written out and proven equal to PyTorch's, tools that explain
-each step, and the device helpers the documentation's examples run on.
+each step.
 """
 
 from importlib.metadata import PackageNotFoundError, version
