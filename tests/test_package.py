@@ -20,9 +20,6 @@ MODULES = [
 PUBLIC = [(module, name) for module in MODULES for name in getattr(module, "__all__", ())]
 API_PAGE = (ROOT / "docs" / "api.md").read_text()
 DOCUMENTED = set(re.findall(r"^\.\. auto(?:function|class):: (\w+)", API_PAGE, re.M))
-#: Public names on their way out (device helpers the examples no longer use): not on the API
-#: page. Empty this once devices.py drops them.
-LEAVING = {"device_report", "run_on_devices", "max_difference"}
 
 
 def test_every_module_has_public_names():
@@ -35,7 +32,7 @@ def test_public_name_is_reexported_documented_and_has_a_tested_example(module, n
     assert getattr(sgdlab, name) is getattr(module, name)
     doc = inspect.getdoc(getattr(module, name))
     assert doc and ">>>" in doc, f"{module.__name__}.{name} needs a docstring with an example"
-    assert name in DOCUMENTED or name in LEAVING, f"{name} is not on docs/api.md"
+    assert name in DOCUMENTED, f"{name} is not on docs/api.md"
 
 
 def test_api_page_documents_only_public_names():
@@ -48,7 +45,8 @@ def test_module_has_a_docstring(module):
 
 
 @pytest.mark.parametrize("name", ["record", "log_loss", "article_function", "side_by_side",
-                                  "sgd_single_tensor", "sgd_foreach", "check_hyperparameters", "lrs"])
+                                  "sgd_single_tensor", "sgd_foreach", "check_hyperparameters", "lrs",
+                                  "max_difference"])
 def test_removed_names_stay_removed(name):
     assert not hasattr(sgdlab, name)
     assert not hasattr(sgdlab.Trajectory, name)
