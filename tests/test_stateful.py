@@ -39,6 +39,7 @@ GOOD = {
     "nesterov": [False, True],
     "maximize": [False, True],
     "foreach": [None, False, True],
+    "differentiable": [False, True],
 }
 
 
@@ -64,6 +65,7 @@ BAD = {
     "nesterov": ["yes"],
     "foreach": ["yes"],
     "fused": [True],
+    "differentiable": ["yes"],
 }
 
 EDITS = st.sampled_from(
