@@ -199,22 +199,22 @@ def check_params(
 
     One pass over the parameters; the dtype checks run once per dtype.
     """
-    with_grad = [(index, param) for index, param in enumerate(group["params"])
-                 if param.grad is not None]
-    check_foreach_settings(group, [param for _, param in with_grad], where)
+    params = group["params"]
+    with_grad = [param for param in params if param.grad is not None]
+    check_foreach_settings(group, with_grad, where)
     decayed, with_momentum = group["weight_decay"] != 0, group["momentum"] != 0
     seen: set[torch.dtype] = set()
-    for index, param in with_grad:
+    for param in with_grad:
         grad, dtype = param.grad, param.dtype
-        if grad.dtype != dtype or grad.shape != param.shape or grad.device != param.device:
-            _refuse_grad(param, f"{where}params[{index}]")
+        if grad.dtype is not dtype or grad.shape != param.shape or grad.device != param.device:
+            _refuse_grad(param, _name(where, params, param))
         if dtype not in seen:
-            name = f"{where}params[{index}]"
             if not (dtype.is_floating_point or dtype.is_complex):
                 raise TypeError(
-                    f"{name} has dtype {dtype}; SGD steps floating-point or complex tensors only"
+                    f"{_name(where, params, param)} has dtype {dtype}; SGD steps "
+                    "floating-point or complex tensors only"
                 )
-            check_range(group, param, name, where)
+            check_range(group, param, _name(where, params, param), where)
             seen.add(dtype)
         if decayed and grad.is_sparse:
             raise ValueError(
@@ -224,7 +224,18 @@ def check_params(
         if with_momentum:
             entry = state.get(param)
             if entry:
-                check_buffer(entry.get("momentum_buffer"), param, f"{where}params[{index}]")
+                buffer = entry.get("momentum_buffer")
+                if buffer is not None and not (
+                    type(buffer) is Tensor and buffer.shape == param.shape
+                    and buffer.dtype is dtype
+                ):
+                    check_buffer(buffer, param, _name(where, params, param))
+
+
+def _name(where: str, params: list[Tensor], param: Tensor) -> str:
+    """``params[i]`` for the error message (found only when one is needed)."""
+    index = next(i for i, p in enumerate(params) if p is param)
+    return f"{where}params[{index}]"
 
 
 def _refuse_grad(param: Tensor, name: str) -> None:
