@@ -206,7 +206,7 @@ def _predict_group(
     """Run the group's update on the copies ``values``/``buffers``, in place."""
     settings = _update.Settings.of(group)
     if group.get("fused"):  # torch's fused kernel: predict with torch's own functional form
-        torch_sgd(values, grads, buffers, fused=True, **vars(settings))
+        torch_sgd(values, grads, buffers, fused=True, **settings._asdict())
         return
     _update._run(values, grads, buffers, settings, _uses_foreach(group, values))
 

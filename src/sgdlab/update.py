@@ -22,8 +22,7 @@ boundary.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import torch
 from torch import Tensor
@@ -34,8 +33,7 @@ from . import _checks
 __all__ = ["sgd"]
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """The six settings of the rule, together (one parameter group's worth)."""
 
     lr: float | Tensor
@@ -242,7 +240,7 @@ def sgd(
     (tensor([2.1000]), [tensor([3.8000])])
     """
     s = Settings(lr, momentum, dampening, weight_decay, nesterov, maximize)
-    group = {**vars(s), "foreach": foreach}
+    group = {**s._asdict(), "foreach": foreach}
     _checks.check_group(group)
     _checks.check_tensor_lists(params, grads, momentum_buffers, group)
     _checks.check_foreach_settings(group, params)
