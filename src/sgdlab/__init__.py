@@ -12,7 +12,6 @@ from . import explain as _explain_module
 from . import objectives as _objectives_module
 from . import optim as _optim_module
 from . import plot as _plot_module
-from . import speed as _speed_module
 from . import trajectory as _trajectory_module
 from . import update as _update_module
 from .binding import *  # noqa: F403
@@ -21,7 +20,6 @@ from .explain import *  # noqa: F403
 from .objectives import *  # noqa: F403
 from .optim import *  # noqa: F403
 from .plot import *  # noqa: F403
-from .speed import *  # noqa: F403
 from .trajectory import *  # noqa: F403
 from .update import *  # noqa: F403
 
@@ -39,5 +37,4 @@ __all__ = [
     *_objectives_module.__all__,
     *_trajectory_module.__all__,
     *_plot_module.__all__,
-    *_speed_module.__all__,
 ]

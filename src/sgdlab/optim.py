@@ -14,13 +14,14 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
+from . import fused as _fused
 from .update import _check_bool, _default_foreach, _foreach, _single_tensor, check_hyperparameters
 
 __all__ = ["SGD"]
 
 #: Group keys torch.optim.SGD keeps that sgdlab.SGD does not implement; they may be dropped
 #: when they hold their off value, and refused otherwise.
-_UNSUPPORTED_KEYS = ("differentiable", "fused")
+_UNSUPPORTED_KEYS = ("differentiable",)
 
 
 class SGD(Optimizer):
@@ -61,6 +62,7 @@ class SGD(Optimizer):
         *,
         maximize: bool = False,
         foreach: bool | None = None,
+        fused: bool | None = None,
     ) -> None:
         check_hyperparameters(
             lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
@@ -68,6 +70,10 @@ class SGD(Optimizer):
         )
         if foreach is not None:
             _check_bool("foreach", foreach)
+        if fused is not None:
+            _check_bool("fused", fused)
+        if fused and foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
         defaults = {
             "lr": lr,
             "momentum": momentum,
@@ -77,6 +83,8 @@ class SGD(Optimizer):
             "maximize": maximize,
             "foreach": foreach,
         }
+        if fused:  # sgdlab's own compiled step (sgdlab.fused), not torch's fused kernel
+            defaults["fused"] = True
         super().__init__(params, defaults)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -101,7 +109,7 @@ class SGD(Optimizer):
             group.setdefault("nesterov", False)
             group.setdefault("maximize", False)
             group.setdefault("foreach", None)
-            for key in _UNSUPPORTED_KEYS:  # off in a torch.optim.SGD save: nothing to keep
+            for key in (*_UNSUPPORTED_KEYS, "fused"):  # off in a torch.optim.SGD save
                 if not group.get(key):
                     group.pop(key, None)
 
@@ -135,6 +143,8 @@ class SGD(Optimizer):
         check_hyperparameters(**{key: group[key] for key in _HYPERPARAMETERS})
         if group["foreach"] is not None:
             _check_bool("foreach", group["foreach"])
+        if group.get("fused") is not None:
+            _check_bool("fused", group["fused"])
 
     def _check_groups(self) -> None:
         """Check every group's settings, skipping a group whose settings passed unchanged before.
@@ -145,7 +155,7 @@ class SGD(Optimizer):
         """
         passed = self.__dict__.setdefault("_passed_settings", {})
         for index, group in enumerate(self.param_groups):
-            settings = tuple(group[key] for key in _CHECKED_KEYS)
+            settings = tuple(group.get(key) for key in _CHECKED_KEYS)
             if isinstance(settings[0], Tensor) or passed.get(index) != settings:
                 passed.pop(index, None)
                 self._check_group(group)
@@ -179,6 +189,8 @@ class SGD(Optimizer):
         if foreach is None:
             foreach = _default_foreach(params)
         update = _foreach if foreach else _single_tensor
+        if group.get("fused"):
+            update = _fused.fused_step
         update(
             params, grads, buffers,
             lr=group["lr"], momentum=group["momentum"], dampening=group["dampening"],
@@ -217,4 +229,4 @@ class SGD(Optimizer):
 
 
 _HYPERPARAMETERS = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
-_CHECKED_KEYS = (*_HYPERPARAMETERS, "foreach")
+_CHECKED_KEYS = (*_HYPERPARAMETERS, "foreach", "fused")
