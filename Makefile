@@ -76,5 +76,5 @@ snapshots: $(STAMP) ## Re-record what each gallery script prints (review the dif
 gpu-check: ## Run the tests and every gallery script on CUDA and CPU, compare their numbers (PYTHON=python3)
 	PYTHONPATH=src$${PYTHONPATH:+:$$PYTHONPATH} $(PYTHON) tools/gpu_check.py
 
-bench: $(STAMP) ## Time the site's builds and one SGD step into bench/results/latest.json (BENCH_SITE_TEST=1 adds make test)
-	$(PY) tools/bench.py $(if $(filter 1,$(BENCH_SITE_TEST)),--site-test)
+bench: $(STAMP) ## Time the site's builds and the SGD step's roofline into bench/results/ (BENCH_SITE_TEST=1 adds make test; BENCH_ARGS=--threads=1 on a busy machine)
+	$(PY) tools/bench.py $(if $(filter 1,$(BENCH_SITE_TEST)),--site-test) $(BENCH_ARGS)

@@ -1,4 +1,4 @@
-"""docs/_ext/sgdlab_records.py: the parity and benchmark records rendered for the pages."""
+"""docs/_ext/sgdlab_records.py: the parity record rendered for the pages, and the benchmark's plot."""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ pytest.importorskip("sphinx", reason="the records extension is a Sphinx extensio
 from conftest import ROOT, run  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "docs" / "_ext"))
-sys.path.insert(0, str(ROOT / "tools"))
-import bench  # noqa: E402
 import sgdlab_records as records  # noqa: E402
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -110,64 +108,6 @@ def test_text_is_escaped_for_rest():
     assert records.text(records.Markup("``make``")) == "``make``"
 
 
-BENCH_STEP = {
-    "copy_bandwidth": {"cpu": 10e9},
-    "results": [
-        {"device": "cpu", "layout": "1 tensor", "tensors": 1, "total": 10**7, "bytes": 2 * 10**8,
-         "seconds": {"torch for-loop": 0.040, "torch foreach": 0.040, "torch fused": 0.025,
-                     "sgdlab for-loop": 0.042, "sgdlab foreach": 0.044}},
-    ],
-}
-BENCH_SITE = {
-    "cold_build_seconds": 20.0, "cold_executed": {"ran": 2, "kept": 0},
-    "noop_build_seconds": 3.0, "noop_executed": {"ran": 0, "kept": 2},
-    "touched_example": "article/plot_a.py", "touched_build_seconds": 6.0,
-    "touched_executed": {"ran": 1, "kept": 1},
-    "examples": {"article/plot_a.py": 1.5, "performance/plot_b.py": 6.0},
-    "gallery_seconds": 7.5, "test_seconds": None,
-}
-
-
-def test_bench_targets_are_judged_from_the_measurements():
-    verdicts = {t["name"]: t["met"] for t in bench.evaluate_targets(BENCH_SITE, BENCH_STEP)}
-    assert verdicts["slowest gallery example (performance/plot_b.py)"] is False
-    assert verdicts["cold gallery (sum of example times)"] is True
-    assert verdicts["no-op `make html`"] is True
-    assert verdicts["examples re-run after changing article/plot_a.py"] is True
-    assert verdicts["sgdlab for-loop time / torch for-loop time, geometric mean over configurations"] is True
-    assert verdicts["sgdlab foreach time / torch foreach time, geometric mean over configurations"] is False
-    assert verdicts["best CPU step at 1e7 params / copy bandwidth"] is True  # 8 of 10 GB/s
-
-
-def test_bench_parses_sphinx_gallery_output():
-    output = ("Sphinx-Gallery successfully executed 1 out of 1 file subselected by:\n\n"
-              "after excluding 2 files that had previously been run (based on MD5).\n")
-    assert bench.executed_counts(output) == {"ran": 1, "kept": 2}
-
-
-
-def test_bench_reads_each_example_time_from_sphinx_gallery(tmp_path):
-    for name, seconds in (("article/plot_a", 1.229), ("perf/plot_b", 62.5)):
-        cost = tmp_path / f"{name}.cost.json"
-        cost.parent.mkdir(parents=True, exist_ok=True)
-        cost.write_text(json.dumps({"memory": 0.0, "time": seconds}))
-    assert bench.example_times(tmp_path) == {"article/plot_a.py": 1.229, "perf/plot_b.py": 62.5}
-
-
-def test_bench_refuses_a_gallery_without_timings(tmp_path):
-    with pytest.raises(RuntimeError, match="no example timings"):
-        bench.example_times(tmp_path)
-
-
-def test_bench_parts_render_and_no_record_says_so():
-    record = {"provenance": {"commit": "abc", "devices": ["cpu"]}, "site": BENCH_SITE, "step": BENCH_STEP,
-              "targets": bench.evaluate_targets(BENCH_SITE, BENCH_STEP)}
-    assert "8.0 (80%)" in records.render_bench(record, "step")
-    assert "missed" in records.render_bench(record, "targets")
-    assert "not measured" in records.render_bench(record, "site")  # make test was not timed
-    assert "No benchmark is recorded yet" in records.render_bench(None, "targets")
-
-
 PAGE = """\
 # {title}
 
@@ -177,27 +117,23 @@ PAGE = """\
 
 
 def test_the_directives_build_without_warnings(tmp_path, python):
-    """A small MyST project renders a fixture record, a missing one and a benchmark, under -W."""
+    """A small MyST project renders a fixture record and a missing one, under -W."""
     docs = tmp_path / "docs"
     docs.mkdir()
     (tmp_path / "parity.json").write_text(json.dumps(parity_record("unknown")))
-    (tmp_path / "bench.json").write_text(json.dumps(
-        {"provenance": {}, "site": BENCH_SITE, "step": BENCH_STEP, "targets": []}))
     (docs / "conf.py").write_text(
         f"import sys\nsys.path.insert(0, {str(ROOT / 'docs' / '_ext')!r})\n"
         f"extensions = ['myst_parser', 'sgdlab_records']\nsgdlab_records_root = {str(tmp_path)!r}\n"
     )
-    (docs / "index.md").write_text("# Fixture\n\n```{toctree}\nrecorded\nmissing\nbench\n```\n")
+    (docs / "index.md").write_text("# Fixture\n\n```{toctree}\nrecorded\nmissing\n```\n")
     (docs / "recorded.md").write_text(PAGE.format(title="Recorded", directive="parity-table", record="parity.json", options=""))
     (docs / "missing.md").write_text(PAGE.format(title="Missing", directive="parity-table", record="none.json", options=""))
-    (docs / "bench.md").write_text(PAGE.format(title="Bench", directive="bench-results", record="bench.json", options=":part: step\n"))
     result = run([python, "-m", "sphinx", "-W", "-q", "-b", "html", docs, tmp_path / "html"])
     assert result.returncode == 0, result.stderr[-3000:]
     recorded = (tmp_path / "html" / "recorded.html").read_text()
     assert "<table" in recorded and "Fixture GPU" in recorded and "freshness is unknown" in recorded
     missing = (tmp_path / "html" / "missing.html").read_text()
     assert "No CUDA run is recorded yet" in missing and "<table" not in missing
-    assert "<table" in (tmp_path / "html" / "bench.html").read_text()
 
     # Nothing changed: nothing is re-read. A record appears: its page is re-read.
     build = [python, "-m", "sphinx", "-W", "-b", "html", docs, tmp_path / "html"]

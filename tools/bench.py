@@ -56,8 +56,8 @@ OUTPUT = ROOT / "bench" / "results" / "latest.json"
 SIZES = (10**3, 10**4, 10**5, 10**6, 10**7)
 SETTINGS = {"lr": 1e-3, "weight_decay": 1e-4}
 MOMENTUM = 0.9
-REPEATS = 7
-MIN_BATCH_SECONDS = 5e-3
+REPEATS = 15
+MIN_BATCH_SECONDS = 1e-3
 SCHEMA = 2
 
 #: The goals this benchmark checks, with the measured value each is compared to.
@@ -211,7 +211,12 @@ def bench_site(with_tests: bool, venv: Path) -> dict:
 
 
 def bench_configuration(device: torch.device, total: int, momentum: bool, repeats: int) -> dict:
-    """Median seconds of the add_ reference and of every step implementation, for one size."""
+    """Seconds of the add_ reference and of every step implementation, for one size.
+
+    ``seconds`` holds each one's best round, ``median_seconds`` its median: on a machine
+    shared with other work, a round is slowed by whatever else was scheduled during it,
+    never sped up, so the best round is the closest to the machine's own speed.
+    """
     settings = {**SETTINGS, "momentum": MOMENTUM if momentum else 0.0}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sgdlab.fused.FusedCompileWarning)
@@ -224,15 +229,19 @@ def bench_configuration(device: torch.device, total: int, momentum: bool, repeat
             optimizer.step()
     timers = {"add_ reference": timing.add_timer(total, device)}
     timers |= {name: timing.timer("optimizer.step()", optimizer=opt) for name, opt in optimizers.items()}
-    seconds = timing.interleaved(timers, repeats, MIN_BATCH_SECONDS)
+    samples = timing.interleaved_samples(timers, repeats, MIN_BATCH_SECONDS)
+    best = {name: min(values) for name, values in samples.items()}
+    median = {name: statistics.median(values) for name, values in samples.items()}
     return {
         "device": str(device),
         "total": total,
         "momentum": momentum,
         "bytes": timing.step_bytes(total, momentum=momentum),
         "reference_bytes": timing.BYTES_PER_ADD * total,
-        "reference_seconds": seconds.pop("add_ reference"),
-        "seconds": seconds,
+        "reference_seconds": best.pop("add_ reference"),
+        "seconds": best,
+        "reference_median_seconds": median.pop("add_ reference"),
+        "median_seconds": median,
     }
 
 
@@ -348,7 +357,8 @@ def bench_step(sizes, repeats: int) -> dict:
         say(f"    {compilation['cold_seconds']:.1f} s cold, {compilation['cached_seconds']:.1f} s cached")
     return {
         "settings": {**SETTINGS, "momentum": MOMENTUM, "dtype": "float32", "repeats": repeats,
-                     "min_batch_seconds": MIN_BATCH_SECONDS, "layout": "one tensor"},
+                     "min_batch_seconds": MIN_BATCH_SECONDS, "layout": "one tensor",
+                     "statistic": "best of the rounds (median_seconds: the median)"},
         "results": results,
         "fused_difference": fused,
         "compilation": compilation,
@@ -400,7 +410,7 @@ def fraction(row: dict, name: str) -> float:
 def fused_fraction_target(step: dict, limit: float) -> dict:
     """sgdlab's fused step at the largest size, as a fraction of the reference bandwidth."""
     row = largest_cpu_row(step)
-    name = "sgdlab fused" if row is None else f"sgdlab fused at {row['total']:.0e} params (CPU, momentum) / add_ bandwidth"
+    name = "sgdlab fused" if row is None else f"sgdlab fused at {size_name(row['total'])} params (CPU, momentum) / add_ bandwidth"
     if row is None or "sgdlab fused" not in row["seconds"]:
         return {"name": name, "target": f">= {limit:.0%}", "measured": None, "met": None}
     measured = fraction(row, "sgdlab fused")
@@ -413,7 +423,7 @@ def fused_fraction_target(step: dict, limit: float) -> dict:
 def fused_time_target(step: dict, limit: float) -> dict:
     """sgdlab's fused step time over torch's fused step time at the largest size."""
     row = largest_cpu_row(step)
-    name = "sgdlab fused time / torch fused time" + ("" if row is None else f" at {row['total']:.0e} params (CPU, momentum)")
+    name = "sgdlab fused time / torch fused time" + ("" if row is None else f" at {size_name(row['total'])} params (CPU, momentum)")
     ratios = time_ratios([row] if row else [], "sgdlab fused", "torch fused")
     return {"name": name, "target": f"<= {limit:.2f}",
             "measured": f"{ratios[0]:.3f}" if ratios else None, "met": ratios[0] <= limit if ratios else None}
@@ -516,11 +526,49 @@ def md_site(site: dict | None) -> list[str]:
                             [[name, md_seconds(value)] for name, value in sorted(site["examples"].items())])
 
 
+def size_name(total: int) -> str:
+    """A parameter count as it reads in the tables: 1e7, 1e3, 2.5e6."""
+    return f"{total:.1e}".replace(".0e", "e").replace("e+0", "e").replace("e+", "e")
+
+
+def md_summary(rows: list[dict]) -> list[str]:
+    """What one device's rows with momentum say, in sentences: the limit, the gap, the overhead."""
+    rows = sorted((r for r in rows if r["momentum"]), key=lambda r: r["total"])
+    if not rows:
+        return []
+    large, small = rows[-1], rows[0]
+    seconds, reference = large["seconds"], large["reference_bytes"] / large["reference_seconds"]
+    limit = large["bytes"] / reference
+
+    def said(name: str) -> str:
+        return f"{seconds[name] * 1e3:.2f} ms ({large['bytes'] / seconds[name] / reference:.0%})"
+
+    lines = [f"At {size_name(large['total'])} values with momentum the `add_` reference moves "
+             f"{reference / 1e9:.1f} GB/s, so a step, which must move {large['bytes'] // large['total']} "
+             f"bytes a value, cannot take less than {limit * 1e3:.2f} ms. In brackets, each step's "
+             "share of the reference's bandwidth:"]
+    for name in ("torch for-loop", "torch foreach", "torch fused", "sgdlab for-loop", "sgdlab foreach",
+                 "sgdlab fused"):
+        if name in seconds:
+            lines.append(f"- {name}: {said(name)}")
+    if "torch fused" in seconds:
+        lines += ["", f"torch's for-loop takes {seconds['torch for-loop'] / seconds['torch fused']:.1f} times "
+                  "as long as its fused step."]
+    fastest = min(small["seconds"], key=small["seconds"].get)
+    lines += ["", f"At {size_name(small['total'])} values the reference takes {small['reference_seconds'] * 1e6:.1f} µs "
+              f"and the fastest step, {fastest}, {small['seconds'][fastest] * 1e6:.1f} µs: "
+              f"{small['seconds'][fastest] / (small['bytes'] / (small['reference_bytes'] / small['reference_seconds'])):.0f} "
+              "times its memory limit.", ""]
+    return lines
+
+
 def md_step(step: dict | None) -> list[str]:
     """Per device and momentum: time per step, achieved GB/s and fraction of the reference."""
     if not step:
         return ["The step was not measured in this run.", ""]
     lines = []
+    for device in sorted({r["device"] for r in step["results"]}):
+        lines += [f"**{device}**", ""] + md_summary([r for r in step["results"] if r["device"] == device])
     keys = sorted({(r["device"], r["momentum"]) for r in step["results"]}, key=lambda k: (k[0], not k[1]))
     for device, momentum in keys:
         rows = [r for r in step["results"] if (r["device"], r["momentum"]) == (device, momentum)]
@@ -532,7 +580,7 @@ def md_step(step: dict | None) -> list[str]:
         body = []
         for row in rows:
             reference = row["reference_bytes"] / row["reference_seconds"]
-            body.append([f"{row['total']:.0e}", f"{row['reference_seconds'] * 1e3:.3f} ms, {reference / 1e9:.1f} GB/s",
+            body.append([size_name(row["total"]), f"{row['reference_seconds'] * 1e3:.3f} ms, {reference / 1e9:.1f} GB/s",
                          *[f"{row['seconds'][n] * 1e3:.3f} ms, {row['bytes'] / row['seconds'][n] / 1e9:.1f} GB/s "
                            f"({row['bytes'] / row['seconds'][n] / reference:.0%})" for n in names]])
         lines += md_table(["Params", "`add_` reference", *names], body)

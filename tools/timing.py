@@ -3,7 +3,7 @@
 The clock is ``torch.utils.benchmark.Timer``, which synchronizes CUDA around what it times
 and runs it with a set number of threads (here all of torch's, as a training run would).
 The implementations take turns, round after round, so a slow-down of the machine hits all
-of them alike; each one's median over the rounds is kept.
+of them alike; the caller keeps each one's median or best round.
 
 The yardstick is :func:`add_seconds`: an in-place ``a.add_(b, alpha=...)`` over as many
 values as the step updates. It reads two values and writes one, 12 bytes per float32 value,
@@ -176,15 +176,17 @@ def _check_optimizers(optimizers: Any) -> Mapping[str, Optimizer]:
     return optimizers
 
 
-def interleaved(timers: Mapping[str, Timer], repeats: int, min_batch_seconds: float) -> dict[str, float]:
-    """Median seconds per run of each timer, timed in turns, ``repeats`` rounds.
+def interleaved_samples(
+    timers: Mapping[str, Timer], repeats: int, min_batch_seconds: float
+) -> dict[str, list[float]]:
+    """Seconds per run of each timer in each of ``repeats`` rounds, the timers taking turns.
 
     Each timer first runs once untimed, then in each round runs a batch of runs long
     enough to last ``min_batch_seconds``; who goes first rotates from round to round.
 
-    >>> seconds = interleaved({"pass": timer("pass")}, repeats=2, min_batch_seconds=1e-4)
-    >>> list(seconds), seconds["pass"] > 0
-    (['pass'], True)
+    >>> samples = interleaved_samples({"pass": timer("pass")}, repeats=3, min_batch_seconds=1e-4)
+    >>> list(samples), len(samples["pass"])
+    (['pass'], 3)
     """
     check_count("repeats", repeats)
     if isinstance(min_batch_seconds, bool) or not isinstance(min_batch_seconds, (int, float)):
@@ -192,8 +194,8 @@ def interleaved(timers: Mapping[str, Timer], repeats: int, min_batch_seconds: fl
     if not min_batch_seconds > 0:
         raise ValueError(f"min_batch_seconds must be positive, got {min_batch_seconds!r}")
     batch = {}
-    for name, timer in timers.items():
-        single = max(timer.timeit(1).median, 1e-7)  # also the warm-up
+    for name, each in timers.items():
+        single = max(each.timeit(1).median, 1e-7)  # also the warm-up
         batch[name] = max(1, min(10_000, math.ceil(min_batch_seconds / single)))
     names = list(timers)
     samples: dict[str, list[float]] = {name: [] for name in names}
@@ -201,7 +203,18 @@ def interleaved(timers: Mapping[str, Timer], repeats: int, min_batch_seconds: fl
         shift = round_index % len(names)  # rotate who goes first: no one always runs cold
         for name in names[shift:] + names[:shift]:
             samples[name].append(timers[name].timeit(batch[name]).median)
-    return {name: statistics.median(samples[name]) for name in names}
+    return samples
+
+
+def interleaved(timers: Mapping[str, Timer], repeats: int, min_batch_seconds: float) -> dict[str, float]:
+    """Median seconds per run of each timer over :func:`interleaved_samples`' rounds.
+
+    >>> seconds = interleaved({"pass": timer("pass")}, repeats=2, min_batch_seconds=1e-4)
+    >>> list(seconds), seconds["pass"] > 0
+    (['pass'], True)
+    """
+    samples = interleaved_samples(timers, repeats, min_batch_seconds)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def time_steps(

@@ -1,12 +1,13 @@
 """Render sgdlab's measurement records into pages: the CPU/CUDA parity record and the benchmark.
 
-Two directives, each reading a JSON file at build time and writing reStructuredText:
+A directive, reading a JSON file at build time and writing reStructuredText:
 
 - ``parity-table``: the latest ``make gpu-check`` record (``docs/_data/parity.json``), its
   provenance, and whether it is stale: made at a commit older than the last commit that
   changed ``examples/`` or ``src/``. With no record, a note saying no CUDA run is recorded.
-- ``bench-results``: the latest ``make bench`` record (``bench/results/latest.json``): its
-  provenance, the targets, the site's build times and the step times.
+
+The benchmark's tables are a Markdown fragment written by ``tools/bench.py`` beside its
+record and included by the performance page.
 
 ``plot_step_times`` draws the benchmark's step times; the performance page calls it from a
 ``plot`` directive. Pages that use a directive are re-read when the record changes, and
@@ -20,7 +21,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from docutils.parsers.rst import Parser, directives
+from docutils.parsers.rst import Parser
 from docutils.utils import new_document
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
@@ -170,112 +171,41 @@ def render_parity(record: dict | None, status: tuple[str, str]) -> str:
     return "\n".join(lines)
 
 
-def seconds(value: float | None) -> str:
-    """A duration for a table."""
-    return "not measured" if value is None else f"{value:.2f} s"
-
-
-def render_provenance(made: dict) -> list[str]:
-    """The benchmark's provenance as a field list."""
-    load = made.get("load_average_at_start")
-    return field_list({
-        "Machine": made.get("machine"),
-        "Cores": made.get("cores"),
-        "PyTorch": f"{made.get('torch')} ({made.get('torch_threads')} threads)",
-        "Devices": ", ".join(made.get("devices", [])) + (f" ({made['cuda_device']})" if made.get("cuda_device") else ""),
-        "Commit": made.get("commit", "unknown")[:12] + (" (with uncommitted changes)" if made.get("dirty") else ""),
-        "Date": made.get("date"),
-        "Load average at start": None if not load else f"{load[0]:.2f} (1 min), {load[1]:.2f} (5 min)",
-    })
-
-
-def render_targets(targets: list[dict]) -> list[str]:
-    """The targets table."""
-    verdict = {True: "met", False: "missed", None: "not measured"}
-    rows = [[t["name"], t["target"], t["measured"] or "not measured", verdict[t["met"]]] for t in targets]
-    return table(["Target", "Goal", "Measured", "Verdict"], rows, widths="46 12 30 12")
-
-
-def render_site(site: dict | None) -> list[str]:
-    """The site's build times and each example's run time."""
-    if not site:
-        return ["The site was not measured in this run.", ""]
-    ran = site["touched_executed"]
-    lines = table(["Build", "Time", "Examples run"], [
-        [Markup("cold ``make html``"), seconds(site["cold_build_seconds"]), site["cold_executed"]["ran"]],
-        [Markup("no-op ``make html``"), seconds(site["noop_build_seconds"]), site["noop_executed"]["ran"]],
-        [f"after changing {site['touched_example']}", seconds(site["touched_build_seconds"]), ran["ran"]],
-        [Markup("``make test``"), seconds(site.get("test_seconds")), ""],
-    ])
-    lines += table(["Gallery example", "Run time (sphinx-gallery)"],
-                   [[name, seconds(value)] for name, value in sorted(site["examples"].items())])
-    return lines
-
-
-def render_step(step: dict | None) -> list[str]:
-    """Per device: a table of milliseconds per step, and achieved bandwidth of the best."""
-    if not step:
-        return ["The step was not measured in this run.", ""]
-    lines = []
-    for device, copy in step["copy_bandwidth"].items():
-        rows = [r for r in step["results"] if r["device"] == device]
-        names = list(rows[0]["seconds"]) if rows else []
-        lines += [f"**{text(device)}**: a copy moves {copy / 1e9:.1f} GB/s; times in ms per ``step()``.", ""]
-        body = []
-        for row in rows:
-            best = min(row["seconds"], key=row["seconds"].get)
-            achieved = row["bytes"] / row["seconds"][best]
-            body.append([f"{row['total']:.0e}", row["layout"],
-                         *[f"{row['seconds'][n] * 1e3:.3f}" for n in names],
-                         f"{achieved / 1e9:.1f} ({achieved / copy:.0%})"])
-        lines += table(["Params", "Layout", *names, "Best: GB/s (of copy)"], body)
-    return lines
-
-
-BENCH_PARTS = ("provenance", "targets", "site", "step")
-
-
-def render_bench(record: dict | None, part: str) -> str:
-    """One part of the benchmark (see ``BENCH_PARTS``), or a note when there is no record."""
-    if record is None:
-        return "\n".join(admonition("note", "No benchmark is recorded yet: run ``make bench`` and "
-                                    "commit ``bench/results/latest.json``."))
-    if part == "provenance":
-        return "\n".join(render_provenance(record.get("provenance", {})))
-    if part == "targets":
-        return "\n".join(render_targets(record.get("targets", [])))
-    if part == "site":
-        return "\n".join(render_site(record.get("site")))
-    return "\n".join(render_step(record.get("step")))
-
-
 # -- plotting --------------------------------------------------------------------------------
 
 
 def plot_step_times(path: Path | str = ROOT / BENCH_RECORD):
-    """Draw milliseconds per step against parameter count, one panel per device and layout."""
+    """Draw time per step against parameter count, with the memory limit, per device and momentum.
+
+    The limit is the time the fewest bytes a step must move would take at the bandwidth
+    the ``add_`` reference reached at the same size in the same run.
+    """
     import matplotlib.pyplot as plt
 
-    record = load_record(Path(path))
-    rows = (record or {}).get("step", {}) or {}
-    rows = rows.get("results", [])
-    panels = sorted({(r["device"], r["tensors"]) for r in rows})
+    record = load_record(Path(path)) or {}
+    rows = (record.get("step") or {}).get("results", [])
+    panels = sorted({(r["device"], r["momentum"]) for r in rows}, key=lambda k: (k[0], not k[1]))
     if not panels:
-        fig, axes = plt.subplots(figsize=(6, 2))
+        fig, axes = plt.subplots(figsize=(6.4, 2))
         axes.set_axis_off()
         axes.text(0.5, 0.5, "no step benchmark recorded", ha="center")
         return fig
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), sharey=True,
+    fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 4.2 * len(panels)), sharex=True,
                              layout="constrained", squeeze=False)
-    for ax, (device, tensors) in zip(axes[0], panels):
-        chosen = sorted((r for r in rows if (r["device"], r["tensors"]) == (device, tensors)),
+    for ax, (device, momentum) in zip(axes[:, 0], panels):
+        chosen = sorted((r for r in rows if (r["device"], r["momentum"]) == (device, momentum)),
                         key=lambda r: r["total"])
+        sizes = [r["total"] for r in chosen]
+        limit = [r["bytes"] * r["reference_seconds"] / r["reference_bytes"] * 1e3 for r in chosen]
+        ax.plot(sizes, limit, "-", color="0.6", linewidth=6, alpha=0.6,
+                label="memory limit (at add_ bandwidth)")
         for name in chosen[0]["seconds"]:
-            ax.plot([r["total"] for r in chosen], [r["seconds"][name] * 1e3 for r in chosen],
+            ax.plot(sizes, [r["seconds"][name] * 1e3 for r in chosen],
                     "o-" if name.startswith("torch") else "s--", label=name)
-        ax.set(xscale="log", yscale="log", xlabel="parameters", title=f"{device}, {chosen[0]['layout']}")
-    axes[0][0].set_ylabel("time per step (ms)")
-    axes[0][-1].legend(fontsize="small")
+        ax.set(xscale="log", yscale="log", ylabel="time per step (ms)",
+               title=f"{device}, {'with' if momentum else 'without'} momentum")
+    axes[-1, 0].set_xlabel("parameters (one tensor)")
+    axes[0, 0].legend(fontsize="small")
     return fig
 
 
@@ -335,16 +265,6 @@ class ParityTable(RecordDirective):
         return (path.exists(), covered_commit(Path(self.config.sgdlab_records_root)))
 
 
-class BenchResults(RecordDirective):
-    """``.. bench-results:: [record]`` with ``:part:`` one of ``BENCH_PARTS``: the latest benchmark."""
-
-    default_record = BENCH_RECORD
-    option_spec = {"part": lambda value: directives.choice(value, BENCH_PARTS)}
-
-    def render(self, record, path):
-        return render_bench(record, self.options.get("part", "targets"))
-
-
 def current_key(key: tuple, path: Path, root: Path) -> tuple:
     """Recompute a stored key today (the commit only where the key holds one)."""
     return (path.exists(), covered_commit(root))[: len(key)]
@@ -373,7 +293,6 @@ def merge(app, env, docnames, other):
 def setup(app):
     app.add_config_value("sgdlab_records_root", str(ROOT), "env")
     app.add_directive("parity-table", ParityTable)
-    app.add_directive("bench-results", BenchResults)
     app.connect("env-get-outdated", outdated_records)
     app.connect("env-purge-doc", purge)
     app.connect("env-merge-info", merge)

@@ -94,6 +94,10 @@ def _rule(groups: list[tuple[list[Tensor], list[Tensor], list[Tensor | None], di
 #: One compiled function for the process: dynamo keeps one compiled graph per shape of
 #: problem (tensor sizes, settings) and inductor caches the generated code on disk.
 _compiled = torch.compile(_rule, fullgraph=True)
+#: The lr tensor reaches ``alpha=`` as a number read inside the graph (``capture_scalar_outputs``);
+#: each compiled call may compile, so each runs under these settings. Made once: a patch
+#: object costs tens of microseconds to build.
+_CONFIG = torch._dynamo.config.patch(capture_scalar_outputs=True, recompile_limit=64)
 
 
 def _signature(groups: list) -> tuple:
@@ -123,6 +127,12 @@ def _as_tensor_lr(lr: float | Tensor) -> Tensor:
     """
     if isinstance(lr, Tensor):
         return lr.detach().to(device="cpu", dtype=torch.float64).reshape(())
+    return _lr_tensor(float(lr))
+
+
+@functools.lru_cache(maxsize=64)
+def _lr_tensor(lr: float) -> Tensor:
+    """One shared tensor per learning rate (the compiled code only reads it)."""
     return torch.tensor(lr, dtype=torch.float64)
 
 
@@ -158,10 +168,20 @@ def step_groups(groups: list[tuple[list[Tensor], list[Tensor], list[Tensor | Non
     >>> x, y
     (tensor([0.5000]), tensor([1.]))
     """
-    ready = []
     for params, grads, buffers, settings in groups:
         update.check_hyperparameters(**settings)
         update._check_tensor_lists(params, grads, buffers, settings.get("momentum", 0.0))
+    _step_groups(groups)
+
+
+def _step(params: list[Tensor], grads: list[Tensor], momentum_buffers: list, **settings: Any) -> None:
+    """:func:`fused_step` without the checks, for callers that checked already (the optimizer)."""
+    _step_groups([(params, grads, momentum_buffers, settings)])
+
+
+def _step_groups(groups: list) -> None:
+    """:func:`step_groups` without the checks."""
+    ready = []
     for params, grads, buffers, settings in groups:
         settings = _complete(settings)
         if not params:
@@ -184,7 +204,7 @@ def step_groups(groups: list[tuple[list[Tensor], list[Tensor], list[Tensor | Non
             stacklevel=3,
         )
         started = time.perf_counter()
-    with torch._dynamo.config.patch(capture_scalar_outputs=True, recompile_limit=64):
+    with _CONFIG:
         _compiled(ready)
     if first:
         compile_seconds[signature] = time.perf_counter() - started

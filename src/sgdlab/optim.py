@@ -190,7 +190,7 @@ class SGD(Optimizer):
             foreach = _default_foreach(params)
         update = _foreach if foreach else _single_tensor
         if group.get("fused"):
-            update = _fused.fused_step
+            update = _fused._step  # checked above, in _check_groups
         update(
             params, grads, buffers,
             lr=group["lr"], momentum=group["momentum"], dampening=group["dampening"],
