@@ -79,7 +79,9 @@ def test_the_markdown_has_every_part_and_says_when_there_was_no_gpu():
         assert f"<!-- {part} -->" in text and f"<!-- end {part} -->" in text
     assert "none on this machine: no CUDA figures" in text
     assert "7.50 at the start, 8.00 at the end" in text
-    assert "2.400 ms, 83.3 GB/s (83%)" in text  # sgdlab fused at 1e7: 20 bytes x 1e7 / 2.4 ms
+    assert "| sgdlab fused | 0.040 | 2.400 |" in text  # ms per step at 1e3 and 1e7
+    assert "| sgdlab fused | 4% | 83% |" in text  # 20 bytes x 1e7 in 2.4 ms, against 100 GB/s
+    assert "| `add_` reference | 12.0 GB/s | 100.0 GB/s |" in text
     assert "**missed**" in text and "not measured" in text
     assert "15.0 s with an empty inductor cache, 3.0 s" in text
 

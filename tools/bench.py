@@ -546,7 +546,7 @@ def md_summary(rows: list[dict]) -> list[str]:
     lines = [f"At {size_name(large['total'])} values with momentum the `add_` reference moves "
              f"{reference / 1e9:.1f} GB/s, so a step, which must move {large['bytes'] // large['total']} "
              f"bytes a value, cannot take less than {limit * 1e3:.2f} ms. In brackets, each step's "
-             "share of the reference's bandwidth:"]
+             "share of the reference's bandwidth:", ""]
     for name in ("torch for-loop", "torch foreach", "torch fused", "sgdlab for-loop", "sgdlab foreach",
                  "sgdlab fused"):
         if name in seconds:
@@ -571,19 +571,22 @@ def md_step(step: dict | None) -> list[str]:
         lines += [f"**{device}**", ""] + md_summary([r for r in step["results"] if r["device"] == device])
     keys = sorted({(r["device"], r["momentum"]) for r in step["results"]}, key=lambda k: (k[0], not k[1]))
     for device, momentum in keys:
-        rows = [r for r in step["results"] if (r["device"], r["momentum"]) == (device, momentum)]
+        rows = sorted((r for r in step["results"] if (r["device"], r["momentum"]) == (device, momentum)),
+                      key=lambda r: r["total"])
         names = list(rows[0]["seconds"])
+        sizes = [size_name(r["total"]) for r in rows]
         lines += [f"**{device}, {'with' if momentum else 'without'} momentum** "
                   f"({rows[0]['bytes'] // rows[0]['total']} bytes a value at least; the `add_` "
-                  f"reference moves {timing.BYTES_PER_ADD}): milliseconds per step, then GB/s "
-                  "and the fraction of the reference's GB/s.", ""]
-        body = []
-        for row in rows:
-            reference = row["reference_bytes"] / row["reference_seconds"]
-            body.append([size_name(row["total"]), f"{row['reference_seconds'] * 1e3:.3f} ms, {reference / 1e9:.1f} GB/s",
-                         *[f"{row['seconds'][n] * 1e3:.3f} ms, {row['bytes'] / row['seconds'][n] / 1e9:.1f} GB/s "
-                           f"({row['bytes'] / row['seconds'][n] / reference:.0%})" for n in names]])
-        lines += md_table(["Params", "`add_` reference", *names], body)
+                  f"reference moves {timing.BYTES_PER_ADD}). Time per step in ms:", ""]
+        lines += md_table(["", *sizes], [
+            ["`add_` reference", *[f"{r['reference_seconds'] * 1e3:.3f}" for r in rows]],
+            *[[name, *[f"{r['seconds'][name] * 1e3:.3f}" for r in rows]] for name in names],
+        ])
+        lines += ["Bandwidth achieved, in GB/s for the reference and as a share of it for the steps:", ""]
+        lines += md_table(["", *sizes], [
+            ["`add_` reference", *[f"{r['reference_bytes'] / r['reference_seconds'] / 1e9:.1f} GB/s" for r in rows]],
+            *[[name, *[f"{fraction(r, name):.0%}" for r in rows]] for name in names],
+        ])
     return lines
 
 
