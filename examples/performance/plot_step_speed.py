@@ -37,7 +37,7 @@ PATHS = {"for-loop": {"foreach": False}, "foreach": {"foreach": True},
 
 
 def make_parameters(total, tensors):
-    """``total`` float32 values split over ``tensors`` leaf tensors, each with a gradient."""
+    """``total`` float32 values split over ``tensors`` leaves, each with a grad."""
     params = []
     for size in [total // tensors] * tensors:
         param = torch.randn(size, device=device, requires_grad=True)
