@@ -604,12 +604,14 @@ def md_fused(step: dict | None) -> list[str]:
         lines += [f"**{device}**: {found['identical']} of {len(found['grid'])} combinations give the "
                   f"for-loop's values bit for bit; the largest difference is "
                   f"{found['max_units']:.2f} float32 units (of the larger of the value before and "
-                  f"after the step), over {found['steps']} steps of {found['numel']:,} values.", ""]
+                  f"after the step), over {found['steps']} steps of {found['numel']:,} values. "
+                  "In the table, λ is the weight decay, μ the momentum and τ the dampening; "
+                  "the last two columns are the largest differences in the parameter θ and "
+                  "the momentum buffer b, in float32 units.", ""]
         body = [[r["maximize"], r["weight_decay"], r["momentum"], r["dampening"], r["nesterov"],
                  f"{r['param_units']:.2f}", "" if r["momentum"] == 0 else f"{r['buffer_units']:.2f}"]
                 for r in found["grid"]]
-        lines += md_table(["maximize", "weight decay", "momentum", "dampening", "nesterov",
-                           "parameter (units)", "buffer (units)"], body)
+        lines += md_table(["maximize", "λ", "μ", "τ", "nesterov", "θ", "b"], body)
     return lines
 
 
