@@ -93,7 +93,7 @@ def test_bad_input_is_a_clear_error_and_changes_nothing(call, error, words):
 
 
 @pytest.mark.parametrize("edit", [dict(lr=-1.0), dict(lr=math.nan), dict(momentum=-0.5),
-                                  dict(lr="fast"), dict(lr=1e39), dict(fused=True)])
+                                  dict(lr="fast"), dict(lr=1e39), dict(fused="yes")])
 def test_explain_step_refuses_what_step_refuses(edit):
     w = torch.ones(2, requires_grad=True)
     w.grad = torch.ones(2)

@@ -4,7 +4,7 @@ For each input over the constructor grid (and the same settings given in a param
 where torch refuses, sgdlab raises the same exception type with a message that starts with
 torch's own; where torch accepts, sgdlab accepts, or refuses with a TypeError/ValueError
 naming the argument (a value torch takes and then fails on or silently uses: nan, inf, a
-bool for a number, a non-bool flag, fused=True). When both accept, one step gives the same
+bool for a number, a non-bool flag). When both accept, one step gives the same
 result bit for bit, or is refused by both, sgdlab before anything moves.
 """
 
@@ -136,6 +136,8 @@ def test_same_answer_as_torch(case, where):
         assert names_argument(ours[1], case), (case, ours[1])
         return
     assert ours[1].defaults == theirs[1].defaults
+    if case.get("fused"):  # a compiled step: tests/test_fused.py compares it, within its bound
+        return
     compare_step(ours[1], theirs[1], ours_params, theirs_params, case)
 
 
@@ -162,26 +164,23 @@ def test_every_torch_argument_is_accepted_with_its_default():
     "enter",
     ["constructor", "param group", "add_param_group", "load_state_dict", "edit"],
 )
-def test_fused_true_is_refused_the_same_way_wherever_it_enters(enter):
+def test_fused_true_is_accepted_the_same_way_wherever_it_enters(enter):
+    """sgdlab runs fused=True with its own compiled step (stepping it: tests/test_fused.py)."""
     params = make_params()
-    give_grads(params)
-    before = [p.detach().clone() for p in params]
-    message = r"^fused=True: sgdlab.SGD has no fused kernel; use torch.optim.SGD"
-    with pytest.raises(ValueError, match=message):
-        if enter == "constructor":
-            sgdlab.SGD(params, lr=0.1, fused=True)
-        elif enter == "param group":
-            sgdlab.SGD([{"params": params, "fused": True}], lr=0.1)
+    if enter == "constructor":
+        optimizer = sgdlab.SGD(params, lr=0.1, fused=True)
+    elif enter == "param group":
+        optimizer = sgdlab.SGD([{"params": params, "fused": True}], lr=0.1)
+    else:
         optimizer = sgdlab.SGD(params[:1], lr=0.1)
-        if enter == "add_param_group":
-            optimizer.add_param_group({"params": params[1:], "fused": True})
-        elif enter == "load_state_dict":
-            optimizer.load_state_dict(
-                torch.optim.SGD(params[:1], lr=0.1, fused=True).state_dict())
-        elif enter == "edit":
-            optimizer.param_groups[0]["fused"] = True
-            optimizer.step()
-    assert all(torch.equal(a, b) for a, b in zip(params, before))
+    if enter == "add_param_group":
+        optimizer.add_param_group({"params": params[1:], "fused": True})
+    elif enter == "load_state_dict":
+        optimizer.load_state_dict(torch.optim.SGD(params[:1], lr=0.1, fused=True).state_dict())
+    elif enter == "edit":
+        optimizer.param_groups[0]["fused"] = True
+        sgdlab._checks.check_step(optimizer)  # what step() checks first
+    assert optimizer.param_groups[-1]["fused"] is True
 
 
 # ---------------------------------------------------------------------------

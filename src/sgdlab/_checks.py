@@ -9,8 +9,8 @@ Order matters: torch's own constructor checks run first, verbatim, so for any in
 ``torch.optim.SGD`` refuses, sgdlab raises the same exception type with a message that
 starts with torch's (a sentence naming the argument may follow). sgdlab then refuses a
 few inputs torch accepts and only fails on later, or never: a non-finite number, a value
-beyond the parameters' dtype range, a bool where a number belongs, a non-bool flag,
-``fused=True`` (see :func:`check_fused`).
+beyond the parameters' dtype range, a bool where a number belongs, a non-bool flag.
+``fused=True`` is accepted: sgdlab's own compiled step (:mod:`sgdlab.fused`) runs it.
 """
 
 from __future__ import annotations
@@ -32,15 +32,6 @@ PATH_KEYS = ("foreach", "differentiable", "fused")
 REQUIRED_KEYS = ("params", "lr", "momentum", "dampening", "weight_decay")
 
 _INT64 = 2**63
-
-
-def check_fused(fused: object) -> None:
-    """Refuse ``fused=True``: sgdlab has no fused kernel (yet); torch.optim.SGD has one."""
-    if fused:
-        raise ValueError(
-            f"fused={fused!r}: sgdlab.SGD has no fused kernel; use torch.optim.SGD"
-            "(..., fused=True) for the fused step, or fused=None/False here"
-        )
 
 
 def _torch_checks(lr: Any, momentum: Any, weight_decay: Any, nesterov: Any, dampening: Any) -> None:
@@ -138,7 +129,7 @@ def check_combos(defaults: Mapping[str, Any]) -> None:
         raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
 
-def check_group(group: Mapping[str, Any], where: str = "", fused_ok: bool = False) -> None:
+def check_group(group: Mapping[str, Any], where: str = "") -> None:
     """Check one parameter group's settings: torch's checks first, then sgdlab's.
 
     ``where`` prefixes messages, e.g. ``"param_groups[1]: "``.
@@ -163,8 +154,6 @@ def check_group(group: Mapping[str, Any], where: str = "", fused_ok: bool = Fals
     _check_flag("foreach", group.get("foreach"), where, none_ok=True)
     _check_flag("differentiable", differentiable, where)
     _check_flag("fused", fused, where, none_ok=True)
-    if not fused_ok:  # torch.optim.SGD's own fused step, explained by explain_step
-        check_fused(fused)
 
 
 def _fits(value: Any, dtype: torch.dtype) -> bool:
@@ -304,9 +293,7 @@ def settings_key(group: Mapping[str, Any]) -> tuple | None:
     return tuple(key)
 
 
-def check_step(
-    optimizer: torch.optim.Optimizer, fused_ok: bool = False, passed: dict | None = None
-) -> None:
+def check_step(optimizer: torch.optim.Optimizer, passed: dict | None = None) -> None:
     """Everything ``step()`` needs, for every group, checked before any tensor moves.
 
     ``passed`` (index -> settings key) remembers settings that passed unchanged, which
@@ -316,7 +303,7 @@ def check_step(
         where = f"param_groups[{index}]: " if len(optimizer.param_groups) > 1 else ""
         key = settings_key(group) if passed is not None else None
         if key is None or passed.get(index) != key:
-            check_group(group, where, fused_ok)
+            check_group(group, where)
             if key is not None:
                 passed[index] = key
     for index, group in enumerate(optimizer.param_groups):

@@ -358,7 +358,7 @@ def explain_step(
         g = b = 1337.7686
     """
     require_optimizer(optimizer, _SGD_KINDS)
-    _checks.check_step(optimizer, fused_ok=not isinstance(optimizer, SGD))
+    _checks.check_step(optimizer)
     names_by_id = parameter_names(optimizer, named_tensors(names))
     entries = []
     for group_index in range(len(optimizer.param_groups)):

@@ -4,8 +4,9 @@ A drop-in for ``torch.optim.SGD``: the same constructor arguments and defaults, 
 parameter-group keys (``fused`` and ``differentiable`` included) and state layout
 (``state[p]["momentum_buffer"]``), so state dicts load both ways, and the same results,
 bit for bit, on the for-loop and foreach paths, with ``differentiable`` off or on.
-``fused=True`` is the one setting it refuses (it has no fused kernel): use
-``torch.optim.SGD`` for that.
+``fused=True`` runs sgdlab's own rule compiled into one pass by ``torch.compile``
+(:mod:`sgdlab.fused`), not torch's fused kernel; like torch's fused step, it may round
+differently from the for-loop (the performance page measures by how much).
 
 Every call checks all of its input before it changes anything: a refused ``step()``,
 ``add_param_group`` or ``load_state_dict`` leaves the optimizer, its parameters and their
@@ -23,6 +24,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from . import _checks
+from . import fused as _fused
 from .update import Settings, _run
 
 __all__ = ["SGD"]
@@ -44,7 +46,8 @@ class SGD(Optimizer):
         foreach: use the ``torch._foreach_*`` path; ``None`` picks as torch does.
         differentiable: keep the step in the autograd graph, so a gradient can flow
             through ``step()`` into lr or the parameters it started from.
-        fused: ``None`` or ``False``; ``True`` is refused (sgdlab has no fused kernel).
+        fused: ``True`` compiles sgdlab's rule into one pass per tensor (see
+            :mod:`sgdlab.fused`); ``None`` or ``False`` runs it as written.
 
     Beyond torch's checks it refuses, with a ``TypeError`` or ``ValueError`` naming the
     argument, a few inputs torch accepts and then fails on or silently uses: non-finite
@@ -186,7 +189,10 @@ class SGD(Optimizer):
                 grads = [p.grad for p in params]
                 with_momentum = group["momentum"] != 0
                 buffers = [self.state[p].get("momentum_buffer") for p in params] if with_momentum else []
-                _run(params, grads, buffers, Settings.of(group), group["foreach"])
+                if group["fused"]:
+                    _fused.run(params, grads, buffers, Settings.of(group))
+                else:
+                    _run(params, grads, buffers, Settings.of(group), group["foreach"])
                 if with_momentum:
                     for param, buffer in zip(params, buffers):
                         self.state[param]["momentum_buffer"] = buffer
