@@ -32,16 +32,24 @@ N, D, EPOCHS = 1024, 10, 3
 x = torch.randn(N, D, device=device)
 y = x @ torch.randn(D, device=device) + 0.5 * torch.randn(N, device=device)
 x64, y64 = x.cpu().double(), y.cpu().double()
-lowest = (x64 @ torch.linalg.lstsq(x64, y64[:, None]).solution
-          ).squeeze(1).sub(y64).pow(2).mean().item()
+lowest = (
+    (x64 @ torch.linalg.lstsq(x64, y64[:, None]).solution)
+    .squeeze(1)
+    .sub(y64)
+    .pow(2)
+    .mean()
+    .item()
+)
 curvatures = torch.linalg.eigvalsh(2 * x64.T @ x64 / N)
-print(f"Hessian eigenvalues from {curvatures[0]:.2f} to {curvatures[-1]:.2f}: "
-      f"gradient descent diverges above lr = {2 / curvatures[-1]:.2f}")
+print(
+    f"Hessian eigenvalues from {curvatures[0]:.2f} to {curvatures[-1]:.2f}: "
+    f"gradient descent diverges above lr = {2 / curvatures[-1]:.2f}"
+)
 start = y64.pow(2).mean().item() - lowest  # the excess loss at w = 0
 
 
 def excess_after_budget(batch_size, lr):
-    """Train EPOCHS epochs of shuffled batches; the excess full-data loss at the end."""
+    """EPOCHS epochs of shuffled batches; the final excess full-data loss."""
     torch.manual_seed(1)
     w = torch.zeros(D, device=device, requires_grad=True)
     optimizer = torch.optim.SGD([w], lr=lr)
@@ -68,8 +76,10 @@ for size in sizes:
     lr = BASE_LR * size / BASE_BATCH
     scaled.append(excess_after_budget(size, lr))
     unscaled.append(excess_after_budget(size, BASE_LR))
-    print(f"{size:5d} {EPOCHS * N // size:6d} {lr:10.3f} "
-          f"{scaled[-1]:21.2g} {unscaled[-1]:12.2g}")
+    print(
+        f"{size:5d} {EPOCHS * N // size:6d} {lr:10.3f} "
+        f"{scaled[-1]:21.2g} {unscaled[-1]:12.2g}"
+    )
 
 # %%
 # Where it holds and where it breaks
@@ -80,15 +90,21 @@ for size in sizes:
 # steps of the same size. As the scaled rate nears the stability bound the rule stops
 # paying, and past the bound the run diverges.
 
-holds = 0  # how many sizes, from the base up, stay within a factor 2 of the base run
+# How many sizes, from the base up, stay within a factor 2 of the base run:
+holds = 0
 while holds < len(sizes) and scaled[holds] <= 2 * scaled[0]:
     holds += 1
-print(f"with the rule, within a factor 2 of the base run's loss: batch sizes "
-      f"{sizes[0]} to {sizes[holds - 1]} (lr up to {BASE_LR * sizes[holds - 1] / BASE_BATCH:.2f})")
+top = sizes[holds - 1]
+print(
+    f"with the rule, within a factor 2 of the base run's loss: batch sizes "
+    f"{sizes[0]} to {top} (lr up to {BASE_LR * top / BASE_BATCH:.2f})"
+)
 for size, excess in zip(sizes, scaled):
     if excess > start:
-        print(f"batch {size}, lr = {BASE_LR * size / BASE_BATCH:.2f} > "
-              f"{2 / curvatures[-1]:.2f}: loss above its starting value, diverging")
+        print(
+            f"batch {size}, lr = {BASE_LR * size / BASE_BATCH:.2f} > "
+            f"{2 / curvatures[-1]:.2f}: loss above its starting value, diverged"
+        )
 
 fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
 ax.loglog(sizes, scaled, "o-", label="lr scaled with the batch (linear rule)")
@@ -96,8 +112,11 @@ ax.loglog(sizes, unscaled, "s--", label=f"lr fixed at {BASE_LR}")
 ax.axhline(start, color="0.5", lw=0.8)
 ax.text(sizes[0], start, " loss at the start", va="bottom", color="0.4")
 ax.axvspan(sizes[holds - 1], sizes[-1], color="0.9", zorder=0)
-ax.set(xlabel="batch size", ylabel=f"excess loss after {EPOCHS} epochs",
-       title="The linear scaling rule on least squares")
+ax.set(
+    xlabel="batch size",
+    ylabel=f"excess loss after {EPOCHS} epochs",
+    title="The linear scaling rule on least squares",
+)
 ax.set_xticks(sizes, [str(s) for s in sizes])
 ax.legend(loc="center left")
 plt.show()

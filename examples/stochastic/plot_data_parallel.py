@@ -40,12 +40,12 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-WORLD_SIZE, BATCH, STEPS, TIMEOUT_S = 2, 64, 20, 60
+WORLD_SIZE, BATCH, STEPS, TIMEOUT_S = 2, 64, 20, 180
 LR, MOMENTUM = 0.1, 0.9
 
 
 def make_problem():
-    """The same data and initial network in every process (the seed is fixed)."""
+    """The same data and initial network in every process (fixed seed)."""
     torch.manual_seed(0)
     x = torch.randn(BATCH, 8)
     y = torch.sin(x.sum(dim=1, keepdim=True))
@@ -54,7 +54,7 @@ def make_problem():
 
 
 def train(model, x, y, device):
-    """STEPS steps of SGD with momentum on (x, y): the loss and parameters of each step."""
+    """STEPS steps of SGD with momentum: each step's loss and parameters."""
     model.to(device)
     x, y = x.to(device), y.to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
@@ -62,7 +62,7 @@ def train(model, x, y, device):
     for _ in range(STEPS):
         optimizer.zero_grad()
         loss = nn.functional.mse_loss(model(x), y)
-        loss.backward()  # under DDP: the all-reduce of the gradients happens here
+        loss.backward()  # under DDP, the gradients are all-reduced here
         optimizer.step()
         losses.append(loss.item())
         params.append([p.detach().cpu().clone() for p in model.parameters()])
@@ -70,14 +70,23 @@ def train(model, x, y, device):
 
 
 def run_rank():
-    """What each rank runs: its share of the batch under DistributedDataParallel."""
+    """What each rank runs: its share of the batch under DDP."""
     rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]),
-                          is_master=False, timeout=timedelta(seconds=TIMEOUT_S))
+    store = dist.TCPStore(
+        os.environ["MASTER_ADDR"],
+        int(os.environ["MASTER_PORT"]),
+        is_master=False,
+        timeout=timedelta(seconds=TIMEOUT_S),
+    )
     use_nccl = torch.cuda.device_count() >= world_size
     device = torch.device(f"cuda:{rank}" if use_nccl else "cpu")
-    dist.init_process_group("nccl" if use_nccl else "gloo", store=store, rank=rank,
-                            world_size=world_size, timeout=timedelta(seconds=TIMEOUT_S))
+    dist.init_process_group(
+        "nccl" if use_nccl else "gloo",
+        store=store,
+        rank=rank,
+        world_size=world_size,
+        timeout=timedelta(seconds=TIMEOUT_S),
+    )
     x, y, model = make_problem()
     share = slice(rank * BATCH // world_size, (rank + 1) * BATCH // world_size)
     ddp = nn.parallel.DistributedDataParallel(model.to(device))
@@ -89,7 +98,9 @@ def run_rank():
     dist.destroy_process_group()
 
 
-if "RANK" in os.environ:  # this process is one of the ranks: run its part and stop
+if (
+    "RANK" in os.environ
+):  # this process is one of the ranks: run its part and stop
     run_rank()
     sys.exit(0)
 
@@ -106,30 +117,53 @@ print(f"Running on {device}")
 
 
 def launch(world_size, timeout_s):
-    """Run this script's rank code in ``world_size`` processes; what each rank sent back."""
-    store = dist.TCPStore("127.0.0.1", 0, is_master=True, wait_for_workers=False,
-                          timeout=timedelta(seconds=timeout_s))
-    env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(store.port),
-               WORLD_SIZE=str(world_size))
+    """Run this script's rank code in world_size processes; their results."""
+    store = dist.TCPStore(
+        "127.0.0.1",
+        0,
+        is_master=True,
+        wait_for_workers=False,
+        timeout=timedelta(seconds=timeout_s),
+    )
+    # One thread per rank, as torchrun sets it, so the ranks do not fight over the cores.
+    env = dict(
+        os.environ,
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(store.port),
+        WORLD_SIZE=str(world_size),
+        OMP_NUM_THREADS="1",
+    )
     script = os.path.abspath(sys.argv[0])
     logs = [tempfile.TemporaryFile() for _ in range(world_size)]
-    ranks = [subprocess.Popen([sys.executable, script], env=dict(env, RANK=str(rank)),
-                              stdout=logs[rank], stderr=subprocess.STDOUT)
-             for rank in range(world_size)]
+    ranks = [
+        subprocess.Popen(
+            [sys.executable, script],
+            env=dict(env, RANK=str(rank)),
+            stdout=logs[rank],
+            stderr=subprocess.STDOUT,
+        )
+        for rank in range(world_size)
+    ]
     deadline = time.monotonic() + timeout_s
     try:
         while True:
             codes = [process.poll() for process in ranks]
-            failed = [rank for rank, code in enumerate(codes) if code not in (None, 0)]
+            failed = [
+                rank for rank, code in enumerate(codes) if code not in (None, 0)
+            ]
             if failed:
                 logs[failed[0]].seek(0)
                 tail = logs[failed[0]].read().decode(errors="replace")[-2000:]
-                raise RuntimeError(f"rank {failed[0]} exited with code {codes[failed[0]]}; "
-                                   f"the other ranks were stopped. Its output:\n{tail}")
+                raise RuntimeError(
+                    f"rank {failed[0]} exited with code {codes[failed[0]]}; "
+                    f"the other ranks were stopped. Its output:\n{tail}"
+                )
             if all(code == 0 for code in codes):
                 break
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the ranks did not finish within {timeout_s} s")
+                raise TimeoutError(
+                    f"the ranks did not finish within {timeout_s} s"
+                )
             time.sleep(0.05)
     finally:  # never leave a rank running, whatever happened above
         for process in ranks:
@@ -158,25 +192,40 @@ results = launch(WORLD_SIZE, TIMEOUT_S)
 x, y, model = make_problem()
 single_losses, single_params = train(model, x, y, device)
 
-ranks_equal = all(torch.equal(a, b) for a, b in
-                  zip(results[0]["params"][-1], results[1]["params"][-1]))
-print(f"rank 0 and rank 1 hold equal parameters after {STEPS} steps: {ranks_equal}")
+ranks_equal = all(
+    torch.equal(a, b)
+    for a, b in zip(results[0]["params"][-1], results[1]["params"][-1])
+)
+print(
+    f"rank 0 and rank 1 hold equal parameters after {STEPS} steps: "
+    f"{ranks_equal}"
+)
 
 
 def float32_units(params, reference):
-    """The largest |difference|, in float32 spacings at each reference tensor's scale."""
+    """Largest |difference|, in float32 spacings at each reference's scale."""
     eps = torch.finfo(torch.float32).eps
-    return max(((a - b).abs().max() / (eps * b.abs().max())).item()
-               for a, b in zip(params, reference))
+    return max(
+        ((a - b).abs().max() / (eps * b.abs().max())).item()
+        for a, b in zip(params, reference)
+    )
 
 
-per_step = [float32_units(a, b) for a, b in zip(results[0]["params"], single_params)]
+per_step = [
+    float32_units(a, b) for a, b in zip(results[0]["params"], single_params)
+]
 assert max(per_step) <= 8, per_step
-print(f"two ranks and one process: parameters at most 8 float32 units apart "
-      f"at every one of the {STEPS} steps")
-ddp_losses = [(a + b) / 2 for a, b in zip(results[0]["losses"], results[1]["losses"])]
-print(f"loss at step {STEPS}: one process {single_losses[-1]:.4f}, "
-      f"two ranks {ddp_losses[-1]:.4f}")
+print(
+    f"two ranks and one process: parameters at most 8 float32 units apart "
+    f"at every one of the {STEPS} steps"
+)
+ddp_losses = [
+    (a + b) / 2 for a, b in zip(results[0]["losses"], results[1]["losses"])
+]
+print(
+    f"loss at step {STEPS}: one process {single_losses[-1]:.4f}, "
+    f"two ranks {ddp_losses[-1]:.4f}"
+)
 
 # %%
 # Gradient accumulation: a larger batch in several passes
@@ -195,12 +244,16 @@ after_whole = [p.detach().clone() for p in model.parameters()]
 x, y, model = make_problem()
 accumulated = torch.optim.SGD(model.parameters(), lr=LR)
 for half in (slice(0, BATCH // 2), slice(BATCH // 2, BATCH)):
-    (nn.functional.mse_loss(model(x[half]), y[half]) / 2).backward()  # grads add up
+    (
+        nn.functional.mse_loss(model(x[half]), y[half]) / 2
+    ).backward()  # grads add up
 accumulated.step()
 units = float32_units([p.detach() for p in model.parameters()], after_whole)
 assert units <= 8, units
-print(f"one step after two accumulated halves and one step on the batch of {BATCH}:"
-      f" at most 8 float32 units apart")
+print(
+    f"one step after two accumulated halves and one step on the batch of "
+    f"{BATCH}: at most 8 float32 units apart"
+)
 
 # %%
 # The loss and the difference along the way
@@ -211,14 +264,22 @@ print(f"one step after two accumulated halves and one step on the batch of {BATC
 import matplotlib.pyplot as plt
 
 steps = range(1, STEPS + 1)
-fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 6), sharex=True,
-                                  layout="constrained")
-top.plot(steps, single_losses, lw=4, alpha=0.4, label=f"one process, batch {BATCH}")
+fig, (top, bottom) = plt.subplots(
+    2, 1, figsize=(6.4, 6), sharex=True, layout="constrained"
+)
+top.plot(
+    steps, single_losses, lw=4, alpha=0.4, label=f"one process, batch {BATCH}"
+)
 top.plot(steps, ddp_losses, "k.", label=f"two ranks, {BATCH // 2} samples each")
-top.set(ylabel="MSE loss of the batch", yscale="log",
-        title="DDP + SGD (momentum 0.9) follows the one-process path")
+top.set(
+    ylabel="MSE loss of the batch",
+    yscale="log",
+    title="DDP + SGD (momentum 0.9) follows the one-process path",
+)
 top.legend()
 bottom.plot(steps, per_step, "o-")
-bottom.set(xlabel="step", ylabel="largest difference\n(float32 units)", ylim=(0, 8))
+bottom.set(
+    xlabel="step", ylabel="largest difference\n(float32 units)", ylim=(0, 8)
+)
 bottom.set_xticks([1, 5, 10, 15, 20])
 plt.show()

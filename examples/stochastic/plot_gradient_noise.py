@@ -51,13 +51,19 @@ def loss_fn(w, x, y):
     return ((x @ w - y) ** 2).mean()
 
 
-batch_gradients = torch.func.vmap(torch.func.grad(loss_fn), in_dims=(None, 0, 0))
-per_sample = batch_gradients(w, x[:, None], y[:, None])  # N batches of one sample
+batch_gradients = torch.func.vmap(
+    torch.func.grad(loss_fn), in_dims=(None, 0, 0)
+)
+per_sample = batch_gradients(
+    w, x[:, None], y[:, None]
+)  # N batches of one sample
 full = per_sample.mean(dim=0)
 sigma2 = (per_sample - full).pow(2).sum(dim=1).mean().item()
 whole = torch.func.grad(loss_fn)(w, x, y)
-print(f"G = mean of the {N} per-sample gradients = gradient of the mean loss: "
-      f"{torch.allclose(full, whole, rtol=1e-5, atol=1e-5)}")
+print(
+    f"G = mean of the {N} per-sample gradients = gradient of the mean loss: "
+    f"{torch.allclose(full, whole, rtol=1e-5, atol=1e-5)}"
+)
 print(f"sigma^2 = {sigma2:.1f}, |G|^2 = {full.pow(2).sum().item():.1f}")
 
 # %%
@@ -70,9 +76,12 @@ SIZES, DRAWS = [2**k for k in range(10)], 1000
 sampler = torch.Generator().manual_seed(0)
 measured, predicted = [], []
 for size in SIZES:
-    batches = torch.stack([torch.randperm(N, generator=sampler)[:size]
-                           for _ in range(DRAWS)]).to(device)
-    g = batch_gradients(w, x[batches], y[batches])  # DRAWS gradients, one per batch
+    batches = torch.stack(
+        [torch.randperm(N, generator=sampler)[:size] for _ in range(DRAWS)]
+    ).to(device)
+    g = batch_gradients(
+        w, x[batches], y[batches]
+    )  # DRAWS gradients, one per batch
     measured.append((g - full).pow(2).sum(dim=1).mean().item())
     predicted.append(sigma2 / size * (N - size) / (N - 1))
 
@@ -98,17 +107,32 @@ def slope(sizes, values):
 
 
 factor = [(N - size) / (N - 1) for size in SIZES]
-print(f"log-log slope, measured: {slope(SIZES, measured):.2f} "
-      f"(prediction with the factor: {slope(SIZES, predicted):.2f})")
-print(f"log-log slope, measured / factor: "
-      f"{slope(SIZES, [m / f for m, f in zip(measured, factor)]):.2f} (prediction: -1)")
+print(
+    f"log-log slope, measured: {slope(SIZES, measured):.2f} "
+    f"(prediction with the factor: {slope(SIZES, predicted):.2f})"
+)
+corrected = [m / f for m, f in zip(measured, factor)]
+print(
+    f"log-log slope, measured / factor: {slope(SIZES, corrected):.2f} "
+    f"(prediction: -1)"
+)
 
 fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
-ax.loglog(SIZES, measured, "o", ms=7, label=f"measured ({DRAWS} batches per size)")
-ax.loglog(SIZES, [sigma2 / s for s in SIZES], "--", color="0.5",
-          label=r"$\sigma^2 / B$ (with replacement)")
+ax.loglog(
+    SIZES, measured, "o", ms=7, label=f"measured ({DRAWS} batches per size)"
+)
+ax.loglog(
+    SIZES,
+    [sigma2 / s for s in SIZES],
+    "--",
+    color="0.5",
+    label=r"$\sigma^2 / B$ (with replacement)",
+)
 ax.loglog(SIZES, predicted, "-", label=r"$\sigma^2 / B \times (N-B)/(N-1)$")
-ax.set(xlabel="batch size B", ylabel=r"$E\,\|g_B - G\|^2$",
-       title=f"Minibatch gradient noise, N = {N}")
+ax.set(
+    xlabel="batch size B",
+    ylabel=r"$E\,\|g_B - G\|^2$",
+    title=f"Minibatch gradient noise, N = {N}",
+)
 ax.legend()
 plt.show()

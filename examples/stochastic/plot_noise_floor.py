@@ -32,7 +32,12 @@ N, D, BATCH, STEPS = 1024, 10, 8, 1200
 x = torch.randn(N, D, device=device)
 y = x @ torch.randn(D, device=device) + 0.5 * torch.randn(N, device=device)
 best = torch.linalg.lstsq(x.cpu().double(), y.cpu().double()[:, None]).solution
-lowest = ((x.cpu().double() @ best).squeeze(1) - y.cpu().double()).pow(2).mean().item()
+lowest = (
+    ((x.cpu().double() @ best).squeeze(1) - y.cpu().double())
+    .pow(2)
+    .mean()
+    .item()
+)
 print(f"lowest possible loss (least-squares solution): {lowest:.4f}")
 
 # %%
@@ -48,9 +53,12 @@ print(f"lowest possible loss (least-squares solution): {lowest:.4f}")
 LRS = [0.005, 0.01, 0.02, 0.04]
 weights = [torch.zeros(D, device=device, requires_grad=True) for _ in range(5)]
 optimizer = torch.optim.SGD(
-    [{"params": [w], "lr": lr} for w, lr in zip(weights, LRS + [0.04])])
+    [{"params": [w], "lr": lr} for w, lr in zip(weights, LRS + [0.04])]
+)
 constant, decaying = (lambda t: 1.0), (lambda t: 1 / (1 + t / 100))
-scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, [constant] * 4 + [decaying])
+scheduler = torch.optim.lr_scheduler.LambdaLR(
+    optimizer, [constant] * 4 + [decaying]
+)
 
 excess = []  # after each step: the excess full-data loss of each run
 for step in range(STEPS):
@@ -72,30 +80,43 @@ curves = torch.tensor(excess).T  # one row per run
 
 floors = {lr: curves[i, -700:].mean().item() for i, lr in enumerate(LRS)}
 for lr, floor in floors.items():
-    print(f"lr = {lr:<5}: floor (mean excess loss, last 700 steps) = {floor:.5f}")
+    print(
+        f"lr = {lr:<5}: floor (mean excess loss, last 700 steps) = {floor:.5f}"
+    )
 
 logs = [(math.log(lr), math.log(floor)) for lr, floor in floors.items()]
 mu = sum(u for u, _ in logs) / len(logs), sum(v for _, v in logs) / len(logs)
-slope = (sum((u - mu[0]) * (v - mu[1]) for u, v in logs)
-         / sum((u - mu[0]) ** 2 for u, _ in logs))
-print(f"floor against lr, log-log slope: {slope:.2f} "
-      f"(1 would mean: the floor grows in proportion to lr)")
+slope = sum((u - mu[0]) * (v - mu[1]) for u, v in logs) / sum(
+    (u - mu[0]) ** 2 for u, _ in logs
+)
+print(
+    f"floor against lr, log-log slope: {slope:.2f} "
+    f"(1 would mean: the floor grows in proportion to lr)"
+)
 
 # %%
 # Below the floor with a decaying rate
 # ------------------------------------
 
 end = curves[4, -100:].mean().item()
-print(f"decaying from 0.04 to {0.04 / (1 + STEPS / 100):.4f}: mean excess loss over "
-      f"the last 100 steps = {end:.5f}")
-print(f"that is {floors[0.04] / end:.0f} times below the floor of lr = 0.04, "
-      f"and below every floor measured: {end < min(floors.values())}")
+print(
+    f"decaying from 0.04 to {0.04 / (1 + STEPS / 100):.4f}: mean excess loss "
+    f"over the last 100 steps = {end:.5f}"
+)
+print(
+    f"that is {floors[0.04] / end:.0f} times below the floor of lr = 0.04, "
+    f"and below every floor measured: {end < min(floors.values())}"
+)
 
 fig, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
 for i, lr in enumerate(LRS):
     ax.plot(curves[i], lw=0.8, label=f"lr = {lr}")
 ax.plot(curves[4], "k", lw=1.5, label="lr = 0.04 / (1 + t / 100)")
-ax.set(xlabel="step", ylabel="excess loss (full data)", yscale="log",
-       title=f"SGD with batches of {BATCH}: a floor per learning rate")
+ax.set(
+    xlabel="step",
+    ylabel="excess loss (full data)",
+    yscale="log",
+    title=f"SGD with batches of {BATCH}: a floor per learning rate",
+)
 ax.legend(ncols=2)
 plt.show()

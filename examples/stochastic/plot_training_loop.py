@@ -35,8 +35,10 @@ labels = torch.tensor(digits.target)
 order = torch.randperm(len(labels))
 held_out, train = order[:360], order[360:]
 train_set = TensorDataset(images[train], labels[train])
-print(f"{len(labels)} images of {images.shape[1]} pixels, 10 classes: "
-      f"{len(train)} to train on, {len(held_out)} held out")
+print(
+    f"{len(labels)} images of {images.shape[1]} pixels, 10 classes: "
+    f"{len(train)} to train on, {len(held_out)} held out"
+)
 
 # %%
 # Batches, steps and epochs
@@ -46,14 +48,22 @@ print(f"{len(labels)} images of {images.shape[1]} pixels, 10 classes: "
 # Its ``generator`` makes the shuffling repeat from run to run.
 
 BATCH, EPOCHS = 32, 8
-loader = DataLoader(train_set, batch_size=BATCH, shuffle=True,
-                    generator=torch.Generator().manual_seed(0))
+loader = DataLoader(
+    train_set,
+    batch_size=BATCH,
+    shuffle=True,
+    generator=torch.Generator().manual_seed(0),
+)
 steps_per_epoch = len(loader)
 last = len(train_set) - (steps_per_epoch - 1) * BATCH
-print(f"batch size {BATCH}: {steps_per_epoch} steps per epoch "
-      f"({steps_per_epoch - 1} batches of {BATCH} and a last one of {last})")
-print(f"{EPOCHS} epochs = {EPOCHS * steps_per_epoch} steps; "
-      f"each sample is used once per epoch, {EPOCHS} times in all")
+print(
+    f"batch size {BATCH}: {steps_per_epoch} steps per epoch "
+    f"({steps_per_epoch - 1} batches of {BATCH} and a last one of {last})"
+)
+print(
+    f"{EPOCHS} epochs = {EPOCHS * steps_per_epoch} steps; "
+    f"each sample is used once per epoch, {EPOCHS} times in all"
+)
 
 # %%
 # The loop
@@ -62,7 +72,9 @@ print(f"{EPOCHS} epochs = {EPOCHS * steps_per_epoch} steps; "
 # update. At the end of each epoch the loss of the whole training set and of the
 # held-out set are measured without gradients.
 
-model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10)).to(device)
+model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10)).to(
+    device
+)
 optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
 loss_fn = nn.CrossEntropyLoss()
 
@@ -72,8 +84,10 @@ def evaluate(rows):
     with torch.no_grad():
         logits = model(images[rows].to(device))
         target = labels[rows].to(device)
-        return (loss_fn(logits, target).item(),
-                (logits.argmax(dim=1) == target).float().mean().item())
+        return (
+            loss_fn(logits, target).item(),
+            (logits.argmax(dim=1) == target).float().mean().item(),
+        )
 
 
 batch_losses, train_curve, held_out_curve = [], [], []
@@ -89,9 +103,11 @@ for epoch in range(1, EPOCHS + 1):
     train_curve.append(train_loss)
     held_out_curve.append(held_out_loss)
     if epoch in (1, 2, 3, 4, 6, 8):
-        print(f"epoch {epoch:2d} (step {epoch * steps_per_epoch:3d}): train loss "
-              f"{train_loss:.3f}, held-out loss {held_out_loss:.3f}, "
-              f"held-out accuracy {accuracy:.1%}")
+        print(
+            f"epoch {epoch:2d} (step {epoch * steps_per_epoch:3d}): train loss "
+            f"{train_loss:.3f}, held-out loss {held_out_loss:.3f}, "
+            f"held-out accuracy {accuracy:.1%}"
+        )
 
 # %%
 # The loss of each batch is noisy; the epoch losses are smooth
@@ -106,7 +122,11 @@ fig, ax = plt.subplots(figsize=(6.4, 4), layout="constrained")
 ax.plot(steps, batch_losses, color="0.7", lw=0.8, label="loss of each batch")
 ax.plot(epochs, train_curve, "o-", label="training set, end of epoch")
 ax.plot(epochs, held_out_curve, "s-", label="held-out set, end of epoch")
-ax.set(xlabel="epoch", ylabel="cross-entropy loss", yscale="log",
-       title=f"SGD on the digits, batch {BATCH}, {steps_per_epoch} steps per epoch")
+ax.set(
+    xlabel="epoch",
+    ylabel="cross-entropy loss",
+    yscale="log",
+    title=f"SGD on the digits: batch {BATCH}, {steps_per_epoch} steps an epoch",
+)
 ax.legend()
 plt.show()
