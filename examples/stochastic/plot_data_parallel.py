@@ -216,8 +216,8 @@ per_step = [
 ]
 assert max(per_step) <= 8, per_step
 print(
-    f"two ranks and one process: parameters at most 8 float32 units apart "
-    f"at every one of the {STEPS} steps"
+    f"two ranks vs one process: at most 8 float32 units apart, "
+    f"all {STEPS} steps"
 )
 ddp_losses = [
     (a + b) / 2 for a, b in zip(results[0]["losses"], results[1]["losses"])
@@ -251,8 +251,8 @@ accumulated.step()
 units = float32_units([p.detach() for p in model.parameters()], after_whole)
 assert units <= 8, units
 print(
-    f"one step after two accumulated halves and one step on the batch of "
-    f"{BATCH}: at most 8 float32 units apart"
+    f"two accumulated halves vs the whole batch of {BATCH}: "
+    f"at most 8 float32 units apart"
 )
 
 # %%

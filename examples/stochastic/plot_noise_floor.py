@@ -91,7 +91,7 @@ slope = sum((u - mu[0]) * (v - mu[1]) for u, v in logs) / sum(
 )
 print(
     f"floor against lr, log-log slope: {slope:.2f} "
-    f"(1 would mean: the floor grows in proportion to lr)"
+    f"(1: floor proportional to lr)"
 )
 
 # %%
@@ -100,12 +100,12 @@ print(
 
 end = curves[4, -100:].mean().item()
 print(
-    f"decaying from 0.04 to {0.04 / (1 + STEPS / 100):.4f}: mean excess loss "
-    f"over the last 100 steps = {end:.5f}"
+    f"decaying 0.04 -> {0.04 / (1 + STEPS / 100):.4f}: "
+    f"mean excess loss, last 100 steps = {end:.5f}"
 )
 print(
-    f"that is {floors[0.04] / end:.0f} times below the floor of lr = 0.04, "
-    f"and below every floor measured: {end < min(floors.values())}"
+    f"{floors[0.04] / end:.0f} times below the floor of lr = 0.04; "
+    f"below every floor measured: {end < min(floors.values())}"
 )
 
 fig, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")

@@ -234,8 +234,7 @@ for name in list(results[0])[1:]:
         for a, b in zip(found[name]["params"], reference)
     )
     print(
-        f"{name}: every rank's parameters after {STEPS} steps equal "
-        f"the unsharded run's: {same}"
+        f"{name}: all ranks' parameters equal the unsharded ones: {same}"
     )
 
 # %%

@@ -91,6 +91,7 @@ def evaluate(rows):
 
 
 batch_losses, train_curve, held_out_curve = [], [], []
+print("epoch   step   train loss   held-out loss   held-out accuracy")
 for epoch in range(1, EPOCHS + 1):
     for batch_images, batch_labels in loader:  # one step per batch
         optimizer.zero_grad()
@@ -104,9 +105,8 @@ for epoch in range(1, EPOCHS + 1):
     held_out_curve.append(held_out_loss)
     if epoch in (1, 2, 3, 4, 6, 8):
         print(
-            f"epoch {epoch:2d} (step {epoch * steps_per_epoch:3d}): train loss "
-            f"{train_loss:.3f}, held-out loss {held_out_loss:.3f}, "
-            f"held-out accuracy {accuracy:.1%}"
+            f"{epoch:5d} {epoch * steps_per_epoch:6d} {train_loss:12.3f} "
+            f"{held_out_loss:15.3f} {accuracy:19.1%}"
         )
 
 # %%
