@@ -2,7 +2,7 @@
 Data-parallel SGD: two processes, one update
 ============================================
 
-:class:`~torch.nn.parallel.DistributedDataParallel` (DDP) splits each batch between
+``DistributedDataParallel`` (DDP) splits each batch between
 processes ("ranks"). Every rank computes the gradient of its own share, an all-reduce
 *averages* the gradients across ranks, and every rank then takes the same
 ``torch.optim.SGD`` step from the same starting point. So two ranks on batches of 32 walk
@@ -10,7 +10,7 @@ exactly the path of one process on the batch of 64, up to the order in which flo
 numbers are summed. This script runs it with two local processes (the gloo backend on the
 CPU; NCCL when there are two GPUs) and compares the parameters.
 
-How it runs. A process that :mod:`torch.distributed` starts must be able to import the
+How it runs. A process that ``torch.distributed`` starts must be able to import the
 code it runs, and a function defined inside a script that another program executes (as
 sphinx-gallery does when it builds this page) cannot be imported. So the script starts
 *itself* again, once per rank, with ``python this_script.py`` and the variables ``RANK``,

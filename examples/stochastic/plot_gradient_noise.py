@@ -26,8 +26,8 @@ Requires: ``pip install torch matplotlib``
 # A least-squares problem and its per-sample gradients
 # ----------------------------------------------------
 # :math:`N = 1024` samples of 16 features, a linear model at its starting point
-# :math:`w = 0`. ``batch_gradients`` maps :func:`torch.func.grad` over a stack of batches
-# with :func:`torch.func.vmap`: the gradient of each batch's mean loss, all in one call.
+# :math:`w = 0`. ``batch_gradients`` maps ``torch.func.grad`` over a stack of batches
+# with ``torch.func.vmap``: the gradient of each batch's mean loss, all in one call.
 # Batches of one sample give every :math:`g_i`, hence :math:`G` and :math:`\sigma^2`
 # exactly.
 

@@ -2,9 +2,9 @@
 Sharded optimizer state: ZeroRedundancyOptimizer around SGD
 ===========================================================
 
-Under :class:`~torch.nn.parallel.DistributedDataParallel` every rank keeps a full copy of
+Under ``DistributedDataParallel`` every rank keeps a full copy of
 the optimizer's state: for SGD with momentum, one momentum buffer as large as each
-parameter. :class:`~torch.distributed.optim.ZeroRedundancyOptimizer` (ZeRO) splits the
+parameter. ``ZeroRedundancyOptimizer`` (ZeRO) splits the
 parameters among the ranks; each rank keeps the state of, and steps, only its share, then
 sends its updated share to the others. Every rank still ends each step with all the
 parameters, and with the same values as without sharding, since each parameter receives

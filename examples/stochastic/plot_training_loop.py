@@ -6,7 +6,7 @@ Real training rarely computes the gradient on the whole data set. It shuffles th
 samples, cuts them into *batches*, and takes one optimizer *step* per batch: the gradient
 of one batch is a noisy, cheap estimate of the full one. One pass over all the samples is
 an *epoch*. This script trains a small network on scikit-learn's bundled handwritten digits
-(no download) with :class:`~torch.utils.data.DataLoader` and ``torch.optim.SGD``, and
+(no download) with ``DataLoader`` and ``torch.optim.SGD``, and
 follows the loss on the training samples and on held-out samples the network never trains
 on.
 
