@@ -111,7 +111,8 @@ ax.loglog(sizes, scaled, "o-", label="lr scaled with the batch (linear rule)")
 ax.loglog(sizes, unscaled, "s--", label=f"lr fixed at {BASE_LR}")
 ax.axhline(start, color="0.5", lw=0.8)
 ax.text(sizes[0], start, " loss at the start", va="bottom", color="0.4")
-ax.axvspan(sizes[holds - 1], sizes[-1], color="0.9", zorder=0)
+ax.axvspan(top * 2**0.5, sizes[-1] * 2**0.5, color="0.9", zorder=0)
+ax.text(top * 2**0.5, 1e-1, " the rule\n breaks", color="0.3")
 ax.set(
     xlabel="batch size",
     ylabel=f"excess loss after {EPOCHS} epochs",

@@ -273,7 +273,6 @@ top.plot(
 top.plot(steps, ddp_losses, "k.", label=f"two ranks, {BATCH // 2} samples each")
 top.set(
     ylabel="MSE loss of the batch",
-    yscale="log",
     title="DDP + SGD (momentum 0.9) follows the one-process path",
 )
 top.legend()

@@ -233,9 +233,7 @@ for name in list(results[0])[1:]:
         for found in results
         for a, b in zip(found[name]["params"], reference)
     )
-    print(
-        f"{name}: all ranks' parameters equal the unsharded ones: {same}"
-    )
+    print(f"{name}: all ranks' parameters equal the unsharded ones: {same}")
 
 # %%
 # The figure shows the memory each rank saves: the numbers of momentum state it holds.
@@ -247,7 +245,7 @@ fig, ax = plt.subplots(figsize=(6.4, 3.4), layout="constrained")
 for rank, found in enumerate(results):
     held = [sum(found[name]["buffers"]) for name in names]
     bars = ax.barh(
-        [i + 0.2 - 0.4 * rank for i in range(len(names))],
+        [i - 0.2 + 0.4 * rank for i in range(len(names))],
         held,
         height=0.38,
         label=f"rank {rank}",
