@@ -96,8 +96,8 @@ while holds < len(sizes) and scaled[holds] <= 2 * scaled[0]:
     holds += 1
 top = sizes[holds - 1]
 print(
-    f"the rule holds (loss within 2 x the base run's) for batch sizes "
-    f"{sizes[0]} to {top}, lr up to {BASE_LR * top / BASE_BATCH:.2f}"
+    f"the rule holds (loss within 2 x base) for batches {sizes[0]} to {top}, "
+    f"lr up to {BASE_LR * top / BASE_BATCH:.2f}"
 )
 for size, excess in zip(sizes, scaled):
     if excess > start:
