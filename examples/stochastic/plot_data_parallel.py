@@ -91,7 +91,7 @@ def run_rank():
     share = slice(rank * BATCH // world_size, (rank + 1) * BATCH // world_size)
     ddp = nn.parallel.DistributedDataParallel(model.to(device))
     losses, params = train(ddp, x[share], y[share], device)
-    # Send the losses and parameters back to the launcher through the rendezvous store.
+    # Send the losses and parameters back through the rendezvous store.
     buffer = io.BytesIO()
     torch.save({"losses": losses, "params": params}, buffer)
     store.set(f"result/{rank}", buffer.getvalue())
@@ -125,7 +125,7 @@ def launch(world_size, timeout_s):
         wait_for_workers=False,
         timeout=timedelta(seconds=timeout_s),
     )
-    # One thread per rank, as torchrun sets it, so the ranks do not fight over the cores.
+    # One thread per rank (as torchrun sets it): no fight over the cores.
     env = dict(
         os.environ,
         MASTER_ADDR="127.0.0.1",

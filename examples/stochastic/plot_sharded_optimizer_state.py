@@ -141,7 +141,7 @@ def launch(world_size, timeout_s):
         wait_for_workers=False,
         timeout=timedelta(seconds=timeout_s),
     )
-    # One thread per rank, as torchrun sets it, so the ranks do not fight over the cores.
+    # One thread per rank (as torchrun sets it): no fight over the cores.
     env = dict(
         os.environ,
         MASTER_ADDR="127.0.0.1",
