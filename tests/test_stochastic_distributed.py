@@ -19,7 +19,7 @@ import pytest
 
 from conftest import ROOT, offline_env
 
-SCRIPT = ROOT / "examples" / "stochastic" / "plot_data_parallel.py"
+SCRIPT = ROOT / "examples" / "stochastic" / "plot_sgd_data_parallel.py"
 SCRIPT_TIMEOUT_S = 180  # TIMEOUT_S in the script
 
 pytestmark = pytest.mark.skipif(
