@@ -1,6 +1,6 @@
 """
-Sharded optimizer state: ZeroRedundancyOptimizer around SGD
-===========================================================
+Sharded optimizer state: ZeRO around SGD
+========================================
 
 Under ``DistributedDataParallel`` every rank keeps a full copy of
 the optimizer's state: for SGD with momentum, one momentum buffer as large as each
