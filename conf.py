@@ -98,7 +98,7 @@ doctest_default_flags = (
 # Gallery sections in reading order. Only folders that exist are listed, and "*" puts any
 # section not named here at the end, so adding or removing a folder never breaks the build.
 GALLERY_SECTIONS = [
-    "article", "momentum", "dampening", "learning_rate", "regularisation",
+    "article", "momentum", "dampening", "learning_rate", "stochastic", "regularisation",
     "landscapes", "recipes", "pitfalls", "performance",
 ]
 sphinx_gallery_conf = {
