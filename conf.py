@@ -86,8 +86,8 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 napoleon_numpy_docstring = True
 napoleon_google_docstring = True
-# Pages name sgdlab's functions as they are imported (sgdlab.check_binding); the API page
-# documents them in their modules. docs/_ext/sgdlab_site.py links the two.
+# The API page documents sgdlab's names as they are imported (currentmodule sgdlab);
+# docs/_ext/sgdlab_site.py resolves bare names in type hints by what their module imports.
 sgdlab_public_packages = ("sgdlab",)
 
 # -- intersphinx: links into PyTorch's, Python's, NumPy's and Matplotlib's docs, offline ------
@@ -120,7 +120,7 @@ doctest_default_flags = (
 # Gallery sections in reading order. Only folders that exist are listed, and "*" puts any
 # section not named here at the end, so adding or removing a folder never breaks the build.
 GALLERY_SECTIONS = [
-    "article", "momentum", "dampening", "learning_rate", "regularisation",
+    "article", "momentum", "dampening", "learning_rate", "stochastic", "regularisation",
     "landscapes", "recipes", "pitfalls", "performance",
 ]
 sphinx_gallery_conf = {

@@ -1,4 +1,4 @@
-"""docs/_ext/sgdlab_records.py: the parity and benchmark records rendered for the pages."""
+"""docs/_ext/sgdlab_records.py: each gallery page's parity line, from the gpu-check record."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ pytest.importorskip("sphinx", reason="the records extension is a Sphinx extensio
 from conftest import ROOT, run  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "docs" / "_ext"))
-sys.path.insert(0, str(ROOT / "tools"))
-import bench  # noqa: E402
 import sgdlab_records as records  # noqa: E402
 
 SOURCE = b"print(1)\n"
@@ -73,94 +71,23 @@ def test_a_broken_record_is_an_error_naming_the_file(tmp_path):
 
 def test_text_is_escaped_for_rest():
     assert records.text("a*b_c`d|e") == r"a\*b\_c\`d\|e"
-    assert records.text(records.Markup("``make``")) == "``make``"
-
-
-BENCH_STEP = {
-    "copy_bandwidth": {"cpu": 10e9},
-    "results": [
-        {"device": "cpu", "layout": "1 tensor", "tensors": 1, "total": 10**7, "bytes": 2 * 10**8,
-         "seconds": {"torch for-loop": 0.040, "torch foreach": 0.040, "torch fused": 0.025,
-                     "sgdlab for-loop": 0.042, "sgdlab foreach": 0.044}},
-    ],
-}
-BENCH_SITE = {
-    "cold_build_seconds": 20.0, "cold_executed": {"ran": 2, "kept": 0},
-    "noop_build_seconds": 3.0, "noop_executed": {"ran": 0, "kept": 2},
-    "touched_example": "article/plot_a.py", "touched_build_seconds": 6.0,
-    "touched_executed": {"ran": 1, "kept": 1},
-    "examples": {"article/plot_a.py": 1.5, "performance/plot_b.py": 6.0},
-    "gallery_seconds": 7.5, "test_seconds": None,
-}
-
-
-def test_bench_targets_are_judged_from_the_measurements():
-    verdicts = {t["name"]: t["met"] for t in bench.evaluate_targets(BENCH_SITE, BENCH_STEP)}
-    assert verdicts["slowest gallery example (performance/plot_b.py)"] is False
-    assert verdicts["cold gallery (sum of example times)"] is True
-    assert verdicts["no-op `make html`"] is True
-    assert verdicts["examples re-run after changing article/plot_a.py"] is True
-    assert verdicts["sgdlab for-loop time / torch for-loop time, geometric mean over configurations"] is True
-    assert verdicts["sgdlab foreach time / torch foreach time, geometric mean over configurations"] is False
-    assert verdicts["best CPU step at 1e7 params / copy bandwidth"] is True  # 8 of 10 GB/s
-
-
-def test_bench_parses_sphinx_gallery_output():
-    output = ("Sphinx-Gallery successfully executed 1 out of 1 file subselected by:\n\n"
-              "after excluding 2 files that had previously been run (based on MD5).\n")
-    assert bench.executed_counts(output) == {"ran": 1, "kept": 2}
-
-
-
-def test_bench_reads_each_example_time_from_sphinx_gallery(tmp_path):
-    for name, seconds in (("article/plot_a", 1.229), ("perf/plot_b", 62.5)):
-        cost = tmp_path / f"{name}.cost.json"
-        cost.parent.mkdir(parents=True, exist_ok=True)
-        cost.write_text(json.dumps({"memory": 0.0, "time": seconds}))
-    assert bench.example_times(tmp_path) == {"article/plot_a.py": 1.229, "perf/plot_b.py": 62.5}
-
-
-def test_bench_refuses_a_gallery_without_timings(tmp_path):
-    with pytest.raises(RuntimeError, match="no example timings"):
-        bench.example_times(tmp_path)
-
-
-def test_bench_parts_render_and_no_record_says_so():
-    record = {"provenance": {"commit": "abc", "devices": ["cpu"]}, "site": BENCH_SITE, "step": BENCH_STEP,
-              "targets": bench.evaluate_targets(BENCH_SITE, BENCH_STEP)}
-    assert "8.0 (80%)" in records.render_bench(record, "step")
-    assert "missed" in records.render_bench(record, "targets")
-    assert "not measured" in records.render_bench(record, "site")  # make test was not timed
-    assert "No benchmark is recorded yet" in records.render_bench(None, "targets")
-
-
-PAGE = """\
-# {title}
-
-```{{{directive}}} {record}
-{options}```
-"""
 
 
 def test_the_directives_build_without_warnings(tmp_path, python):
-    """A small MyST project renders a benchmark and a gallery page's parity line, under -W."""
+    """A small MyST project renders a gallery page's parity line, under -W."""
     docs = tmp_path / "docs"
     (docs / "auto_examples" / "section").mkdir(parents=True)
     (tmp_path / "examples" / "section").mkdir(parents=True)
     (tmp_path / "examples" / "section" / "plot_a.py").write_bytes(SOURCE)
     (docs / "auto_examples" / "section" / "plot_a.rst").write_text("Example A\n=========\n\nText.\n")
     (tmp_path / "docs" / "_data").mkdir()
-    (tmp_path / "bench.json").write_text(json.dumps(
-        {"provenance": {}, "site": BENCH_SITE, "step": BENCH_STEP, "targets": []}))
     (docs / "conf.py").write_text(
         f"import sys\nsys.path.insert(0, {str(ROOT / 'docs' / '_ext')!r})\n"
         f"extensions = ['myst_parser', 'sgdlab_records']\nsgdlab_records_root = {str(tmp_path)!r}\n"
     )
-    (docs / "index.md").write_text("# Fixture\n\n```{toctree}\nbench\nauto_examples/section/plot_a\n```\n")
-    (docs / "bench.md").write_text(PAGE.format(title="Bench", directive="bench-results", record="bench.json", options=":part: step\n"))
+    (docs / "index.md").write_text("# Fixture\n\n```{toctree}\nauto_examples/section/plot_a\n```\n")
     result = run([python, "-m", "sphinx", "-W", "-q", "-b", "html", docs, tmp_path / "html"])
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "<table" in (tmp_path / "html" / "bench.html").read_text()
     example = tmp_path / "html" / "auto_examples" / "section" / "plot_a.html"
     assert "no CUDA run is recorded yet" in example.read_text()
 

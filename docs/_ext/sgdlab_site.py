@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import pkgutil
 import re
 import shutil
 from pathlib import Path, PurePosixPath
@@ -114,51 +115,11 @@ def refresh_module_pages(app) -> None:
     stamp.write_text(digest + "\n")
 
 
-def public_aliases(package, documented) -> dict[str, str]:
-    """Map each name a package re-exports (``sgdlab.SGD``) to where it is documented
-    (``sgdlab.optim.SGD``), members of classes included.
-
-    ``documented`` holds the full names the API pages define.
-
-    >>> import types
-    >>> def step(): pass
-    >>> step.__module__, step.__qualname__ = "pkg.update", "step"
-    >>> pkg = types.SimpleNamespace(__name__="pkg", __all__=["step"], step=step)
-    >>> public_aliases(pkg, {"pkg.update.step", "pkg.update.other"})
-    {'pkg.step': 'pkg.update.step'}
-    """
-    aliases = {}
-    for name in getattr(package, "__all__", ()):
-        obj = getattr(package, name, None)
-        module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
-        if module is None or qualname is None:
-            continue
-        canonical, public = f"{module}.{qualname}", f"{package.__name__}.{name}"
-        for full_name in documented:
-            if full_name == canonical or full_name.startswith(canonical + "."):
-                aliases[public + full_name[len(canonical):]] = full_name
-    return {alias: target for alias, target in aliases.items() if alias not in documented}
-
-
-def alias_public_names(app, env) -> None:
-    """Let ``sgdlab.check_binding`` resolve to ``sgdlab.binding.check_binding``, as readers write it.
-
-    The API pages document each function in its module; pages, docstrings and gallery code
-    name it the way it is imported. The aliases work like autodoc's ``:canonical:`` entries.
-    """
-    domain = env.domains["py"]
-    for package_name in app.config.sgdlab_public_packages:
-        package = importlib.import_module(package_name)
-        for alias, target in public_aliases(package, set(domain.objects)).items():
-            entry = domain.objects[target]
-            domain.objects[alias] = entry._replace(aliased=True)
-
-
 def full_name_in_module(module_name: str, target: str) -> str | None:
     """The full name of what ``target`` means inside ``module_name``, as Python would look it up.
 
-    >>> full_name_in_module("sgdlab", "devices")
-    'sgdlab.devices.devices'
+    >>> full_name_in_module("sgdlab.optim", "Tensor")
+    'torch.Tensor'
     >>> full_name_in_module("collections", "OrderedDict")
     'collections.OrderedDict'
     >>> full_name_in_module("sgdlab", "nothing_of_that_name") is None
@@ -174,29 +135,59 @@ def full_name_in_module(module_name: str, target: str) -> str | None:
     return f"{module}.{qualname}" if module and qualname else None
 
 
-def resolve_imported_name(app, env, node, contnode):
-    """Resolve a bare name from a type hint (``Tensor``) by what it is in its module (``torch.Tensor``).
+def candidates(package_name: str, module_name: str, target: str) -> list[str]:
+    """Where ``target``, written inside ``module_name``, may be documented.
 
-    autodoc writes a hint as it finds it when it cannot evaluate it; the name still means
-    whatever the module imported under it.
+    The API page documents every public name as the package exports it
+    (``sgdlab.minimize``), so a name is tried there first; a type hint's bare name
+    (``Tensor``) is tried in each module of the package, as the module imported it.
+
+    >>> candidates("sgdlab", "sgdlab.trajectory", "minimize")[0]
+    'sgdlab.minimize'
+    >>> "torch.Tensor" in candidates("sgdlab", "sgdlab", "Tensor")
+    True
+    """
+    package = importlib.import_module(package_name)
+    found = []
+    head = target.split(".")[0]
+    if head in getattr(package, "__all__", ()):
+        found.append(f"{package_name}.{target}")
+    modules = [module_name, *(f"{package_name}.{info.name}"
+                              for info in pkgutil.iter_modules(package.__path__))]
+    for module in modules:
+        full_name = full_name_in_module(module, target)
+        if full_name and full_name not in found and full_name != target:
+            found.append(full_name)
+    return found
+
+
+def resolve_imported_name(app, env, node, contnode):
+    """Resolve a name by where the API page documents it, or by what its module imported.
+
+    ``minimize`` in the trajectory module's docstring is ``sgdlab.minimize``; ``Tensor`` in a
+    type hint is ``torch.Tensor`` (autodoc writes a hint as it finds it when it cannot
+    evaluate it).
     """
     module = node.get("py:module")
     if node.get("refdomain") != "py" or not module:
         return None
-    if not module.startswith(tuple(app.config.sgdlab_public_packages)):
+    packages = [name for name in app.config.sgdlab_public_packages
+                if module == name or module.startswith(name + ".")]
+    if not packages:
         return None
-    full_name = full_name_in_module(module, node["reftarget"])
-    if full_name is None or full_name == node["reftarget"]:
-        return None
-    retry = node.deepcopy()
-    retry["reftarget"] = full_name
     domain = env.domains["py"]
-    found = domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], full_name, retry, contnode)
-    if found is None:
-        from sphinx.ext.intersphinx import missing_reference
+    for full_name in candidates(packages[0], module, node["reftarget"]):
+        retry = node.deepcopy()
+        retry["reftarget"] = full_name
+        found = domain.resolve_xref(
+            env, node["refdoc"], app.builder, node["reftype"], full_name, retry, contnode)
+        if found is None:
+            from sphinx.ext.intersphinx import missing_reference
 
-        found = missing_reference(app, env, retry, contnode)
-    return found
+            found = missing_reference(app, env, retry, contnode)
+        if found is not None:
+            return found
+    return None
 
 
 #: One entry of an ``srcset`` attribute: a URL and an optional density ("2.00x").
@@ -357,7 +348,6 @@ def setup(app):
     app.connect("doctree-resolved", link_back_to_pages)
     app.add_config_value("sgdlab_public_packages", (), "env")
     app.connect("missing-reference", resolve_imported_name)
-    app.connect("env-updated", alias_public_names)
     app.connect("builder-inited", refresh_module_pages)
     app.connect("doctree-resolved", describe_thumbnails)
     app.connect("doctree-resolved", anchor_404_links)
