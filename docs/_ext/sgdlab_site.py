@@ -315,6 +315,16 @@ def merge_example_pages(app, env, docnames, other) -> None:
         mine.setdefault(example, set()).update(pages & set(docnames))
 
 
+def outdated_example_pages(app, env, added, changed, removed) -> list[str]:
+    """Gallery pages to write again because a page that shows their figures changed."""
+    touched = set(added) | set(changed) | set(removed)
+    return sorted(
+        example
+        for example, pages in getattr(env, "sgdlab_example_pages", {}).items()
+        if pages & touched and example in env.found_docs
+    )
+
+
 def link_back_to_pages(app, doctree: nodes.document, docname: str) -> None:
     """Under a gallery page's title, link to the pages that explain it and show its figures."""
     pages = sorted(getattr(app.env, "sgdlab_example_pages", {}).get(docname, ()))
@@ -345,6 +355,7 @@ def setup(app):
     app.add_directive("example-figures", ExampleFigures)
     app.connect("env-purge-doc", forget_example_pages)
     app.connect("env-merge-info", merge_example_pages)
+    app.connect("env-get-outdated", outdated_example_pages)
     app.connect("doctree-resolved", link_back_to_pages)
     app.add_config_value("sgdlab_public_packages", (), "env")
     app.connect("missing-reference", resolve_imported_name)
