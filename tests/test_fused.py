@@ -116,7 +116,7 @@ def test_a_machine_without_a_compiler_gets_an_error_naming_what_is_missing(monke
 
 def test_fused_is_checked_like_torch_checks_it():
     w = torch.ones(2, requires_grad=True)
-    with pytest.raises(TypeError, match="fused must be True or False, got str"):
+    with pytest.raises(TypeError, match="fused must be True, False or None, got str"):
         sgdlab.SGD([w], fused="yes")
     for optimizer in (torch.optim.SGD, sgdlab.SGD):
         with pytest.raises(RuntimeError, match="`fused` and `foreach` cannot be `True` together"):
