@@ -16,7 +16,7 @@ export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help setup html html-noplot doctest test pytest livehtml clean snapshots site-test inventories gpu-check bench
+.PHONY: help setup html html-noplot doctest test pytest livehtml clean snapshots site-test screenshots inventories gpu-check bench
 
 help: ## List the targets with what each does
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -40,9 +40,10 @@ html: $(STAMP) ## Build the site into _build/html, running the gallery examples 
 html-noplot: $(STAMP) ## Build the site without running the gallery examples (fast)
 	$(SPHINXBUILD) -D plot_gallery=0 -b html $(DOCSDIR) $(BUILDDIR)/html-noplot
 
-doctest: $(STAMP) ## Run the {doctest} blocks of the pages (gallery not re-run)
-	@echo "==> running the doctests of the pages"
-	$(SPHINXBUILD) -D plot_gallery=0 -b doctest $(DOCSDIR) $(BUILDDIR)/doctest
+doctest: $(STAMP) ## Run the {doctest} blocks of the pages under every CPU variant (kernel sets x 1 and 2 threads)
+	@echo "==> running the doctests of the pages under each CPU variant"
+	$(PY) tools/cpu_variants.py -- $(SPHINXBUILD) -q -D plot_gallery=0 -b doctest \
+		-d $(BUILDDIR)/doctest/.doctrees $(DOCSDIR) $(BUILDDIR)/doctest
 
 pytest: $(STAMP) ## Run the unit and docstring tests, each gallery script against its snapshot, and the build guards
 	@echo "==> running pytest (unit tests, docstring examples, examples, build guards)"
@@ -59,6 +60,10 @@ site-test: $(STAMP) ## Test the built site in a browser: every page, link, image
 	@echo "==> testing the built site in $(BUILDDIR)/html"
 	SGDLAB_SITE_DIR=$(abspath $(BUILDDIR))/html $(PY) -m pytest tests/site
 
+screenshots: $(STAMP) ## Save full-page screenshots at 1280 px (home, article, guide, two gallery pages) to _build/screenshots
+	SGDLAB_SITE_DIR=$(abspath $(BUILDDIR))/html $(PY) -m pytest -q tests/site/test_site_browser.py -k screenshots
+	@echo "==> look at $(BUILDDIR)/screenshots/*.png"
+
 inventories: $(STAMP) ## Rewrite docs/_inventories, the offline intersphinx inventories (PyTorch, Python, ...)
 	$(PY) tools/make_inventories.py docs/_inventories
 
@@ -73,8 +78,10 @@ snapshots: $(STAMP) ## Re-record what each gallery script prints (review the dif
 	SGDLAB_UPDATE_SNAPSHOTS=1 $(PY) -m pytest -q tests/test_examples.py
 
 # No venv bootstrap here: a GPU machine needs only torch, numpy, matplotlib, pytest and hypothesis.
-gpu-check: ## Run the tests and every gallery script on CUDA and CPU, compare their numbers (PYTHON=python3)
-	PYTHONPATH=src$${PYTHONPATH:+:$$PYTHONPATH} $(PYTHON) tools/gpu_check.py
+# The project's .venv is used when there is one, else $(PYTHON).
+GPU_PYTHON = $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+gpu-check: ## Run the tests and every gallery script with CUDA hidden and with CUDA, compare the outputs
+	PYTHONPATH=src$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PYTHON) tools/gpu_check.py
 
-bench: $(STAMP) ## Time the site's builds and one SGD step into bench/results/latest.json (BENCH_SITE_TEST=1 adds make test)
-	$(PY) tools/bench.py $(if $(filter 1,$(BENCH_SITE_TEST)),--site-test)
+bench: $(STAMP) ## Time the site's builds and the SGD step's roofline into bench/results/ (BENCH_SITE_TEST=1 adds make test; BENCH_ARGS=--threads=1 on a busy machine)
+	$(PY) tools/bench.py $(if $(filter 1,$(BENCH_SITE_TEST)),--site-test) $(BENCH_ARGS)

@@ -35,11 +35,13 @@ extensions = [
     "sgdlab_records",  # the parity and benchmark records, rendered from their JSON
     "matplotlib.sphinxext.plot_directive",  # the benchmark's plot, drawn at build time
     "sgdlab_site",
+    "notfound.extension",  # the 404 page (docs/404.md), with links that work at any depth
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = [
     "_build",
+    "_data",  # fragments written by the tools, included by the pages that show them
     "**.ipynb_checkpoints",
     "auto_examples/**.codeobj.json",
     # Timing tables need jQuery and DataTables from CDNs; not pages for readers (see below).
@@ -49,6 +51,7 @@ exclude_patterns = [
 templates_path = ["docs/_templates"]  # relative to this file
 html_static_path = ["docs/_static"]
 html_css_files = ["sgdlab.css"]
+html_js_files = ["sgdlab.js"]
 # Every cross-reference must resolve: an unknown name is a warning, so a failure.
 nitpicky = True
 
@@ -56,15 +59,35 @@ nitpicky = True
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "substitution"]
 myst_heading_anchors = 3
 # Pages write {{ torch_version }} for the PyTorch the site was built with.
-myst_substitutions = {"torch_version": torch.__version__}
+
+
+def source_url(distribution: str = "sgdlab") -> str:
+    """The package metadata's "Source" URL (pyproject.toml's [project.urls])."""
+    from importlib.metadata import metadata
+
+    for entry in metadata(distribution).get_all("Project-URL") or []:
+        label, _, url = entry.partition(", ")
+        if label == "Source":
+            return url
+    raise RuntimeError(f"{distribution}'s metadata names no Source URL")
+
+
+# Where the source lives (set SGDLAB_REPOSITORY_URL when the site is published from a fork).
+repository_url = os.environ.get("SGDLAB_REPOSITORY_URL") or source_url()
+myst_substitutions = {
+    "torch_version": torch.__version__,
+    # Substitutions do not reach into link targets or code blocks: these carry the URL there.
+    "repository_link": f"[repository]({repository_url})",
+    "install_from_clone": f"```console\n$ git clone {repository_url}\n$ cd sgdlab\n$ pip install -e .\n```",
+}
 
 # -- autodoc / napoleon --------------------------------------------------------
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 napoleon_numpy_docstring = True
 napoleon_google_docstring = True
-# Pages name sgdlab's functions as they are imported (sgdlab.check_binding); the API page
-# documents them in their modules. docs/_ext/sgdlab_site.py links the two.
+# The API page documents sgdlab's names as they are imported (currentmodule sgdlab);
+# docs/_ext/sgdlab_site.py resolves bare names in type hints by what their module imports.
 sgdlab_public_packages = ("sgdlab",)
 
 # -- intersphinx: links into PyTorch's, Python's, NumPy's and Matplotlib's docs, offline ------
@@ -97,7 +120,7 @@ doctest_default_flags = (
 # Gallery sections in reading order. Only folders that exist are listed, and "*" puts any
 # section not named here at the end, so adding or removing a folder never breaks the build.
 GALLERY_SECTIONS = [
-    "article", "momentum", "dampening", "learning_rate", "regularisation",
+    "article", "momentum", "dampening", "learning_rate", "stochastic", "regularisation",
     "landscapes", "recipes", "pitfalls", "performance",
 ]
 sphinx_gallery_conf = {
@@ -120,6 +143,12 @@ sphinx_gallery_conf = {
     "min_reported_time": 0,
     # Names in the code cells link to their docs: sgdlab's here, torch's through intersphinx.
     "doc_module": ("sgdlab",),
+    # Figures are served at twice their size too, so they stay sharp on high-density screens
+    # and when a reader clicks one open (docs/_ext/sgdlab_site.py links each to its 2x file).
+    "image_srcset": ["2x"],
+    # Notebooks get Markdown text cells (pandoc converts the reST), without pandoc's
+    # attribute syntax that a notebook would show as text.
+    "pypandoc": {"extra_args": ["--to=markdown-inline_code_attributes-fenced_code_attributes", "--wrap=none"]},
 }
 # Rerun every example when the package's source changes (sphinx-gallery alone
 # only watches each example's own file).
@@ -133,12 +162,29 @@ plot_html_show_source_link = False
 # -- HTML -----------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"sgdlab {release}"
+html_favicon = "docs/_static/favicon.svg"
 html_theme_options = {
     "navigation_with_keys": False,
+    # Reader sections (article, guide, gallery, API) and "Project" all fit in the top bar.
+    "header_links_before_dropdown": 7,
+    "icon_links": [
+        {"name": "Source repository", "url": repository_url, "icon": "fa-brands fa-github", "type": "fontawesome"},
+    ],
     "show_toc_level": 2,
     "footer_start": ["copyright"],
     "footer_center": ["build-info"],
     "footer_end": ["sphinx-version"],
+}
+# Pages with no section around them get no left sidebar (it would be an empty
+# "Section Navigation"); the others keep the theme's.
+html_sidebars = {
+    "index": [],
+    "notation": [],
+    "api": [],
+    "install": [],
+    "from-scratch": [],
+    "404": [],
+    "search": [],
 }
 # What built the site, shown in every page's footer (docs/_templates/build-info.html).
 html_context = {
@@ -150,6 +196,7 @@ html_context = {
 }
 # Where the site is served (set by the hosting workflows); the 404 page's links start there.
 html_baseurl = os.environ.get("SGDLAB_BASEURL") or os.environ.get("READTHEDOCS_CANONICAL_URL", "")
+notfound_urls_prefix = __import__("sgdlab_site").root_path(html_baseurl)
 
 # -- copybutton: copy code, not prompts or output --------------------------------
 copybutton_prompt_text = r">>> |\.\.\. |\$ "

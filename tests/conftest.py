@@ -20,6 +20,8 @@ if os.environ.get("CI"):
 
 ROOT = Path(__file__).resolve().parent.parent
 OFFLINE = Path(__file__).resolve().parent / "offline"
+# The repository's tools (the output comparer, the example runner) are imported by the tests.
+sys.path.insert(0, str(ROOT / "tools"))
 
 
 def offline_env(**extra: str) -> dict[str, str]:

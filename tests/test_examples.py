@@ -1,93 +1,104 @@
-"""Every gallery script runs on its own, offline, and prints exactly what its snapshot says.
+"""Every gallery script prints what its snapshot says, under every CPU variant this machine has.
 
-Each script is run as a reader would run a download: ``python plot_x.py`` from a temporary
-folder, with only the installed package importable and the network blocked. What it prints
-(device banner and lines from devices other than the CPU set aside) must equal the snapshot
-in ``tests/snapshots/``; ``make snapshots`` rewrites them after an intended change, and the
-diff then shows in review what changed on the site.
+A reader's machine has other CPU kernels than ours, and may run with another thread count. So
+each script runs under each of PyTorch's CPU kernel sets the processor supports
+(``ATEN_CPU_CAPABILITY=default``, ``avx2``, ``avx512``) and with 1 and 2 threads, and what it
+prints must agree with ``tests/snapshots/`` under the one comparer (``tools/output_compare.py``:
+same words, numbers within one unit of their last printed digit or 1e-5 relative, device names
+masked, timings skipped). One process per variant runs every script in turn
+(``tools/run_examples.py``), offline, each from an empty folder, with only the installed package
+importable; the variants run side by side, one per core.
 
-Timings are the one exception. A script listed in ``TIMED_SCRIPTS`` may end a printed line
-with ``timed:`` followed by measurements; on those lines the numbers after the mark are
-replaced by ``#`` before the comparison (and in its snapshot), while the rest of the line,
-the count and order of lines, and every other line must still match exactly.
+``make snapshots`` rewrites the snapshots from the ``default`` kernel set with 1 thread, the
+variant every machine has; the diff then shows in review what changed on the site.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import re
-import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, offline_env, run
+from cpu_variants import kernel_sets, variants
+from output_compare import differences
 
 EXAMPLES = sorted((ROOT / "examples").rglob("plot_*.py"))
 SNAPSHOTS = ROOT / "tests" / "snapshots"
+RUNNER = ROOT / "tools" / "run_examples.py"
 UPDATE = os.environ.get("SGDLAB_UPDATE_SNAPSHOTS") == "1"
+#: The variant the snapshots are recorded under: every CPU has it.
+CANONICAL = "default-1thread"
+VARIANTS = {CANONICAL: variants()[CANONICAL]} if UPDATE else variants()
 
-#: Scripts whose printed timings vary from run to run (paths under examples/).
-TIMED_SCRIPTS = {"performance/plot_step_speed.py"}
-TIMED_MARK = "timed:"
-NUMBER = re.compile(r"\d+(?:\.\d*)?(?:[eE][-+]?\d+)?")
+
+def example_id(script: Path) -> str:
+    return script.relative_to(ROOT / "examples").as_posix()
 
 
 def snapshot_path(script: Path) -> Path:
     return SNAPSHOTS / script.relative_to(ROOT / "examples").with_suffix(".txt")
 
 
-def mask_timings(line: str) -> str:
-    """Replace the numbers after the ``timed:`` mark with ``#``; the rest stays as printed."""
-    head, mark, timings = line.partition(TIMED_MARK)
-    return head + mark + NUMBER.sub("#", timings)
+def run_all(scripts: list[Path], env: dict[str, str], folder: Path, python: str) -> dict[str, dict]:
+    """Run ``scripts`` in one process with ``env``; what each printed, by example id."""
+    out = folder / "results.json"
+    result = run([python, RUNNER, out, *scripts], cwd=folder, env=offline_env(**env), timeout=1800)
+    assert result.returncode == 0, f"the example runner failed:\n{result.stderr[-3000:]}"
+    printed = json.loads(out.read_text())
+    return {example_id(Path(name)): value for name, value in printed.items()}
 
 
-def comparable(stdout: str, timed: bool = False) -> str:
-    """The CPU part of an example's output: the device banner and other devices' lines go."""
-    kept = [
-        mask_timings(line.rstrip()) if timed else line.rstrip()
-        for line in stdout.splitlines()
-        if not line.startswith("Running on:") and not line.startswith("[cuda")
-    ]
-    return "\n".join(kept).strip() + "\n"
+@pytest.fixture(scope="session")
+def variant_runs(tmp_path_factory, python) -> dict[str, dict[str, dict]]:
+    """Every script under every variant: {variant: {example id: run}}, two variants at a time."""
 
+    def run_variant(name: str):
+        return run_all(EXAMPLES, VARIANTS[name], tmp_path_factory.mktemp(name), python)
 
-def is_timed(script: Path) -> bool:
-    return script.relative_to(ROOT / "examples").as_posix() in TIMED_SCRIPTS
-
-
-def test_timings_are_masked_only_after_the_mark():
-    line = "[cpu] 100 tensor(s), 1000 params, timed: torch 0.024 ms, sgdlab 1e-05 ms"
-    assert mask_timings(line) == "[cpu] 100 tensor(s), 1000 params, timed: torch # ms, sgdlab # ms"
-    assert comparable("[cpu] x = 1.5, timed: 2.5 ms\n") == "[cpu] x = 1.5, timed: 2.5 ms\n"
-
-
-def test_timed_scripts_exist_and_mark_their_lines():
-    for name in TIMED_SCRIPTS:
-        assert TIMED_MARK in (ROOT / "examples" / name).read_text(), name
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(VARIANTS, pool.map(run_variant, VARIANTS)))
 
 
 def test_examples_exist():
     assert EXAMPLES, "no gallery script found under examples/"
 
 
-@pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: str(p.relative_to(ROOT / "examples")))
-def test_example_runs_alone_and_matches_its_snapshot(script, tmp_path, python):
-    copy = tmp_path / script.name
-    shutil.copy(script, copy)
-    result = run([python, copy], cwd=tmp_path, env=offline_env())
-    assert result.returncode == 0, f"{script.name} failed:\n{result.stderr[-3000:]}"
-    printed = comparable(result.stdout, timed=is_timed(script))
+def test_the_variants_cover_both_thread_counts_and_every_kernel_set():
+    names = set(variants())
+    assert {"default-1thread", "default-2thread"} <= names
+    assert len(names) == 2 * len(kernel_sets())
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("script", EXAMPLES, ids=example_id)
+def test_example_matches_its_snapshot(script, variant, variant_runs):
+    ran = variant_runs[variant][example_id(script)]
+    assert ran["error"] is None, f"{example_id(script)} raised under {variant}:\n{ran['error'][-3000:]}"
     snapshot = snapshot_path(script)
     if UPDATE:
         snapshot.parent.mkdir(parents=True, exist_ok=True)
-        snapshot.write_text(printed)
-    assert snapshot.exists(), f"no snapshot for {script.name}: run `make snapshots` and review it"
-    assert printed == snapshot.read_text(), (
-        f"{script.name} now prints something else than {snapshot.relative_to(ROOT)}; "
-        "if the change is intended, run `make snapshots` and commit the diff"
+        snapshot.write_text(ran["stdout"].rstrip() + "\n")
+    assert snapshot.exists(), f"no snapshot for {example_id(script)}: run `make snapshots` and review it"
+    problems = differences(snapshot.read_text(), ran["stdout"])
+    assert not problems, (
+        f"{example_id(script)} under {variant} prints something else than "
+        f"{snapshot.relative_to(ROOT)}:\n  " + "\n  ".join(problems[:20])
+        + "\nif the change is intended, run `make snapshots` and commit the diff"
     )
+
+
+ARTICLE = [script for script in EXAMPLES if script.parent.name == "article"]
+
+
+def test_two_runs_of_the_article_scripts_print_the_same_text(variant_runs, tmp_path, python):
+    """Determinism: on one machine, a second run prints exactly the first run's text."""
+    again = run_all(ARTICLE, VARIANTS[CANONICAL], tmp_path, python)
+    first = variant_runs[CANONICAL]
+    for name, ran in again.items():
+        assert ran["stdout"] == first[name]["stdout"], f"{name} printed other text on a second run"
 
 
 @pytest.mark.parametrize("snapshot", sorted(SNAPSHOTS.rglob("*.txt")), ids=lambda p: p.name)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import sgdlab
-from sgdlab import article_function, beale, quadratic, rastrigin, rosenbrock
+from sgdlab import beale, quadratic, rastrigin, rosenbrock
 
 # Points away from any minimum, where every gradient component is non-zero.
 POINTS = torch.tensor([[0.3, -0.7], [1.1, 0.4], [-1.3, 1.6]], dtype=torch.float64)
@@ -33,11 +33,6 @@ def quadratic_gradient(p, eigenvalues):
     return p * torch.tensor(eigenvalues, dtype=p.dtype)
 
 
-def article_gradient(p, b=2.0):
-    x, c = p[..., 0], p[..., 1]
-    return torch.stack([3 * c * torch.exp(x) + b, 3 * torch.exp(x)], dim=-1)
-
-
 @pytest.mark.parametrize(
     ("objective", "expected"),
     [
@@ -48,8 +43,6 @@ def article_gradient(p, b=2.0):
         (rastrigin(A=3.0), lambda p: rastrigin_gradient(p, 3.0)),
         (quadratic(), lambda p: quadratic_gradient(p, (1.0, 10.0))),
         (quadratic(4.0, 0.5), lambda p: quadratic_gradient(p, (0.5, 2.0))),
-        (article_function(), article_gradient),
-        (article_function(b=-1.0), lambda p: article_gradient(p, -1.0)),
     ],
     ids=lambda value: getattr(value, "name", ""),
 )
@@ -58,7 +51,7 @@ def test_gradient_matches_hand_derived_formula(objective, expected):
 
 
 @pytest.mark.parametrize(
-    "objective", [rosenbrock(), beale(), rastrigin(), quadratic(), article_function()]
+    "objective", [rosenbrock(), beale(), rastrigin(), quadratic()]
 )
 def test_gradcheck_float64(objective):
     point = POINTS[1].clone().requires_grad_(True)
@@ -77,7 +70,7 @@ def test_minimum_has_its_value_and_zero_gradient(objective):
 
 
 @pytest.mark.parametrize(
-    "objective", [rosenbrock(a=2.5), beale(), rastrigin(), quadratic(), article_function()]
+    "objective", [rosenbrock(a=2.5), beale(), rastrigin(), quadratic()]
 )
 def test_minimum_and_start_lie_inside_bounds(objective):
     for coordinate, (low, high) in enumerate(objective.bounds):
@@ -93,25 +86,6 @@ def test_minimum_is_lowest_on_a_grid():
         ys = torch.linspace(y_low, y_high, 101, dtype=torch.float64)
         grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)
         assert objective(grid).min().item() >= objective.minimum_value
-
-
-def test_article_function_reproduces_the_article():
-    f = article_function()
-    point = torch.tensor(f.start)
-    assert f.minimum is None and f.minimum_value is None
-    assert f.variables == ("x", "c")
-    assert f(point).item() == pytest.approx(1349.7185, abs=1e-3)
-    x = torch.tensor(5.0, requires_grad=True)
-    c = torch.tensor(3.0, requires_grad=True)
-    (c * 3 * torch.exp(x) + torch.tensor(2.0) * x + 4.0).backward()
-    # Bit-identical to the article's own float32 computation.
-    assert torch.equal(f.gradient(point), torch.stack([x.grad, c.grad]))
-
-
-def test_article_function_is_unbounded_below():
-    f = article_function()
-    values = [f(torch.tensor([0.0, -(10.0**k)])).item() for k in range(1, 6)]
-    assert values == sorted(values, reverse=True) and values[-1] < -1e5
 
 
 def test_quadratic_exposes_eigenvalues():
@@ -132,7 +106,7 @@ def test_rastrigin_in_three_dimensions():
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64])
 def test_result_keeps_dtype_and_batch_shape(dtype):
-    for objective in [rosenbrock(), beale(), rastrigin(), quadratic(), article_function()]:
+    for objective in [rosenbrock(), beale(), rastrigin(), quadratic()]:
         points = torch.zeros(5, 4, 2, dtype=dtype)
         values = objective(points)
         assert values.shape == (5, 4) and values.dtype == dtype
@@ -140,7 +114,7 @@ def test_result_keeps_dtype_and_batch_shape(dtype):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available on this machine")
 def test_runs_on_cuda():
-    for objective in [rosenbrock(), beale(), rastrigin(), quadratic(), article_function()]:
+    for objective in [rosenbrock(), beale(), rastrigin(), quadratic()]:
         point = POINTS.to("cuda")
         assert objective(point).device.type == "cuda"
         torch.testing.assert_close(objective.gradient(point).cpu(), objective.gradient(POINTS))
@@ -155,7 +129,7 @@ def test_objective_is_frozen():
 
 
 def test_exported_from_package():
-    for name in ["Objective", "article_function", "quadratic", "rosenbrock", "rastrigin", "beale"]:
+    for name in ["Objective", "quadratic", "rosenbrock", "rastrigin", "beale"]:
         assert name in sgdlab.__all__ and hasattr(sgdlab, name)
 
 
@@ -226,13 +200,3 @@ def test_bad_rastrigin_dim():
 def test_bad_rastrigin_dim_type():
     with pytest.raises(TypeError, match=r"dim must be an int, got float: 2.0"):
         rastrigin(dim=2.0)
-
-
-def test_bad_article_constant():
-    with pytest.raises(TypeError, match=r"b must be a number, got Tensor"):
-        article_function(b=torch.tensor(2.0))
-
-
-def test_bad_article_d():
-    with pytest.raises(ValueError, match=r"d must be a finite number, got inf"):
-        article_function(d=float("inf"))

@@ -7,7 +7,7 @@ import torch
 from matplotlib.axes import Axes
 
 from sgdlab import (
-    article_function,
+    Objective,
     compare,
     minimize,
     plot_contour,
@@ -15,10 +15,19 @@ from sgdlab import (
     plot_paths,
     quadratic,
     rastrigin,
-    record,
     rosenbrock,
-    side_by_side,
 )
+from sgdlab.plot import _side_by_side as side_by_side
+
+
+def article_function():
+    """The article's y = 3 c exp(x) + 2 x + 4: no minimum, negative values."""
+    return Objective(
+        name="the article's 3 c exp(x) + 2 x + 4",
+        function=lambda p: p[..., 1] * 3 * torch.exp(p[..., 0]) + 2.0 * p[..., 0] + 4.0,
+        dim=2, minimum=None, minimum_value=None, bounds=((-3.0, 6.0), (-4.0, 4.0)),
+        start=(5.0, 3.0), variables=("x", "c"),
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -129,15 +138,9 @@ def test_paths_cut_non_finite_points_of_plain_arrays():
 
 def test_paths_of_the_article_use_both_scalar_parameters():
     f = article_function()
-    x, c = torch.tensor(5.0, requires_grad=True), torch.tensor(3.0, requires_grad=True)
-    optimizer = torch.optim.SGD([x, c], lr=1e-4)
-    with record(optimizer) as trajectory:
-        for _ in range(3):
-            optimizer.zero_grad()
-            f(torch.stack([x, c])).backward()
-            optimizer.step()
+    trajectory = minimize(f, sgd(1e-4), steps=3)
     ax = plot_paths(f, {"article": trajectory}, resolution=30)
-    assert labelled_line(ax, "article").get_xdata()[-1] == pytest.approx(x.item())
+    assert labelled_line(ax, "article").get_xdata()[-1] == pytest.approx(trajectory.path()[-1, 0])
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("x", "c")
 
 
@@ -180,14 +183,6 @@ def test_loss_draws_on_the_given_axes():
 
 
 # side_by_side and compare -------------------------------------------------------
-
-
-def test_side_by_side_makes_a_white_row_of_panels():
-    fig, axes = side_by_side(3, panel_size=(2.0, 3.0), sharey=True)
-    assert len(axes) == 3 and all(isinstance(ax, Axes) for ax in axes)
-    assert fig.get_size_inches().tolist() == [6.0, 3.0]
-    assert fig.get_facecolor() == (1.0, 1.0, 1.0, 1.0)
-    assert axes[0].get_position().y0 == pytest.approx(axes[2].get_position().y0)
 
 
 def test_compare_draws_paths_and_values_along_them():
@@ -237,7 +232,7 @@ def test_contour_rejects_too_few_levels():
 
 
 def test_contour_rejects_decreasing_levels():
-    with pytest.raises(ValueError, match=r"levels must be increasing values, got \[3.0, 1.0\]"):
+    with pytest.raises(ValueError, match=r"levels must be increasing finite values, got \[3.0, 1.0\]"):
         plot_contour(quadratic(), levels=[3.0, 1.0], resolution=10)
 
 
@@ -297,26 +292,43 @@ def test_loss_rejects_non_mapping():
         plot_loss([1.0, 2.0])
 
 
-def test_loss_rejects_trajectory_without_losses():
-    x = torch.tensor(1.0, requires_grad=True)
-    optimizer = torch.optim.SGD([x], lr=0.1)
-    with record(optimizer) as trajectory:
-        x.grad = torch.tensor(1.0)
-        optimizer.step()
-    with pytest.raises(ValueError, match=r"no loss was given for step\(s\) \[0\]"):
-        plot_loss({"t": trajectory})
-
-
-def test_side_by_side_rejects_zero_panels():
-    with pytest.raises(ValueError, match=r"n must be >= 1, got 0"):
-        side_by_side(0)
-
-
-def test_side_by_side_rejects_float():
-    with pytest.raises(TypeError, match=r"n must be an int, got float: 2.0"):
-        side_by_side(2.0)
-
-
 def test_compare_rejects_non_objective():
     with pytest.raises(TypeError, match=r"objective must be an sgdlab Objective, got str"):
         compare("rosenbrock", {"p": [[0.0, 0.0]]})
+
+
+# Bad input, table-driven: a clear TypeError/ValueError naming the argument, no figure left.
+
+EMPTY_RUN = minimize(quadratic(), sgd(0.1), steps=0)
+
+BAD_PLOTS = [
+    (lambda: plot_loss({"empty": EMPTY_RUN}), ValueError, r"curves\['empty'\] has no values"),
+    (lambda: plot_loss({"empty": []}), ValueError, r"curves\['empty'\] has no values"),
+    (lambda: plot_loss({}), ValueError, "curves is empty"),
+    (lambda: plot_loss({"c": torch.zeros(3, dtype=torch.complex64)}), ValueError,
+     r"curves\['c'\] must hold real numbers, got complex"),
+    (lambda: plot_loss({"m": torch.zeros(3, device="meta")}), ValueError, "meta tensor"),
+    (lambda: plot_loss({"c": [1j, 2j]}), TypeError, r"curves\['c'\] must be a Trajectory"),
+    (lambda: plot_loss({"2d": torch.zeros(2, 2)}), ValueError, r"shaped \(N,\)"),
+    (lambda: plot_contour(quadratic(), levels=20.0), TypeError, "levels must be an int >= 2"),
+    (lambda: plot_contour(quadratic(), levels="many"), TypeError, "levels must be an int >= 2"),
+    (lambda: plot_contour(quadratic(), levels=True), ValueError, "levels must be an int >= 2"),
+    (lambda: plot_contour(quadratic(), levels=[]), ValueError, "levels must be increasing"),
+    (lambda: plot_contour(quadratic(), levels=[np.nan, 1.0]), ValueError, "levels must be"),
+    (lambda: plot_contour(quadratic(), resolution=1), ValueError, "resolution must be an int"),
+    (lambda: plot_paths(quadratic(), {"p": []}), ValueError, r"paths\['p'\] must be a path"),
+    (lambda: plot_paths(quadratic(), {"p": torch.zeros(3, 2, dtype=torch.complex64)}),
+     ValueError, r"paths\['p'\] must hold real numbers"),
+    (lambda: plot_paths(quadratic(), {"p": [[np.nan, 0.0]]}), ValueError, "no finite point"),
+    (lambda: compare(quadratic(), {}), ValueError, "paths is empty"),
+    (lambda: compare(quadratic(), [[0.0, 0.0]]), TypeError, "paths must be a dict"),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "words"), BAD_PLOTS,
+                         ids=[str(i) for i in range(len(BAD_PLOTS))])
+def test_bad_plot_input_is_a_clear_error(call, error, words):
+    before = plt.get_fignums()
+    with pytest.raises(error, match=words):
+        call()
+    assert plt.get_fignums() == before

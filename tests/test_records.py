@@ -1,10 +1,8 @@
-"""docs/_ext/sgdlab_records.py: the parity and benchmark records rendered for the pages."""
+"""docs/_ext/sgdlab_records.py: each gallery page's parity line, from the gpu-check record."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import sys
 
 import pytest
@@ -14,88 +12,54 @@ pytest.importorskip("sphinx", reason="the records extension is a Sphinx extensio
 from conftest import ROOT, run  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "docs" / "_ext"))
-sys.path.insert(0, str(ROOT / "tools"))
-import bench  # noqa: E402
 import sgdlab_records as records  # noqa: E402
 
-needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+SOURCE = b"print(1)\n"
 
 
-def parity_record(commit: str, passed: bool = True) -> dict:
-    value = {"line": "x = #", "index": 0, "cpu": "-1332.7185", "cuda": "-1332.7186",
-             "difference": 1e-4, "agree": True, "timing": False}
-    timing = {**value, "line": "timed: # ms", "agree": None, "timing": True}
+def parity_record(source: bytes = SOURCE, problems: tuple[str, ...] = ()) -> dict:
+    """A record as ``make gpu-check`` writes it, for one script whose source is ``source``."""
+    import hashlib
+
     return {
-        "provenance": {"device": "Fixture GPU", "cuda": "12.8", "torch": "2.13.0", "commit": commit,
-                       "dirty": False, "date": "2026-11-28T00:00:00+00:00"},
-        "tolerance": {"rule": "one unit in the last digit"},
-        "tests": {"summary": "80 passed"},
-        "examples": [{"example": "article/plot_worked_example.py", "values": [value, timing], "problems": []}],
-        "passed": passed,
+        "schema": 2,
+        "provenance": {"device": "Fixture GPU", "cuda": "12.8", "torch": "2.13.0", "commit": "0" * 40,
+                       "date": "2026-11-28T00:00:00+00:00"},
+        "tests": [{"run": "cpu", "returncode": 0, "summary": "80 passed"}],
+        "examples": [{"example": "section/plot_a.py", "source_sha256": hashlib.sha256(source).hexdigest(),
+                      "lines": 2, "numbers": 3, "largest_difference": 1e-4, "problems": list(problems)}],
+        "passed": not problems,
     }
 
 
-GIT_IDENTITY = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-                "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin:/usr/local/bin"}
+def test_a_page_of_the_recorded_source_shows_the_gpu_and_the_largest_difference():
+    line = records.parity_line(parity_record(), "section/plot_a.py", SOURCE)
+    assert line == ("CPU and CUDA (Fixture GPU, 2026-11-28): the outputs agree "
+                    "(largest difference 0.0001 over 3 numbers).")
 
 
-def commit_all(repo, message: str) -> str:
-    """Commit everything in ``repo``; the new commit's hash."""
-    for args in (["add", "-A"], ["commit", "-qm", message]):
-        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, env=GIT_IDENTITY)
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True)
-    return head.stdout.strip()
+def test_a_changed_script_is_not_covered_by_an_older_record():
+    line = records.parity_line(parity_record(), "section/plot_a.py", b"print(2)\n")
+    assert "earlier version of this script" in line
 
 
-@pytest.fixture
-def repo(tmp_path):
-    """A git repository with one example committed; yields (path, that commit)."""
-    (tmp_path / "examples").mkdir()
-    (tmp_path / "examples" / "plot_a.py").write_text("print(1)\n")
-    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
-    return tmp_path, commit_all(tmp_path, "first")
+def test_a_script_that_differed_says_so():
+    line = records.parity_line(parity_record(problems=("line 1: 1 became 2",)), "section/plot_a.py", SOURCE)
+    assert "DIFFER" in line
 
 
-@needs_git
-def test_record_at_the_latest_examples_commit_is_fresh(repo):
-    path, commit = repo
-    state, why = records.freshness(parity_record(commit), path)
-    assert state == "fresh"
-    text = records.render_parity(parity_record(commit), (state, why))
-    assert ".. note::" in text and "This record is current" in text
-    assert "Fixture GPU" in text and "-1332.7186" in text
-    assert "1 timing value(s) were recorded but not compared" in text
-
-
-@needs_git
-def test_a_commit_that_does_not_touch_examples_keeps_it_fresh(repo):
-    path, commit = repo
-    (path / "README").write_text("docs only\n")
-    commit_all(path, "docs")
-    assert records.freshness(parity_record(commit), path)[0] == "fresh"
-
-
-@needs_git
-def test_a_later_change_to_the_examples_makes_it_stale(repo):
-    path, commit = repo
-    (path / "examples" / "plot_a.py").write_text("print(2)\n")
-    later = commit_all(path, "change an example")
-    state, why = records.freshness(parity_record(commit), path)
-    assert state == "stale" and later[:12] in why
-    text = records.render_parity(parity_record(commit), (state, why))
-    assert text.startswith(".. warning::") and "This record is stale" in text
-
-
-def test_without_a_record_the_page_says_no_cuda_run_is_recorded(tmp_path):
+def test_without_a_record_or_an_entry_no_cuda_run_is_recorded(tmp_path):
     assert records.load_record(tmp_path / "parity.json") is None
-    text = records.render_parity(None, ("none", ""))
-    assert "No CUDA run is recorded yet" in text and "list-table" not in text
+    assert "no CUDA run is recorded yet" in records.parity_line(None, "section/plot_a.py", SOURCE)
+    assert "no CUDA run is recorded yet" in records.parity_line(parity_record(), "section/plot_b.py", SOURCE)
 
 
-def test_without_git_freshness_is_unknown_not_an_error(tmp_path):
-    made = parity_record("0123456789abcdef")
-    assert records.freshness(made, tmp_path)[0] == "unknown"
-    assert records.freshness(parity_record("unknown"), tmp_path)[0] == "unknown"
+def test_the_devices_page_fragment_is_the_one_the_record_gives():
+    """docs/_data/parity.md is what gpu-check writes from parity.json (or from no record)."""
+    import gpu_check
+
+    record = records.load_record(ROOT / records.PARITY_RECORD)
+    assert (ROOT / "docs" / "_data" / "parity.md").read_text() == gpu_check.markdown(record)
 
 
 def test_a_broken_record_is_an_error_naming_the_file(tmp_path):
@@ -107,102 +71,30 @@ def test_a_broken_record_is_an_error_naming_the_file(tmp_path):
 
 def test_text_is_escaped_for_rest():
     assert records.text("a*b_c`d|e") == r"a\*b\_c\`d\|e"
-    assert records.text(records.Markup("``make``")) == "``make``"
-
-
-BENCH_STEP = {
-    "copy_bandwidth": {"cpu": 10e9},
-    "results": [
-        {"device": "cpu", "layout": "1 tensor", "tensors": 1, "total": 10**7, "bytes": 2 * 10**8,
-         "seconds": {"torch for-loop": 0.040, "torch foreach": 0.040, "torch fused": 0.025,
-                     "sgdlab for-loop": 0.042, "sgdlab foreach": 0.044}},
-    ],
-}
-BENCH_SITE = {
-    "cold_build_seconds": 20.0, "cold_executed": {"ran": 2, "kept": 0},
-    "noop_build_seconds": 3.0, "noop_executed": {"ran": 0, "kept": 2},
-    "touched_example": "article/plot_a.py", "touched_build_seconds": 6.0,
-    "touched_executed": {"ran": 1, "kept": 1},
-    "examples": {"article/plot_a.py": 1.5, "performance/plot_b.py": 6.0},
-    "gallery_seconds": 7.5, "test_seconds": None,
-}
-
-
-def test_bench_targets_are_judged_from_the_measurements():
-    verdicts = {t["name"]: t["met"] for t in bench.evaluate_targets(BENCH_SITE, BENCH_STEP)}
-    assert verdicts["slowest gallery example (performance/plot_b.py)"] is False
-    assert verdicts["cold gallery (sum of example times)"] is True
-    assert verdicts["no-op `make html`"] is True
-    assert verdicts["examples re-run after changing article/plot_a.py"] is True
-    assert verdicts["sgdlab for-loop time / torch for-loop time, geometric mean over configurations"] is True
-    assert verdicts["sgdlab foreach time / torch foreach time, geometric mean over configurations"] is False
-    assert verdicts["best CPU step at 1e7 params / copy bandwidth"] is True  # 8 of 10 GB/s
-
-
-def test_bench_parses_sphinx_gallery_output():
-    output = ("Sphinx-Gallery successfully executed 1 out of 1 file subselected by:\n\n"
-              "after excluding 2 files that had previously been run (based on MD5).\n")
-    assert bench.executed_counts(output) == {"ran": 1, "kept": 2}
-
-
-
-def test_bench_reads_each_example_time_from_sphinx_gallery(tmp_path):
-    for name, seconds in (("article/plot_a", 1.229), ("perf/plot_b", 62.5)):
-        cost = tmp_path / f"{name}.cost.json"
-        cost.parent.mkdir(parents=True, exist_ok=True)
-        cost.write_text(json.dumps({"memory": 0.0, "time": seconds}))
-    assert bench.example_times(tmp_path) == {"article/plot_a.py": 1.229, "perf/plot_b.py": 62.5}
-
-
-def test_bench_refuses_a_gallery_without_timings(tmp_path):
-    with pytest.raises(RuntimeError, match="no example timings"):
-        bench.example_times(tmp_path)
-
-
-def test_bench_parts_render_and_no_record_says_so():
-    record = {"provenance": {"commit": "abc", "devices": ["cpu"]}, "site": BENCH_SITE, "step": BENCH_STEP,
-              "targets": bench.evaluate_targets(BENCH_SITE, BENCH_STEP)}
-    assert "8.0 (80%)" in records.render_bench(record, "step")
-    assert "missed" in records.render_bench(record, "targets")
-    assert "not measured" in records.render_bench(record, "site")  # make test was not timed
-    assert "No benchmark is recorded yet" in records.render_bench(None, "targets")
-
-
-PAGE = """\
-# {title}
-
-```{{{directive}}} {record}
-{options}```
-"""
 
 
 def test_the_directives_build_without_warnings(tmp_path, python):
-    """A small MyST project renders a fixture record, a missing one and a benchmark, under -W."""
+    """A small MyST project renders a gallery page's parity line, under -W."""
     docs = tmp_path / "docs"
-    docs.mkdir()
-    (tmp_path / "parity.json").write_text(json.dumps(parity_record("unknown")))
-    (tmp_path / "bench.json").write_text(json.dumps(
-        {"provenance": {}, "site": BENCH_SITE, "step": BENCH_STEP, "targets": []}))
+    (docs / "auto_examples" / "section").mkdir(parents=True)
+    (tmp_path / "examples" / "section").mkdir(parents=True)
+    (tmp_path / "examples" / "section" / "plot_a.py").write_bytes(SOURCE)
+    (docs / "auto_examples" / "section" / "plot_a.rst").write_text("Example A\n=========\n\nText.\n")
+    (tmp_path / "docs" / "_data").mkdir()
     (docs / "conf.py").write_text(
         f"import sys\nsys.path.insert(0, {str(ROOT / 'docs' / '_ext')!r})\n"
         f"extensions = ['myst_parser', 'sgdlab_records']\nsgdlab_records_root = {str(tmp_path)!r}\n"
     )
-    (docs / "index.md").write_text("# Fixture\n\n```{toctree}\nrecorded\nmissing\nbench\n```\n")
-    (docs / "recorded.md").write_text(PAGE.format(title="Recorded", directive="parity-table", record="parity.json", options=""))
-    (docs / "missing.md").write_text(PAGE.format(title="Missing", directive="parity-table", record="none.json", options=""))
-    (docs / "bench.md").write_text(PAGE.format(title="Bench", directive="bench-results", record="bench.json", options=":part: step\n"))
+    (docs / "index.md").write_text("# Fixture\n\n```{toctree}\nauto_examples/section/plot_a\n```\n")
     result = run([python, "-m", "sphinx", "-W", "-q", "-b", "html", docs, tmp_path / "html"])
     assert result.returncode == 0, result.stderr[-3000:]
-    recorded = (tmp_path / "html" / "recorded.html").read_text()
-    assert "<table" in recorded and "Fixture GPU" in recorded and "freshness is unknown" in recorded
-    missing = (tmp_path / "html" / "missing.html").read_text()
-    assert "No CUDA run is recorded yet" in missing and "<table" not in missing
-    assert "<table" in (tmp_path / "html" / "bench.html").read_text()
+    example = tmp_path / "html" / "auto_examples" / "section" / "plot_a.html"
+    assert "no CUDA run is recorded yet" in example.read_text()
 
-    # Nothing changed: nothing is re-read. A record appears: its page is re-read.
+    # Nothing changed: nothing is re-read. A record appears: the gallery page is re-read.
     build = [python, "-m", "sphinx", "-W", "-b", "html", docs, tmp_path / "html"]
     again = run(build)
     assert "0 added, 0 changed, 0 removed" in again.stdout and "reading sources... [" not in again.stdout
-    (tmp_path / "none.json").write_text(json.dumps(parity_record("unknown")))
+    (tmp_path / "docs" / "_data" / "parity.json").write_text(json.dumps(parity_record()))
     assert run(build).returncode == 0
-    assert "Fixture GPU" in (tmp_path / "html" / "missing.html").read_text()
+    assert "Fixture GPU" in example.read_text()

@@ -89,13 +89,17 @@ def test_sgdlab_site_docstring_examples():
     assert tried and not failures
 
 
-def test_404_page_links_work_under_a_project_path():
-    page = '<html data-content_root="./"><link href="_static/t.css"><a href="api.html#x"></a><a href="#main"></a>'
-    rewritten = sgdlab_site.anchor_to_root(page, sgdlab_site.root_path("https://me.github.io/sgdlab/"))
-    assert rewritten == (
-        '<html data-content_root="/sgdlab/"><link href="/sgdlab/_static/t.css">'
-        '<a href="/sgdlab/api.html#x"></a><a href="#main"></a>'
-    )
+@pytest.mark.parametrize(
+    "base_url, prefix", [("", "/"), ("https://me.github.io/sgdlab/", "/sgdlab/"), ("https://x.io/en/latest", "/en/latest/")]
+)
+def test_404_page_links_start_where_the_site_is_served(monkeypatch, base_url, prefix):
+    """sphinx-notfound-page writes the 404 page's links from notfound_urls_prefix: the site's path."""
+    monkeypatch.setenv("SGDLAB_BASEURL", base_url)
+    monkeypatch.delenv("READTHEDOCS_CANONICAL_URL", raising=False)
+    conf = {"__file__": str(ROOT / "conf.py")}
+    exec(compile((ROOT / "conf.py").read_text(), "conf.py", "exec"), conf)
+    assert "notfound.extension" in conf["extensions"]
+    assert conf["notfound_urls_prefix"] == prefix
 
 
 def test_thumbnail_images_are_matched_to_their_example():

@@ -1,14 +1,26 @@
-"""sgdlab.speed: the parts the step benchmark and the performance example are built from."""
+"""tools/timing.py: the parts the step benchmark is built from, on torch.utils.benchmark."""
 
 from __future__ import annotations
 
 import re
+import sys
 
 import pytest
 import torch
 
-import sgdlab
-from sgdlab import copy_bandwidth, make_parameters, step_bytes, step_implementations, time_steps
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "tools"))
+from timing import (  # noqa: E402
+    add_timer,
+    interleaved,
+    make_parameters,
+    step_bytes,
+    step_implementations,
+    time_steps,
+    timer,
+    torch_fused_supported,
+)
 
 NO_CUDA = "CUDA is not available on this machine"
 
@@ -16,7 +28,9 @@ NO_CUDA = "CUDA is not available on this machine"
 def test_every_implementation_takes_the_same_step(device):
     """Timing compares like with like: all implementations land on the same parameters."""
     results = {}
-    for name, build in step_implementations(device, lr=0.1, momentum=0.9, weight_decay=0.01).items():
+    builders = step_implementations(device, fused=False, lr=0.1, momentum=0.9, weight_decay=0.01)
+    assert "sgdlab fused" not in builders  # compiled and compared in test_fused.py
+    for name, build in builders.items():
         params = make_parameters(50, tensors=4, device=device)
         optimizer = build(params)
         for _ in range(3):
@@ -25,6 +39,14 @@ def test_every_implementation_takes_the_same_step(device):
     reference = results["torch for-loop"]
     for name, values in results.items():
         torch.testing.assert_close(values, reference, msg=name)
+
+
+def test_the_docstring_examples_of_the_timing_tools_pass():
+    import doctest
+
+    import timing
+
+    assert doctest.testmod(timing, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
 
 
 def test_make_parameters_is_seeded_and_split_evenly():
@@ -48,7 +70,14 @@ def test_step_bytes_counts_by_element_size():
 
 def test_fused_sgd_is_supported_on_cpu_in_this_torch():
     # torch 2.13 has a CPU kernel for fused SGD; this pins the fact the devices page states.
-    assert sgdlab.fused_sgd_supported("cpu")
+    assert torch_fused_supported("cpu")
+
+
+def test_interleaved_times_the_add_reference_and_a_step_by_name():
+    optimizer = torch.optim.SGD(make_parameters(1000), lr=0.1)
+    timers = {"add_": add_timer(1000), "step": timer("o.step()", o=optimizer)}
+    measured = interleaved(timers, repeats=2, min_batch_seconds=1e-4)
+    assert list(measured) == ["add_", "step"] and all(t > 0 for t in measured.values())
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason=NO_CUDA)
@@ -56,8 +85,8 @@ def test_cuda_timing_uses_the_gpu():
     optimizer = torch.optim.SGD(make_parameters(1000, device="cuda"), lr=0.1)
     times = time_steps({"cuda": optimizer}, repeats=2)
     assert times["cuda"] > 0
-    assert sgdlab.fused_sgd_supported("cuda")
-    assert copy_bandwidth("cuda", numel=1 << 20, repeats=2) > 0
+    assert torch_fused_supported("cuda")
+    assert interleaved({"add_": add_timer(1 << 20, "cuda")}, repeats=2, min_batch_seconds=1e-4)["add_"] > 0
 
 
 # -- bad input: a clear error naming the argument and the value -------------------------
@@ -80,7 +109,7 @@ BAD_CALLS = {
     "batch sign": (lambda: time_steps({"x": _sgd()}, min_batch_seconds=0.0), ValueError, "got 0.0"),
     "momentum": (lambda: step_bytes(4, momentum=1), TypeError, "momentum must be a bool, got int"),
     "dtype": (lambda: step_bytes(4, dtype="float32"), TypeError, "dtype must be a torch.dtype"),
-    "numel": (lambda: copy_bandwidth("cpu", numel=-1), ValueError, "numel must be at least 1, got -1"),
+    "numel": (lambda: add_timer(-1), ValueError, "numel must be at least 1, got -1"),
 }
 
 

@@ -1,24 +1,23 @@
-"""Sphinx glue for the site as readers meet it: thumbnails that say what they show, a 404 page
-that works at any address.
+"""Sphinx glue for the site as readers meet it: thumbnails that say what they show, figures that
+open at full size, a page's figures shown on the page itself, the path the site is served under.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib
+import pkgutil
 import re
 import shutil
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from docutils import nodes
+from docutils.parsers.rst import directives
+from sphinx.util.docutils import SphinxDirective
 
 #: Where sphinx-gallery puts an example's thumbnail: <section>/images/thumb/sphx_glr_<stem>_thumb.png
 THUMBNAIL = re.compile(r"^/?(?P<section>.+)/images/thumb/sphx_glr_(?P<stem>.+)_thumb\.\w+$")
-
-#: A relative URL in an attribute of Sphinx's HTML (always double-quoted there).
-RELATIVE_URL = re.compile(r'(?P<attr>\s(?:href|src|data-content_root))="(?P<url>(?![a-zA-Z][\w+.-]*:|/|#)[^"]*)"')
-
 
 def example_docname(image_uri: str) -> str | None:
     """The gallery page a thumbnail image belongs to, or None for any other image.
@@ -46,6 +45,9 @@ def describe_thumbnails(app, doctree: nodes.document, docname: str) -> None:
 def root_path(base_url: str) -> str:
     """The path the site is served under, from ``html_baseurl`` ('/' when it is not set).
 
+    sphinx-notfound-page starts the 404 page's links there (``notfound_urls_prefix``), so the
+    page works at whatever depth a missing address was.
+
     >>> root_path("https://someone.github.io/sgdlab")
     '/sgdlab/'
     >>> root_path("https://sgdlab.readthedocs.io/en/latest/")
@@ -57,32 +59,33 @@ def root_path(base_url: str) -> str:
     return str(PurePosixPath("/", path)).rstrip("/") + "/"
 
 
-def anchor_to_root(html: str, root: str) -> str:
-    """Make the relative URLs of a page at the site's root absolute paths under ``root``.
+def absolute_link(uri: str, prefix: str) -> str:
+    """A link of the 404 page (served at any depth) made absolute under the site's path.
 
-    A server answers every missing address with 404.html, at whatever depth the address was:
-    relative links there would point into folders that do not exist.
-
-    >>> anchor_to_root('<link href="_static/a.css"><a href="#top"></a><img src="x.png">', "/s/")
-    '<link href="/s/_static/a.css"><a href="#top"></a><img src="/s/x.png">'
-    >>> anchor_to_root('<html data-content_root="./"><a href="https://x.org/">', "/s/")
-    '<html data-content_root="/s/"><a href="https://x.org/">'
+    >>> absolute_link("auto_examples/index.html", "/sgdlab/")
+    '/sgdlab/auto_examples/index.html'
+    >>> [absolute_link(uri, "/") for uri in ("#top", "/x.html", "https://x.org/")]
+    ['#top', '/x.html', 'https://x.org/']
     """
-
-    def absolute(match: re.Match) -> str:
-        url = match["url"].removeprefix("./")
-        return f'{match["attr"]}="{root}{url}"'
-
-    return RELATIVE_URL.sub(absolute, html)
+    if not uri or uri.startswith(("/", "#")) or "://" in uri or uri.startswith("mailto:"):
+        return uri
+    return prefix + uri.removeprefix("./")
 
 
-def anchor_404_page(app, exception) -> None:
-    """Rewrite the built 404.html so its styles, scripts and links load from any address."""
-    page = Path(app.outdir) / "404.html"
-    if exception is not None or app.builder.name != "html" or not page.exists():
+def anchor_404_links(app, doctree: nodes.document, docname: str) -> None:
+    """Make the body links of the 404 page absolute (sphinx-notfound-page does its theme links)."""
+    if docname != app.config.notfound_pagename:
         return
-    root = root_path(app.config.html_baseurl)
-    page.write_text(anchor_to_root(page.read_text(encoding="utf-8"), root), encoding="utf-8")
+    prefix = app.config.notfound_urls_prefix or "/"
+    for reference in doctree.findall(nodes.reference):
+        if reference.get("refuri"):
+            reference["refuri"] = absolute_link(reference["refuri"], prefix)
+
+
+def anchor_404_content_root(app, pagename, templatename, context, doctree) -> None:
+    """The 404 page's scripts (search, theme) find the site from its root, not from '.'."""
+    if pagename == app.config.notfound_pagename:
+        context["content_root"] = app.config.notfound_urls_prefix or "/"
 
 
 def build_context_digest(context: dict) -> str:
@@ -112,51 +115,11 @@ def refresh_module_pages(app) -> None:
     stamp.write_text(digest + "\n")
 
 
-def public_aliases(package, documented) -> dict[str, str]:
-    """Map each name a package re-exports (``sgdlab.SGD``) to where it is documented
-    (``sgdlab.optim.SGD``), members of classes included.
-
-    ``documented`` holds the full names the API pages define.
-
-    >>> import types
-    >>> def step(): pass
-    >>> step.__module__, step.__qualname__ = "pkg.update", "step"
-    >>> pkg = types.SimpleNamespace(__name__="pkg", __all__=["step"], step=step)
-    >>> public_aliases(pkg, {"pkg.update.step", "pkg.update.other"})
-    {'pkg.step': 'pkg.update.step'}
-    """
-    aliases = {}
-    for name in getattr(package, "__all__", ()):
-        obj = getattr(package, name, None)
-        module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
-        if module is None or qualname is None:
-            continue
-        canonical, public = f"{module}.{qualname}", f"{package.__name__}.{name}"
-        for full_name in documented:
-            if full_name == canonical or full_name.startswith(canonical + "."):
-                aliases[public + full_name[len(canonical):]] = full_name
-    return {alias: target for alias, target in aliases.items() if alias not in documented}
-
-
-def alias_public_names(app, env) -> None:
-    """Let ``sgdlab.check_binding`` resolve to ``sgdlab.binding.check_binding``, as readers write it.
-
-    The API pages document each function in its module; pages, docstrings and gallery code
-    name it the way it is imported. The aliases work like autodoc's ``:canonical:`` entries.
-    """
-    domain = env.domains["py"]
-    for package_name in app.config.sgdlab_public_packages:
-        package = importlib.import_module(package_name)
-        for alias, target in public_aliases(package, set(domain.objects)).items():
-            entry = domain.objects[target]
-            domain.objects[alias] = entry._replace(aliased=True)
-
-
 def full_name_in_module(module_name: str, target: str) -> str | None:
     """The full name of what ``target`` means inside ``module_name``, as Python would look it up.
 
-    >>> full_name_in_module("sgdlab", "devices")
-    'sgdlab.devices.devices'
+    >>> full_name_in_module("sgdlab.optim", "Tensor")
+    'torch.Tensor'
     >>> full_name_in_module("collections", "OrderedDict")
     'collections.OrderedDict'
     >>> full_name_in_module("sgdlab", "nothing_of_that_name") is None
@@ -172,36 +135,232 @@ def full_name_in_module(module_name: str, target: str) -> str | None:
     return f"{module}.{qualname}" if module and qualname else None
 
 
-def resolve_imported_name(app, env, node, contnode):
-    """Resolve a bare name from a type hint (``Tensor``) by what it is in its module (``torch.Tensor``).
+def candidates(package_name: str, module_name: str, target: str) -> list[str]:
+    """Where ``target``, written inside ``module_name``, may be documented.
 
-    autodoc writes a hint as it finds it when it cannot evaluate it; the name still means
-    whatever the module imported under it.
+    The API page documents every public name as the package exports it
+    (``sgdlab.minimize``), so a name is tried there first; a type hint's bare name
+    (``Tensor``) is tried in each module of the package, as the module imported it.
+
+    >>> candidates("sgdlab", "sgdlab.trajectory", "minimize")[0]
+    'sgdlab.minimize'
+    >>> "torch.Tensor" in candidates("sgdlab", "sgdlab", "Tensor")
+    True
+    """
+    package = importlib.import_module(package_name)
+    found = []
+    head = target.split(".")[0]
+    if head in getattr(package, "__all__", ()):
+        found.append(f"{package_name}.{target}")
+    modules = [module_name, *(f"{package_name}.{info.name}"
+                              for info in pkgutil.iter_modules(package.__path__))]
+    for module in modules:
+        full_name = full_name_in_module(module, target)
+        if full_name and full_name not in found and full_name != target:
+            found.append(full_name)
+    return found
+
+
+def resolve_imported_name(app, env, node, contnode):
+    """Resolve a name by where the API page documents it, or by what its module imported.
+
+    ``minimize`` in the trajectory module's docstring is ``sgdlab.minimize``; ``Tensor`` in a
+    type hint is ``torch.Tensor`` (autodoc writes a hint as it finds it when it cannot
+    evaluate it).
     """
     module = node.get("py:module")
     if node.get("refdomain") != "py" or not module:
         return None
-    if not module.startswith(tuple(app.config.sgdlab_public_packages)):
+    packages = [name for name in app.config.sgdlab_public_packages
+                if module == name or module.startswith(name + ".")]
+    if not packages:
         return None
-    full_name = full_name_in_module(module, node["reftarget"])
-    if full_name is None or full_name == node["reftarget"]:
-        return None
-    retry = node.deepcopy()
-    retry["reftarget"] = full_name
     domain = env.domains["py"]
-    found = domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], full_name, retry, contnode)
-    if found is None:
-        from sphinx.ext.intersphinx import missing_reference
+    for full_name in candidates(packages[0], module, node["reftarget"]):
+        retry = node.deepcopy()
+        retry["reftarget"] = full_name
+        found = domain.resolve_xref(
+            env, node["refdoc"], app.builder, node["reftype"], full_name, retry, contnode)
+        if found is None:
+            from sphinx.ext.intersphinx import missing_reference
 
-        found = missing_reference(app, env, retry, contnode)
-    return found
+            found = missing_reference(app, env, retry, contnode)
+        if found is not None:
+            return found
+    return None
+
+
+#: One entry of an ``srcset`` attribute: a URL and an optional density ("2.00x").
+SRCSET_ENTRY = re.compile(r"\s*(?P<url>[^\s,]+)(?:\s+(?P<density>[\d.]+)x)?\s*")
+
+
+def largest_source(srcset: str) -> str | None:
+    """The URL of the densest image in an ``srcset`` attribute (None when it is empty).
+
+    >>> largest_source("a.png, a_2_00x.png 2.00x")
+    'a_2_00x.png'
+    >>> largest_source("a.png")
+    'a.png'
+    >>> largest_source("") is None
+    True
+    """
+    found = [
+        (float(match["density"] or 1), match["url"])
+        for entry in srcset.split(",")
+        if (match := SRCSET_ENTRY.fullmatch(entry)) and match["url"]
+    ]
+    return max(found)[1] if found else None
+
+
+def link_to_full_size(img_html: str) -> str:
+    """Wrap a gallery ``<img>`` in a link to its densest file, so a click opens it full size.
+
+    >>> link_to_full_size('<img src="_images/f.png" srcset="_images/f.png, _images/f_2_00x.png 2.00x" alt="f"/>')
+    '<a class="sgdlab-enlarge reference external" href="_images/f_2_00x.png" title="Open the figure at full size"><img src="_images/f.png" srcset="_images/f.png, _images/f_2_00x.png 2.00x" alt="f"/></a>'
+    >>> link_to_full_size('<img src="x.png" alt="x"/>')
+    '<a class="sgdlab-enlarge reference external" href="x.png" title="Open the figure at full size"><img src="x.png" alt="x"/></a>'
+    """
+    srcset = re.search(r'\ssrcset="([^"]*)"', img_html)
+    src = re.search(r'\ssrc="([^"]*)"', img_html)
+    target = (largest_source(srcset[1]) if srcset else None) or (src[1] if src else None)
+    if target is None:
+        return img_html
+    return (
+        f'<a class="sgdlab-enlarge reference external" href="{target}" '
+        f'title="Open the figure at full size">{img_html}</a>'
+    )
+
+
+def visit_linked_figure(self, node) -> None:
+    """sphinx-gallery's ``image-sg`` HTML, wrapped in a link to the 2x file (click to enlarge)."""
+    from sphinx_gallery.directives import visit_imgsg_html
+
+    start = len(self.body)
+    visit_imgsg_html(self, node)
+    if node.get("srcset") is None:  # the plain image path: sphinx writes it, leave it alone
+        return
+    self.body[start:] = [link_to_full_size("".join(self.body[start:]))]
+
+
+def depart_linked_figure(self, node) -> None:
+    """Nothing to close: the visit wrote the whole element (as sphinx-gallery's own does)."""
+
+
+def example_figures(images_dir: Path, stem: str) -> list[tuple[Path, Path | None]]:
+    """The figures sphinx-gallery saved for an example, each with its 2x file when there is one.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name in ["sphx_glr_plot_a_001.png", "sphx_glr_plot_a_001_2_00x.png",
+    ...              "sphx_glr_plot_a_002.png", "sphx_glr_plot_ab_001.png"]:
+    ...     _ = (folder / name).write_bytes(b"")
+    >>> [(one.name, two and two.name) for one, two in example_figures(folder, "plot_a")]
+    [('sphx_glr_plot_a_001.png', 'sphx_glr_plot_a_001_2_00x.png'), ('sphx_glr_plot_a_002.png', None)]
+    """
+    pattern = re.compile(rf"sphx_glr_{re.escape(stem)}_(\d{{3}})\.png")
+    found = sorted(path for path in images_dir.glob(f"sphx_glr_{stem}_*.png") if pattern.fullmatch(path.name))
+    return [(path, path.with_name(f"{path.stem}_2_00x.png") if path.with_name(f"{path.stem}_2_00x.png").exists() else None) for path in found]
+
+
+class ExampleFigures(SphinxDirective):
+    """``{example-figures} /auto_examples/<section>/plot_x``: the figures that gallery script drew,
+    shown on this page, each opening at full size on a click.
+
+    A build that does not run the gallery (``make html-noplot``) has no figures to show; the
+    page's own link to the script stays.
+    """
+
+    required_arguments = 1
+    option_spec = {"figures": directives.positive_int_list}
+
+    def run(self) -> list[nodes.Node]:
+        docname = self.arguments[0].strip().lstrip("/")
+        section, stem = docname.removeprefix("auto_examples/").rsplit("/", 1)
+        images_dir = Path(self.env.srcdir) / "auto_examples" / section / "images"
+        script = Path(self.env.srcdir).parent / "examples" / section / f"{stem}.py"
+        if not script.is_file():
+            raise self.error(f"example-figures: no gallery script {script}")
+        self.env.note_dependency(str(script))
+        pages = getattr(self.env, "sgdlab_example_pages", None)
+        if pages is None:
+            pages = self.env.sgdlab_example_pages = {}
+        pages.setdefault(docname, set()).add(self.env.docname)
+        wanted = self.options.get("figures")
+        container = nodes.container(classes=["sgdlab-example-figures"])
+        figures = example_figures(images_dir, stem)
+        for number, (one, two) in enumerate(figures, start=1):
+            if wanted and number not in wanted:
+                continue
+            self.env.note_dependency(str(one))
+            uri = "/" + one.relative_to(self.env.srcdir).as_posix()
+            image = _imgsgnode()
+            image["uri"] = uri
+            image["alt"] = f"Figure {number} of the example {stem}.py"
+            image["class"] = ["sphx-glr-single-img"]
+            image["srcset"] = f"{uri}, /{two.relative_to(self.env.srcdir).as_posix()} 2.00x" if two else f"{uri}"
+            container += image
+        return [container]
+
+
+def forget_example_pages(app, env, docname) -> None:
+    """Drop what a page said about its figures before it is read again."""
+    for pages in getattr(env, "sgdlab_example_pages", {}).values():
+        pages.discard(docname)
+
+
+def merge_example_pages(app, env, docnames, other) -> None:
+    """Gather, after a parallel read, which page shows which example's figures."""
+    mine = env.__dict__.setdefault("sgdlab_example_pages", {})
+    for example, pages in getattr(other, "sgdlab_example_pages", {}).items():
+        mine.setdefault(example, set()).update(pages & set(docnames))
+
+
+def outdated_example_pages(app, env, added, changed, removed) -> list[str]:
+    """Gallery pages to write again because a page that shows their figures changed."""
+    touched = set(added) | set(changed) | set(removed)
+    return sorted(
+        example
+        for example, pages in getattr(env, "sgdlab_example_pages", {}).items()
+        if pages & touched and example in env.found_docs
+    )
+
+
+def link_back_to_pages(app, doctree: nodes.document, docname: str) -> None:
+    """Under a gallery page's title, link to the pages that explain it and show its figures."""
+    pages = sorted(getattr(app.env, "sgdlab_example_pages", {}).get(docname, ()))
+    section = next(iter(doctree.findall(nodes.section)), None)
+    if not pages or section is None or app.builder.format != "html":
+        return
+    note = nodes.paragraph(classes=["sgdlab-explained-on"])
+    note += nodes.Text("Explained on the page ")
+    for number, page in enumerate(pages):
+        if number:
+            note += nodes.Text(" and ")
+        title = app.env.titles[page].astext() if page in app.env.titles else page
+        note += nodes.reference("", title, internal=True, refuri=app.builder.get_relative_uri(docname, page))
+    note += nodes.Text(".")
+    section.insert(1, note)
+
+
+def _imgsgnode():
+    from sphinx_gallery.directives import imgsgnode
+
+    return imgsgnode()
 
 
 def setup(app):
+    from sphinx_gallery.directives import imgsgnode
+
+    app.add_node(imgsgnode, override=True, html=(visit_linked_figure, depart_linked_figure))
+    app.add_directive("example-figures", ExampleFigures)
+    app.connect("env-purge-doc", forget_example_pages)
+    app.connect("env-merge-info", merge_example_pages)
+    app.connect("env-get-outdated", outdated_example_pages)
+    app.connect("doctree-resolved", link_back_to_pages)
     app.add_config_value("sgdlab_public_packages", (), "env")
     app.connect("missing-reference", resolve_imported_name)
-    app.connect("env-updated", alias_public_names)
     app.connect("builder-inited", refresh_module_pages)
     app.connect("doctree-resolved", describe_thumbnails)
-    app.connect("build-finished", anchor_404_page)
+    app.connect("doctree-resolved", anchor_404_links)
+    app.connect("html-page-context", anchor_404_content_root, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

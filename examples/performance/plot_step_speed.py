@@ -3,91 +3,94 @@ How fast is one SGD step?
 =========================
 
 ``torch.optim.SGD`` has three implementations of the same update: a Python for-loop over
-the parameters, a *foreach* path that hands whole lists of tensors to one call, and a
-*fused* kernel that does the whole update in one pass over memory. ``sgdlab.SGD`` has the
-first two. This script times one ``step()`` of each, with momentum and weight decay, for a
-few parameter counts split into one tensor or into a hundred, on every device that
-:func:`sgdlab.devices` lists. The timings come from the machine that built this page, so
-they change from build to build; the shape of the curves is the lesson.
+the parameters, a *foreach* path that hands whole lists of tensors to one call per
+operation, and a *fused* kernel that does the whole update in one pass over memory. This
+script times one ``step()`` of each with ``torch.utils.benchmark``, with momentum and
+weight decay, for a few parameter counts held in one tensor or split over a hundred. The
+timings come from the machine that built this page, so they change from build to build;
+the shape of the curves is the lesson. The page :doc:`/performance` has the full
+benchmark, with the memory limit drawn.
 
-The page :doc:`/performance` shows the full benchmark (``make bench``), with the bandwidth
-each step reaches.
+Requires: ``pip install torch matplotlib``
 """
 
 # %%
-# Time the implementations, interleaved
-# -------------------------------------
-# :func:`sgdlab.time_steps` runs the optimizers in turn, several rounds, and keeps each
-# one's median, so a machine that slows down for a moment slows them all alike.
+# Time the three paths
+# --------------------
+# ``torch.utils.benchmark.Timer`` runs a statement in a loop and reports the time per run;
+# ``blocked_autorange`` picks how many runs make a measurement. The timer runs on one
+# thread unless told otherwise, which keeps a busy machine's scheduling out of the
+# figures. Each optimizer takes two steps first: the first creates the momentum buffers.
 
 import matplotlib.pyplot as plt
+import torch
+from torch.utils.benchmark import Timer
 
-import sgdlab
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+print(f"Running on {device}")
 
-print(sgdlab.device_report())
-
+torch.manual_seed(0)
 SIZES = [10**3, 10**4, 10**5, 10**6]
 LAYOUTS = [1, 100]  # how many tensors the parameters are split over
-SETTINGS = {"lr": 1e-3, "momentum": 0.9, "weight_decay": 1e-4}
+PATHS = {"for-loop": {"foreach": False}, "foreach": {"foreach": True},
+         "fused": {"fused": True}}
 
 
-def step_times(device):
-    """Median milliseconds per step of each implementation, per layout and size."""
-    times = {}
-    for tensors in LAYOUTS:
-        for total in SIZES:
-            builders = sgdlab.step_implementations(device, **SETTINGS)
-            optimizers = {
-                name: build(sgdlab.make_parameters(total, tensors=tensors, device=device))
-                for name, build in builders.items()
-            }
-            seconds = sgdlab.time_steps(optimizers, repeats=3, min_batch_seconds=2e-4)
-            times[tensors, total] = {name: s * 1e3 for name, s in seconds.items()}
-    return times
+def make_parameters(total, tensors):
+    """``total`` float32 values split over ``tensors`` leaves, each with a grad."""
+    params = []
+    for size in [total // tensors] * tensors:
+        param = torch.randn(size, device=device, requires_grad=True)
+        param.grad = torch.randn(size, device=device)
+        params.append(param)
+    return params
 
 
-results = sgdlab.run_on_devices(step_times)
-for device, times in results.items():
-    for (tensors, total), per_name in times.items():
-        measured = ", ".join(f"{name} {ms:.3f} ms" for name, ms in per_name.items())
-        print(f"[{device}] {tensors} tensor(s), {total} params, timed: {measured}")
+def step_ms(path, total, tensors):
+    """Milliseconds per ``step()`` of one path of torch.optim.SGD."""
+    optimizer = torch.optim.SGD(make_parameters(total, tensors), lr=1e-3,
+                                momentum=0.9, weight_decay=1e-4, **PATHS[path])
+    optimizer.step()
+    optimizer.step()
+    timer = Timer("optimizer.step()", globals={"optimizer": optimizer})
+    return timer.blocked_autorange(min_run_time=0.01).median * 1e3
+
+
+times = {
+    (tensors, path): [step_ms(path, total, tensors) for total in SIZES]
+    for tensors in LAYOUTS for path in PATHS
+}
+for (tensors, path), row in times.items():
+    measured = ", ".join(f"{ms:.3f} ms" for ms in row)
+    print(f"{tensors} tensor(s), {path}, timed: {measured}")
 
 # %%
 # Time against size
 # -----------------
-# One panel per device and layout; both axes are logarithmic. A flat stretch on the left
-# is fixed cost per step (Python and one call per tensor); the rise on the right is memory
-# traffic, proportional to the parameter count.
+# Both axes are logarithmic. A flat stretch on the left is fixed cost per step (Python,
+# and one call per tensor and operation); the rise on the right is memory traffic,
+# proportional to the parameter count.
 
-fig, axes = plt.subplots(
-    len(results), len(LAYOUTS), figsize=(10, 3.8 * len(results)),
-    sharey=True, squeeze=False, layout="constrained",
-)
-for row, (device, times) in zip(axes, results.items()):
-    for ax, tensors in zip(row, LAYOUTS):
-        names = times[tensors, SIZES[0]]
-        for name in names:
-            style = "o-" if name.startswith("torch") else "s--"
-            ax.plot(SIZES, [times[tensors, total][name] for total in SIZES], style, label=name)
-        layout = "one tensor" if tensors == 1 else f"{tensors} tensors"
-        ax.set(xscale="log", yscale="log", xlabel="parameters",
-               title=f"{device}: parameters in {layout}")
-    row[0].set_ylabel("time per step (ms)")
-axes[0][-1].legend(fontsize="small")
+fig, axes = plt.subplots(2, 1, figsize=(6.4, 7), sharex=True, layout="constrained")
+for ax, tensors in zip(axes, LAYOUTS):
+    for path in PATHS:
+        ax.plot(SIZES, times[tensors, path], "o-", label=path)
+    layout = "one tensor" if tensors == 1 else f"{tensors} tensors"
+    ax.set(xscale="log", yscale="log", ylabel="time per step (ms)",
+           title=f"{device}: parameters in {layout}")
+    ax.legend()
+axes[-1].set_xlabel("parameters")
 plt.show()
 
 # %%
 # Which one to choose
 # -------------------
-# * **Many small tensors** (a real model: weights and biases of many layers): the for-loop
-#   pays a fixed cost for every tensor, several operations each. Foreach groups those
-#   calls and fused does the whole update per tensor in one call, so both pull ahead.
-# * **One big tensor**: there is no per-tensor cost to save; for-loop and foreach do the
-#   same passes over memory. Fused reads and writes each value once instead of once per
-#   operation, which shows once the tensors no longer fit in the caches.
-# * **On CUDA**, ``torch.optim.SGD`` already picks foreach when you pass neither
-#   ``foreach`` nor ``fused``; on the CPU it picks the for-loop. ``fused=True`` is worth a
-#   try on either device (PyTorch 2.13 has a CPU kernel for it too): see :doc:`/devices`.
-# * ``sgdlab.SGD`` is written to be read and is checked to give the same numbers as
-#   PyTorch; its timings follow PyTorch's for-loop and foreach paths, with a little more
-#   Python per step, and it has no fused path. Train with ``torch.optim.SGD``.
+# * **Many small tensors** (a real model: weights and biases of many layers): the
+#   for-loop pays a fixed cost for every tensor, several operations each. Foreach groups
+#   those calls and fused does the whole update per tensor in one call, so both pull ahead.
+# * **One big tensor**: there is no per-tensor cost to save; for-loop and foreach make
+#   the same passes over memory, one per operation. Fused reads and writes each value
+#   once, which shows once the tensors no longer fit in the caches.
+# * **On CUDA**, ``torch.optim.SGD`` picks foreach when you pass neither ``foreach`` nor
+#   ``fused``; on the CPU it picks the for-loop. ``fused=True`` is worth a try on either
+#   device: see :doc:`/devices`.

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from ._common import default_name, named_tensors, require_optimizer
-from .update import _check_real
+from ._checks import check_number
 
 __all__ = [
     "check_binding", "BindingReport", "Finding", "assign_", "replace_param", "set_lr",
@@ -236,8 +236,8 @@ def assign_(tensor: Tensor, value: Tensor | float | list) -> Tensor:
     """Write ``value`` into ``tensor`` in place, so every reference to it (an optimizer's too) sees it.
 
     The write runs under ``torch.no_grad()``. ``value`` must have ``tensor``'s shape (or be a
-    single number) and a dtype that casts to ``tensor``'s without loss of kind (no float into
-    an integer tensor).
+    single number), finite values, and a dtype that casts to ``tensor``'s without loss of
+    kind (no float into an integer tensor). ``Tensor.copy_`` itself would take nan and inf.
 
     Returns:
         ``tensor`` itself.
@@ -261,6 +261,10 @@ def assign_(tensor: Tensor, value: Tensor | float | list) -> Tensor:
             f"value of dtype {source.dtype} cannot be written into tensor of dtype "
             f"{tensor.dtype} without changing its kind (e.g. dropping fractions)"
         )
+    if source.is_meta:
+        raise ValueError("value is a meta tensor, which holds no values to write")
+    if (source.is_floating_point() or source.is_complex()) and not bool(source.isfinite().all()):
+        raise ValueError(f"value must be finite, got {value!r}")
     with torch.no_grad():
         tensor.copy_(source)
     return tensor
@@ -362,10 +366,16 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float, group: int | None = None
     0.1
     """
     require_optimizer(optimizer)
-    if _check_real("lr", lr) < 0:
-        raise ValueError(f"lr must be >= 0, got {lr!r}")
+    check_number("lr", lr)
     _check_group_index(optimizer, group)
     chosen = optimizer.param_groups if group is None else [optimizer.param_groups[group]]
+    for param_group in chosen:
+        held = param_group.get("lr")
+        if isinstance(held, Tensor) and not held.is_floating_point():
+            raise TypeError(
+                f"lr of a group is a {held.dtype} tensor, which would store {lr!r} as an "
+                "integer; give the group a floating-point lr tensor"
+            )
     for param_group in chosen:
         if isinstance(param_group.get("lr"), Tensor):
             param_group["lr"].fill_(lr)

@@ -1,18 +1,17 @@
-"""Which devices the examples run on, and how far apart their results are.
+"""Which devices sgdlab's own tests and benchmark run on.
 
 The policy: the comma-separated list in the ``SGDLAB_DEVICES`` environment
 variable when it is set, else the CPU plus CUDA when PyTorch can see a GPU.
+Gallery scripts do not use it: each picks its device with the usual
+``torch.cuda.is_available()`` idiom.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from typing import Any
-
 import torch
 
-__all__ = ["devices", "device_report", "run_on_devices", "max_difference"]
+__all__ = ["devices"]
 
 #: The environment variable that overrides the device list.
 DEVICES_ENV = "SGDLAB_DEVICES"
@@ -63,75 +62,3 @@ def devices() -> list[torch.device]:
     if torch.cuda.is_available():
         found.append(torch.device("cuda"))
     return found
-
-
-def device_report() -> str:
-    """Say in one line which devices :func:`devices` picked, and why CUDA is absent.
-
-    >>> import os
-    >>> os.environ["SGDLAB_DEVICES"] = "cpu"
-    >>> print(device_report())
-    Running on: cpu (chosen by SGDLAB_DEVICES)
-    >>> del os.environ["SGDLAB_DEVICES"]
-    """
-    chosen = devices()
-    names = ", ".join(str(device) for device in chosen)
-    if os.environ.get(DEVICES_ENV, "").strip():
-        return f"Running on: {names} (chosen by {DEVICES_ENV})"
-    if torch.cuda.is_available():
-        return f"Running on: {names} (CUDA device: {torch.cuda.get_device_name()})"
-    return f"Running on: {names} (CUDA is not available on this machine, so CPU only)"
-
-
-def run_on_devices(function: Callable[[torch.device], Any]) -> dict[str, Any]:
-    """Call ``function(device)`` on every device from :func:`devices`.
-
-    Returns a dict from device name to what the function returned.
-
-    >>> import os
-    >>> os.environ["SGDLAB_DEVICES"] = "cpu"
-    >>> run_on_devices(lambda device: torch.ones(2, device=device).sum().item())
-    {'cpu': 2.0}
-    >>> del os.environ["SGDLAB_DEVICES"]
-    """
-    if not callable(function):
-        raise TypeError(f"function must be callable, got {type(function).__name__}: {function!r}")
-    return {str(device): function(device) for device in devices()}
-
-
-def _as_float_tensor(value: Any, name: str) -> torch.Tensor:
-    """Turn a result (tensor, number or sequence of numbers) into a CPU float64 tensor."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().to("cpu", torch.float64)
-    try:
-        return torch.as_tensor(value, dtype=torch.float64)
-    except (TypeError, ValueError, RuntimeError) as error:
-        raise TypeError(
-            f"results[{name!r}] must be a tensor or numbers, got {type(value).__name__}"
-        ) from error
-
-
-def max_difference(results: Mapping[str, Any]) -> float:
-    """Return the largest absolute difference between any device's result and the first one's.
-
-    >>> max_difference({"cpu": torch.tensor([1.0, 2.0]), "cuda": torch.tensor([1.0, 2.5])})
-    0.5
-    >>> max_difference({"cpu": 3.0})
-    0.0
-    """
-    if not isinstance(results, Mapping):
-        raise TypeError(f"results must be a mapping of device name to result, got {results!r}")
-    if not results:
-        raise ValueError("results is empty: there is nothing to compare")
-    tensors = {name: _as_float_tensor(value, name) for name, value in results.items()}
-    reference_name, reference = next(iter(tensors.items()))
-    largest = 0.0
-    for name, tensor in tensors.items():
-        if tensor.shape != reference.shape:
-            raise ValueError(
-                f"results[{name!r}] has shape {tuple(tensor.shape)}, "
-                f"but results[{reference_name!r}] has {tuple(reference.shape)}"
-            )
-        if tensor.numel():
-            largest = max(largest, (tensor - reference).abs().max().item())
-    return largest

@@ -12,6 +12,7 @@ running the update on copies, so they are the values ``step()`` then produces.
 from __future__ import annotations
 
 import math
+from numbers import Real
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ import torch
 from torch import Tensor
 from torch.optim.sgd import sgd as torch_sgd
 
+from . import _checks
 from . import update as _update
 from ._common import named_tensors, parameter_names, require_optimizer
 from .optim import SGD
@@ -48,6 +50,8 @@ def format_number(value: float) -> str:
     >>> format_number(1337.71850586), format_number(5.0), format_number(-2e-6)
     ('1337.7185', '5.0000', '-2.0000e-06')
     """
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"value must be a real number, got {type(value).__name__}: {value!r}")
     options = torch._tensor_str.PRINT_OPTS  # torch's own print settings
     if not math.isfinite(value):
         return str(value)
@@ -66,15 +70,23 @@ def _format_hyperparameter(value: float | Tensor) -> str:
     return repr(value)
 
 
+def _format_entry(value: complex) -> str:
+    """One entry: a real number, or a complex one as ``(re+imj)``."""
+    if isinstance(value, complex):
+        sign = "-" if math.copysign(1.0, value.imag) < 0 else "+"
+        return f"({format_number(value.real)}{sign}{format_number(abs(value.imag))}j)"
+    return format_number(value)
+
+
 def _format_tensor(tensor: Tensor, operand: bool = False) -> str:
     """A scalar as a number (in parentheses when negative and ``operand``), else its first entries."""
     if tensor.is_sparse:  # a sparse gradient (e.g. from nn.Embedding(sparse=True))
         tensor = tensor.to_dense()
     if tensor.dim() == 0:
-        text = format_number(tensor.item())
+        text = _format_entry(tensor.item())
         return f"({text})" if operand and text.startswith("-") else text
     flat = tensor.detach().reshape(-1)
-    shown = [format_number(value) for value in flat[:SHOWN_ENTRIES].tolist()]
+    shown = [_format_entry(value) for value in flat[:SHOWN_ENTRIES].tolist()]
     more = ", ..." if flat.numel() > SHOWN_ENTRIES else ""
     return "[" + ", ".join(shown) + more + "]"
 
@@ -192,63 +204,55 @@ def _predict_group(
     group: Mapping[str, Any], values: list[Tensor], grads: list[Tensor], buffers: list
 ) -> None:
     """Run the group's update on the copies ``values``/``buffers``, in place."""
-    settings = dict(
-        lr=group["lr"], momentum=group["momentum"], dampening=group["dampening"],
-        weight_decay=group["weight_decay"], nesterov=group["nesterov"],
-        maximize=group["maximize"],
-    )
+    settings = _update.Settings.of(group)
     if group.get("fused"):  # torch's fused kernel: predict with torch's own functional form
-        torch_sgd(values, grads, buffers, fused=True, **settings)
+        torch_sgd(values, grads, buffers, fused=True, **settings._asdict())
         return
-    run = _update._foreach if _uses_foreach(group, values) else _update._single_tensor
-    run(values, grads, buffers, **settings)
+    _update._run(values, grads, buffers, settings, _uses_foreach(group, values))
 
 
 def _direction_lines(
     value: Tensor, grad: Tensor, buffer: Tensor | None, group: Mapping[str, Any]
 ) -> tuple[list[str], Tensor, Tensor | None]:
-    """Build the step direction as ``step()`` does, writing one line per stage.
+    """Build the step direction with the update's own stages, writing one line per stage.
 
     Returns the lines, the direction and the new momentum buffer.
     """
-    momentum, dampening = group["momentum"], group["dampening"]
-    weight_decay = group["weight_decay"]
+    s = _update.Settings.of(group)
     show, arg = _format_tensor, lambda t: _format_tensor(t, operand=True)
     lines = []
-    g = grad
-    if group["maximize"]:
-        g = -grad
+    g = _update._direction(grad, s.maximize)
+    if s.maximize:
         lines.append(f"g = -grad = {show(g)}  [maximize: step uphill]")
-    if weight_decay != 0:
-        new_g = g.add(value, alpha=weight_decay)
-        wd = _format_hyperparameter(weight_decay)
+    if s.weight_decay != 0:
+        new_g = _update._decay(g.clone(), value, s.weight_decay)
+        wd = _format_hyperparameter(s.weight_decay)
         lines.append(
             f"g = g + {wd} x p = {show(g)} + {wd} x {arg(value)} = {show(new_g)}  [weight decay]"
         )
         g = new_g
     new_buffer = None
-    if momentum != 0:
-        mu, tau = _format_hyperparameter(momentum), _format_hyperparameter(dampening)
+    if s.momentum != 0:
+        mu, tau = _format_hyperparameter(s.momentum), _format_hyperparameter(s.dampening)
+        old = None if buffer is None else buffer.clone()
+        new_buffer = _update._momentum(g, old, s.momentum, s.dampening)
         if buffer is None:
-            new_buffer = g.clone()
             lines.append(f"b = g = {show(new_buffer)}  [momentum, first step: the buffer starts as g]")
         else:
-            new_buffer = buffer.clone().mul_(momentum).add_(g, alpha=1 - dampening)
-            damped = f"(1 - {tau}) x " if dampening != 0 else ""
+            damped = f"(1 - {tau}) x " if s.dampening != 0 else ""
             lines.append(
                 f"b = {mu} x b + {damped}g = {mu} x {arg(buffer)} + {damped}{arg(g)}"
                 f" = {show(new_buffer)}  [momentum]"
             )
-        if group["nesterov"]:
-            new_g = g.add(new_buffer, alpha=momentum)
+        new_g = _update._look_ahead(g, new_buffer, s.momentum, s.nesterov)
+        if s.nesterov:
             lines.append(
                 f"g = g + {mu} x b = {show(g)} + {mu} x {arg(new_buffer)} = {show(new_g)}"
                 "  [Nesterov look-ahead]"
             )
-            g = new_g
         else:
-            g = new_buffer
-            lines.append(f"g = b = {show(g)}")
+            lines.append(f"g = b = {show(new_g)}")
+        g = new_g
     return lines, g, new_buffer
 
 
@@ -283,11 +287,6 @@ def _explain_group(
     group = optimizer.param_groups[group_index]
     with_momentum = group["momentum"] != 0
     with_grad = [param for param in group["params"] if param.grad is not None]
-    if group["weight_decay"] != 0 and any(param.grad.is_sparse for param in with_grad):
-        raise ValueError(
-            f"param_groups[{group_index}] has weight_decay={group['weight_decay']!r} and a sparse "
-            "gradient: step() cannot apply weight decay to sparse gradients"
-        )
     with torch.no_grad():
         values = [param.detach().clone() for param in with_grad]
         grads = [param.grad.detach().clone() for param in with_grad]
@@ -359,6 +358,7 @@ def explain_step(
         g = b = 1337.7686
     """
     require_optimizer(optimizer, _SGD_KINDS)
+    _checks.check_step(optimizer)
     names_by_id = parameter_names(optimizer, named_tensors(names))
     entries = []
     for group_index in range(len(optimizer.param_groups)):

@@ -1,4 +1,4 @@
-"""Functions to minimize: the article's function and classic test functions.
+"""Functions to minimize: classic test functions with known minima.
 
 Each factory returns an :class:`Objective`: a callable that maps a tensor of
 points of shape ``(..., dim)`` to their values of shape ``(...)``, together
@@ -20,7 +20,6 @@ import torch
 
 __all__ = [
     "Objective",
-    "article_function",
     "quadratic",
     "rosenbrock",
     "rastrigin",
@@ -110,6 +109,8 @@ def _check_point(point: Any, dim: int) -> None:
         raise TypeError(f"point must be a torch.Tensor, got {type(point).__name__}: {point!r}")
     if not point.is_floating_point():
         raise TypeError(f"point must be a floating-point tensor, got dtype {point.dtype}")
+    if point.is_meta:
+        raise ValueError("point is a meta tensor, which holds no values")
     if point.dim() == 0 or point.shape[-1] != dim:
         raise ValueError(
             f"point must have shape (..., {dim}), got shape {tuple(point.shape)}"
@@ -132,45 +133,6 @@ def _check_finite(value: Any, name: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     return float(value)
-
-
-def article_function(b: float = 2.0, d: float = 4.0) -> Objective:
-    """Return the article's function ``y = 3 c exp(x) + b x + d`` of the point ``(x, c)``.
-
-    It has no minimum: for any ``x``, ``y`` falls without bound as ``c``
-    decreases, so ``minimum`` and ``minimum_value`` are ``None``. It is here to
-    reproduce the article's numbers, starting from ``(x, c) = (5, 3)``.
-
-    Args:
-        b: The slope in ``x``.
-        d: The constant term.
-
-    >>> f = article_function()
-    >>> point = torch.tensor(f.start)
-    >>> f(point)
-    tensor(1349.7185)
-    >>> f.gradient(point)
-    tensor([1337.7185,  445.2395])
-    """
-    b = _check_finite(b, "b")
-    d = _check_finite(d, "d")
-
-    def function(point: torch.Tensor) -> torch.Tensor:
-        x, c = point[..., 0], point[..., 1]
-        # The article's order of operations, so float32 results match its digits.
-        return c * 3 * torch.exp(x) + b * x + d
-
-    return Objective(
-        name="the article's 3 c exp(x) + b x + d",
-        function=function,
-        dim=2,
-        minimum=None,
-        minimum_value=None,
-        bounds=((-3.0, 6.0), (-4.0, 4.0)),
-        start=(5.0, 3.0),
-        variables=("x", "c"),
-        constants={"b": b, "d": d},
-    )
 
 
 def quadratic(condition_number: float = 10.0, smallest_eigenvalue: float = 1.0) -> Objective:

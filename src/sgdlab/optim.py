@@ -1,12 +1,21 @@
 """``sgdlab.SGD``: stochastic gradient descent as a ``torch.optim.Optimizer``, built on :mod:`sgdlab.update`.
 
-Same constructor, checks, parameter-group keys and state layout as ``torch.optim.SGD``
+A drop-in for ``torch.optim.SGD``: the same constructor arguments and defaults, the same
+parameter-group keys (``fused`` and ``differentiable`` included) and state layout
 (``state[p]["momentum_buffer"]``), so state dicts load both ways, and the same results,
-bit for bit, on the for-loop and the foreach paths.
+bit for bit, on the for-loop and foreach paths, with ``differentiable`` off or on.
+``fused=True`` runs sgdlab's own rule compiled into one pass by ``torch.compile``
+(:mod:`sgdlab.fused`), not torch's fused kernel; like torch's fused step, it may round
+differently from the for-loop (the performance page measures by how much).
+
+Every call checks all of its input before it changes anything: a refused ``step()``,
+``add_param_group`` or ``load_state_dict`` leaves the optimizer, its parameters and their
+gradients as they were.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -14,29 +23,35 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from .update import _check_bool, _default_foreach, _foreach, _single_tensor, check_hyperparameters
+from . import _checks
+from . import fused as _fused
+from .update import Settings, _run
 
 __all__ = ["SGD"]
-
-#: Group keys torch.optim.SGD keeps that sgdlab.SGD does not implement; they may be dropped
-#: when they hold their off value, and refused otherwise.
-_UNSUPPORTED_KEYS = ("differentiable", "fused")
 
 
 class SGD(Optimizer):
     """Stochastic gradient descent, optionally with momentum, dampening, Nesterov and weight decay.
 
-    The update is :func:`sgdlab.update.sgd`; see :mod:`sgdlab.update` for the rule.
+    The update is :func:`sgdlab.sgd`; see :mod:`sgdlab.update` for the rule.
 
     Args:
         params: tensors to optimize, or dicts defining parameter groups.
-        lr: learning rate.
+        lr: learning rate, a number or a one-element tensor.
         momentum: momentum factor.
         dampening: dampening of the momentum, applied from the second step on.
-        weight_decay: L2 penalty added to the gradient.
+        weight_decay: L2 penalty added to the gradient, a number or a 0-d tensor.
         nesterov: use Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
         maximize: ascend the objective instead of descending it.
         foreach: use the ``torch._foreach_*`` path; ``None`` picks as torch does.
+        differentiable: keep the step in the autograd graph, so a gradient can flow
+            through ``step()`` into lr or the parameters it started from.
+        fused: ``True`` compiles sgdlab's rule into one pass per tensor (see
+            :mod:`sgdlab.fused`); ``None`` or ``False`` runs it as written.
+
+    Beyond torch's checks it refuses, with a ``TypeError`` or ``ValueError`` naming the
+    argument, a few inputs torch accepts and then fails on or silently uses: non-finite
+    numbers, numbers beyond the parameters' dtype, bools for numbers, non-bool flags.
 
     The article's example: one step with ``lr=1`` from ``x = 5``, ``c = 3``.
 
@@ -56,18 +71,15 @@ class SGD(Optimizer):
         lr: float | Tensor = 1e-3,
         momentum: float = 0,
         dampening: float = 0,
-        weight_decay: float = 0,
+        weight_decay: float | Tensor = 0,
         nesterov: bool = False,
         *,
         maximize: bool = False,
         foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
-        check_hyperparameters(
-            lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-            nesterov=nesterov, maximize=maximize,
-        )
-        if foreach is not None:
-            _check_bool("foreach", foreach)
+        _checks.check_like_torch(lr, momentum, dampening, weight_decay, nesterov)
         defaults = {
             "lr": lr,
             "momentum": momentum,
@@ -76,23 +88,38 @@ class SGD(Optimizer):
             "nesterov": nesterov,
             "maximize": maximize,
             "foreach": foreach,
+            "differentiable": differentiable,
+            "fused": fused,
         }
-        super().__init__(params, defaults)
+        self._constructing = True  # add_param_group then also checks as torch's constructor does
+        try:
+            super().__init__(params, defaults)
+        finally:
+            del self._constructing
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
-        """Add a parameter group, checking its own settings as the constructor checks the defaults.
+        """Add a parameter group, checking its settings as the constructor checks the defaults.
+
+        A refused group leaves the optimizer (and the dict passed in) as they were.
 
         >>> optimizer = SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
         >>> optimizer.add_param_group({"params": [torch.zeros(2, requires_grad=True)], "lr": 0.5})
         >>> [group["lr"] for group in optimizer.param_groups]
         [0.1, 0.5]
         """
-        super().add_param_group(param_group)
+        work = dict(param_group) if isinstance(param_group, dict) else param_group
+        count = len(self.param_groups)
         try:
-            self._check_group(self.param_groups[-1])
-        except (TypeError, ValueError):
-            self.param_groups.pop()  # leave the optimizer as it was
+            super().add_param_group(work)
+            if hasattr(self, "_constructing"):
+                _checks.check_combos(self.defaults)
+            _checks.check_group(self.param_groups[-1])
+        except BaseException:
+            del self.param_groups[count:]
             raise
+        param_group.clear()
+        param_group.update(work)
+        self.param_groups[-1] = param_group
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Restore state (also used by ``load_state_dict``), filling keys older saves lack."""
@@ -101,15 +128,15 @@ class SGD(Optimizer):
             group.setdefault("nesterov", False)
             group.setdefault("maximize", False)
             group.setdefault("foreach", None)
-            for key in _UNSUPPORTED_KEYS:  # off in a torch.optim.SGD save: nothing to keep
-                if not group.get(key):
-                    group.pop(key, None)
+            group.setdefault("differentiable", False)
+            group.setdefault("fused", False)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Load a state dict saved by this class or by ``torch.optim.SGD``.
+        """Load a state dict saved by this class or by ``torch.optim.SGD``, after checking it fits.
 
-        Groups that turn on ``fused`` or ``differentiable`` are refused, since this class
-        implements neither; the optimizer is then left unchanged.
+        The dict must be an SGD state dict for this optimizer (same number of groups and of
+        parameters per group, momentum buffers shaped like their parameters); otherwise a
+        ``TypeError`` or ``ValueError`` says what does not match, and nothing is loaded.
 
         >>> w = torch.ones(2, requires_grad=True)
         >>> reference = torch.optim.SGD([w], lr=0.1, momentum=0.9)
@@ -120,77 +147,23 @@ class SGD(Optimizer):
         >>> optimizer.state[w]["momentum_buffer"], optimizer.param_groups[0]["momentum"]
         (tensor([1., 1.]), 0.9)
         """
-        for index, group in enumerate(state_dict.get("param_groups", [])):
-            for key in _UNSUPPORTED_KEYS:
-                if group.get(key):
-                    raise ValueError(
-                        f"state_dict param_groups[{index}] has {key}={group[key]!r}; "
-                        f"sgdlab.SGD does not implement {key}, load it into torch.optim.SGD"
-                    )
-        super().load_state_dict(state_dict)
-
-    @staticmethod
-    def _check_group(group: dict[str, Any]) -> None:
-        """Check a group's settings, which a user may have edited through ``param_groups``."""
-        check_hyperparameters(**{key: group[key] for key in _HYPERPARAMETERS})
-        if group["foreach"] is not None:
-            _check_bool("foreach", group["foreach"])
-
-    def _check_groups(self) -> None:
-        """Check every group's settings, skipping a group whose settings passed unchanged before.
-
-        Re-checking costs a few microseconds per step, which shows on small models. A tensor
-        lr is always re-checked: it can change in place without changing identity (the other
-        settings must be plain numbers and flags, which the check itself enforces).
-        """
-        passed = self.__dict__.setdefault("_passed_settings", {})
-        for index, group in enumerate(self.param_groups):
-            settings = tuple(group[key] for key in _CHECKED_KEYS)
-            if isinstance(settings[0], Tensor) or passed.get(index) != settings:
-                passed.pop(index, None)
-                self._check_group(group)
-                passed[index] = settings
-
-    def _collect(
-        self, group: dict[str, Any]
-    ) -> tuple[list[Tensor], list[Tensor], list[Tensor | None]]:
-        """List a group's parameters that have a gradient, their gradients and momentum buffers."""
-        params, grads, buffers = [], [], []
-        with_momentum = group["momentum"] != 0
-        for param in group["params"]:
-            if param.grad is None:
-                continue  # no gradient: step() leaves this parameter alone
-            if param.grad.is_sparse and group["weight_decay"] != 0:
-                raise ValueError(
-                    f"weight_decay={group['weight_decay']!r} needs dense gradients, but a parameter "
-                    f"of shape {tuple(param.shape)} has a sparse one; use weight_decay=0"
-                )
-            params.append(param)
-            grads.append(param.grad)
-            if with_momentum:
-                buffers.append(self.state[param].get("momentum_buffer"))
-        return params, grads, buffers
-
-    def _step_group(
-        self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor], buffers: list
-    ) -> None:
-        """Apply one step to one parameter group and store the new momentum buffers."""
-        foreach = group["foreach"]
-        if foreach is None:
-            foreach = _default_foreach(params)
-        update = _foreach if foreach else _single_tensor
-        update(
-            params, grads, buffers,
-            lr=group["lr"], momentum=group["momentum"], dampening=group["dampening"],
-            weight_decay=group["weight_decay"], nesterov=group["nesterov"],
-            maximize=group["maximize"],
-        )
-        if group["momentum"] != 0:
-            for param, buffer in zip(params, buffers):
-                self.state[param]["momentum_buffer"] = buffer
+        hooks = self._optimizer_load_state_dict_pre_hooks
+        if isinstance(state_dict, dict):  # run the pre-hooks first, as torch does
+            state_dict = state_dict.copy()
+            for hook in list(hooks.values()):
+                state_dict = hook(self, state_dict) or state_dict
+        _checks.check_state_dict(self, state_dict)
+        self._optimizer_load_state_dict_pre_hooks = OrderedDict()  # ran above
+        try:
+            super().load_state_dict(state_dict)
+        finally:
+            self._optimizer_load_state_dict_pre_hooks = hooks
 
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
         """Perform one optimization step; ``closure`` (optional) re-evaluates and returns the loss.
+
+        Every group's settings, every parameter's gradient and every momentum buffer are
+        checked before the first tensor moves.
 
         >>> w = torch.tensor([1.0, 2.0], requires_grad=True)
         >>> optimizer = SGD([w], lr=0.1)
@@ -208,13 +181,19 @@ class SGD(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        self._check_groups()  # all checked first, so a bad edit changes nothing
-        collected = [self._collect(group) for group in self.param_groups]
-        with torch.no_grad():
-            for group, (params, grads, buffers) in zip(self.param_groups, collected):
-                self._step_group(group, params, grads, buffers)
+        # all of it, so a refused step changes nothing
+        _checks.check_step(self, passed=self.__dict__.setdefault("_passed_settings", {}))
+        with torch.set_grad_enabled(self.defaults["differentiable"]):
+            for group in self.param_groups:
+                params = [p for p in group["params"] if p.grad is not None]
+                grads = [p.grad for p in params]
+                with_momentum = group["momentum"] != 0
+                buffers = [self.state[p].get("momentum_buffer") for p in params] if with_momentum else []
+                if group["fused"]:
+                    _fused.run(params, grads, buffers, Settings.of(group))
+                else:
+                    _run(params, grads, buffers, Settings.of(group), group["foreach"])
+                if with_momentum:
+                    for param, buffer in zip(params, buffers):
+                        self.state[param]["momentum_buffer"] = buffer
         return loss
-
-
-_HYPERPARAMETERS = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
-_CHECKED_KEYS = (*_HYPERPARAMETERS, "foreach")

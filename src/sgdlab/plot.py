@@ -22,7 +22,7 @@ from matplotlib.lines import Line2D
 from .objectives import Objective
 from .trajectory import Trajectory
 
-__all__ = ["plot_contour", "plot_paths", "plot_loss", "side_by_side", "compare"]
+__all__ = ["plot_contour", "plot_paths", "plot_loss", "compare"]
 
 #: Light greys, dark enough to show the levels and light enough for coloured paths on top.
 CONTOUR_COLORMAP = ListedColormap(plt.get_cmap("Greys")(np.linspace(0.0, 0.4, 256)))
@@ -105,15 +105,24 @@ def _quantile_levels(values: np.ndarray, count: int) -> np.ndarray:
 _SPACINGS = ("auto", "log", "quantile", "linear")
 
 
+def _given_levels(levels: Sequence[float]) -> np.ndarray:
+    """Check given contour levels: at least two finite, increasing values."""
+    try:
+        chosen = np.asarray(levels, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"levels must be numbers, got {levels!r}") from error
+    if (chosen.ndim != 1 or chosen.size < 2 or not np.isfinite(chosen).all()
+            or np.any(np.diff(chosen) <= 0)):
+        raise ValueError(f"levels must be increasing finite values, got {list(levels)!r}")
+    return chosen
+
+
 def _levels(
     objective: Objective, values: np.ndarray, levels: int | Sequence[float], spacing: str
 ) -> np.ndarray:
     """Choose the contour levels: given ones, or ``levels`` of them spaced as asked."""
     if not isinstance(levels, int):
-        chosen = np.asarray(levels, dtype=float)
-        if chosen.ndim != 1 or chosen.size < 2 or np.any(np.diff(chosen) <= 0):
-            raise ValueError(f"levels must be increasing values, got {list(levels)!r}")
-        return chosen
+        return _given_levels(levels)
     if spacing == "auto":
         spacing = "quantile" if objective.minimum_value is None else "log"
     if spacing == "log":
@@ -165,11 +174,18 @@ def plot_contour(
         raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
     if isinstance(levels, bool) or (isinstance(levels, int) and levels < 2):
         raise ValueError(f"levels must be an int >= 2 or a sequence of values, got {levels!r}")
+    if not isinstance(levels, int) and np.ndim(levels) != 1:
+        raise TypeError(
+            f"levels must be an int >= 2 or a sequence of values, got "
+            f"{type(levels).__name__}: {levels!r}"
+        )
     if spacing not in _SPACINGS:
         raise ValueError(f"spacing must be one of {_SPACINGS}, got {spacing!r}")
-    ax = _axes_or_new(ax)
+    if not isinstance(levels, int):
+        levels = _given_levels(levels)
     xs, ys, values = _grid_values(objective, bounds, resolution)
     levels = _levels(objective, values, levels, spacing)
+    ax = _axes_or_new(ax)
 
     if filled:
         # Even colour steps between uneven levels; values outside them get the end colours.
@@ -199,6 +215,8 @@ def _legend_beside(ax: Axes, handles: list | None = None) -> None:
 
 def _finite_prefix(values: np.ndarray) -> tuple[np.ndarray, bool]:
     """Cut ``values`` (rows or entries) before the first one holding inf or nan."""
+    if len(values) == 0:
+        return values, False
     rows = values.reshape(len(values), -1)
     bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
     if bad.size == 0:
@@ -209,6 +227,9 @@ def _finite_prefix(values: np.ndarray) -> tuple[np.ndarray, bool]:
 def _as_array(value: Any, name: str) -> np.ndarray:
     """Turn a tensor, array or sequence of numbers into a float64 numpy array."""
     if isinstance(value, torch.Tensor):
+        if value.is_complex() or value.is_meta:
+            kind = "complex" if value.is_complex() else "a meta tensor (it holds no values)"
+            raise ValueError(f"{name} must hold real numbers, got {kind}")
         return value.detach().to("cpu", torch.float64).numpy()
     try:
         return np.asarray(value, dtype=np.float64)
@@ -304,6 +325,8 @@ def _as_curve(value: Any, label: str) -> tuple[np.ndarray, str]:
     values = _as_array(value.losses() if isinstance(value, Trajectory) else value, name)
     if values.ndim != 1:
         raise ValueError(f"{name} must be one value per step, shaped (N,); got {values.shape}")
+    if values.size == 0:
+        raise ValueError(f"{name} has no values to draw (a run of 0 steps?)")
     values, truncated = _finite_prefix(values)
     return values, _divergence_note(value, truncated)
 
@@ -356,20 +379,10 @@ def plot_loss(
     return ax
 
 
-def side_by_side(
+def _side_by_side(
     n: int, *, panel_size: tuple[float, float] = _PANEL_SIZE, sharey: bool = False
 ) -> tuple[Figure, list[Axes]]:
-    """Make a white figure with ``n`` panels in a row; return it and the list of Axes.
-
-    >>> fig, axes = side_by_side(3)
-    >>> len(axes), fig.get_size_inches().tolist()
-    (3, [16.5, 4.0])
-    >>> plt.close(fig)
-    """
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"n must be an int, got {type(n).__name__}: {n!r}")
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n!r}")
+    """Make a white figure with ``n`` panels in a row; return it and the list of Axes."""
     width, height = panel_size
     fig, axes = plt.subplots(1, n, figsize=(width * n, height), layout="constrained",
                              facecolor="white", sharey=sharey, squeeze=False)
@@ -412,7 +425,7 @@ def compare(
             values[str(label)] = objective(torch.from_numpy(points)).numpy()
     if log is None:
         log = all(bool((curve > 0).all()) for curve in values.values())
-    fig, (left, right) = side_by_side(2)
+    fig, (left, right) = _side_by_side(2)
     plot_paths(objective, paths, left, **contour_options)
     variables = ", ".join(objective.variables)
     plot_loss(values, right, log=log, ylabel=f"f({variables})")

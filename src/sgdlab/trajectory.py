@@ -1,23 +1,21 @@
 """Record what an optimizer does at every step, without changing the training loop.
 
-:func:`record` hooks into an optimizer's ``step()`` (through
+:func:`minimize` runs a plain descent loop on an objective and returns a
+:class:`Trajectory`: it hooks into the optimizer's ``step()`` (through
 ``register_step_pre_hook`` and ``register_step_post_hook``) and keeps, for each
 step, CPU copies of the parameters before and after it, the gradients it used,
-the learning rate of each group, the momentum buffers it left, and the loss when
-one is known. :func:`minimize` runs a plain descent loop on an objective and
-returns such a record.
+the momentum buffers it left, and the loss.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import torch
 
-__all__ = ["Step", "Trajectory", "record", "minimize"]
+__all__ = ["Step", "Trajectory", "minimize"]
 
 
 @dataclass(frozen=True)
@@ -31,28 +29,24 @@ class Step:
         index: The step's number, from ``0``.
         params_before: Each parameter before the step.
         grads: Each parameter's gradient as the step used it (``None`` where it had none).
-        lrs: The learning rate of each parameter group.
         params_after: Each parameter after the step.
         momentum_buffers: Each parameter's ``momentum_buffer`` after the step
             (``None`` where the optimizer keeps none, as SGD without momentum).
-        loss: The loss at ``params_before`` when it was given, else ``None``.
+        loss: The loss at ``params_before``.
 
-    >>> x = torch.tensor([1.0, 2.0], requires_grad=True)
-    >>> optimizer = torch.optim.SGD([x], lr=0.5)
-    >>> with record(optimizer) as trajectory:
-    ...     (x**2).sum().backward()
-    ...     optimizer.step()
+    >>> from sgdlab import quadratic
+    >>> trajectory = minimize(quadratic(), lambda params: torch.optim.SGD(params, lr=0.5),
+    ...                       steps=1, start=[1.0, 2.0])
     >>> step = trajectory.steps[0]
     >>> step.params_before, step.grads, step.params_after
-    ((tensor([1., 2.]),), (tensor([2., 4.]),), (tensor([0., 0.]),))
-    >>> step.lrs, step.momentum_buffers, step.loss, step.finite
-    ((0.5,), (None,), None, True)
+    ((tensor([1., 2.]),), (tensor([ 1., 20.]),), (tensor([ 0.5000, -8.0000]),))
+    >>> step.momentum_buffers, step.loss, step.finite
+    ((None,), tensor(20.5000), True)
     """
 
     index: int
     params_before: tuple[torch.Tensor, ...]
     grads: tuple[torch.Tensor | None, ...]
-    lrs: tuple[float, ...]
     params_after: tuple[torch.Tensor, ...]
     momentum_buffers: tuple[torch.Tensor | None, ...]
     loss: torch.Tensor | None
@@ -61,7 +55,7 @@ class Step:
     def finite(self) -> bool:
         """Whether the loss, the gradients and the new parameters are all finite (no inf/nan).
 
-        >>> Step(0, (), (), (), (torch.tensor(float("inf")),), (), None).finite
+        >>> Step(0, (), (), (torch.tensor(float("inf")),), (), None).finite
         False
         """
         tensors = [*self.params_after, *self.grads, self.loss]
@@ -92,42 +86,27 @@ def _as_loss(value: Any, name: str) -> torch.Tensor:
 
 
 class Trajectory:
-    """The steps an optimizer took while it was recorded; make one with :func:`record`.
+    """The steps an optimizer took in :func:`minimize`, which makes and returns one.
 
     ``len(trajectory)`` is the number of steps; the accessors stack one
     quantity over the steps into a tensor, indexing parameters in the
     optimizer's order (group by group). A step whose loss, gradients or new
     parameters hold inf or nan marks the trajectory as diverged.
 
-    >>> x = torch.tensor([3.0, -1.0], requires_grad=True)
-    >>> optimizer = torch.optim.SGD([x], lr=0.1, momentum=0.5)
-    >>> with record(optimizer) as trajectory:
-    ...     for _ in range(2):
-    ...         optimizer.zero_grad()
-    ...         loss = (x**2).sum()
-    ...         loss.backward()
-    ...         trajectory.log_loss(loss)
-    ...         optimizer.step()
+    >>> from sgdlab import quadratic
+    >>> make = lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.5)
+    >>> trajectory = minimize(quadratic(), make, steps=2, start=[3.0, 0.0])
     >>> trajectory
     Trajectory(steps=2, params=1, diverged=False)
     >>> trajectory.params(0)
-    tensor([[ 3.0000, -1.0000],
-            [ 2.4000, -0.8000],
-            [ 1.6200, -0.5400]])
+    tensor([[3.0000, 0.0000],
+            [2.7000, 0.0000],
+            [2.2800, 0.0000]])
     >>> trajectory.losses()
-    tensor([10.0000,  6.4000])
-    >>> trajectory.momentum_buffers(0)
-    tensor([[ 6.0000, -2.0000],
-            [ 7.8000, -2.6000]])
+    tensor([4.5000, 3.6450])
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer) -> None:
-        if not isinstance(optimizer, torch.optim.Optimizer):
-            raise TypeError(
-                f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}: "
-                f"{optimizer!r}"
-            )
-        self._optimizer = optimizer
         self._initial = tuple(_snapshot(p) for p in _optimizer_params(optimizer))
         self._steps: list[Step] = []
         self._pending: dict[str, Any] | None = None
@@ -138,42 +117,16 @@ class Trajectory:
             optimizer.register_step_post_hook(self._after_step),
         ]
 
-    # Recording -----------------------------------------------------------
+    # Recording (minimize drives it) -------------------------------------------
 
-    def _before_step(self, optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> Any:
-        """Snapshot what the step is about to use; wrap the closure to catch its loss."""
+    def _before_step(self, optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
+        """Snapshot what the step is about to use."""
         params = _optimizer_params(optimizer)
         self._pending = {
             "params_before": tuple(_snapshot(p) for p in params),
             "grads": tuple(_snapshot(p.grad) for p in params),
-            "lrs": tuple(float(group["lr"]) for group in optimizer.param_groups),
             "loss": self._next_loss,
         }
-        self._next_loss = None
-        # step(closure) is called as step(self, closure) or step(self, closure=closure).
-        if len(args) > 1 and args[1] is not None:
-            return (args[0], self._recording_closure(args[1]), *args[2:]), kwargs
-        if kwargs.get("closure") is not None:
-            return args, {**kwargs, "closure": self._recording_closure(kwargs["closure"])}
-        return None
-
-    def _recording_closure(self, closure: Callable[[], Any]) -> Callable[[], Any]:
-        """Wrap ``closure`` so that its first call's loss and gradients are recorded."""
-        pending = self._pending
-        called = False
-
-        def recording_closure() -> Any:
-            nonlocal called
-            loss = closure()
-            if not called:  # later calls (as LBFGS makes) evaluate other points
-                called = True
-                pending["loss"] = None if loss is None else _as_loss(loss, "closure()")
-                pending["grads"] = tuple(
-                    _snapshot(p.grad) for p in _optimizer_params(self._optimizer)
-                )
-            return loss
-
-        return recording_closure
 
     def _after_step(self, optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
         """Snapshot the step's results and append the finished :class:`Step`."""
@@ -183,7 +136,6 @@ class Trajectory:
             index=len(self._steps),
             params_before=pending["params_before"],
             grads=pending["grads"],
-            lrs=pending["lrs"],
             params_after=tuple(_snapshot(p) for p in params),
             momentum_buffers=tuple(
                 _snapshot(optimizer.state.get(p, {}).get("momentum_buffer")) for p in params
@@ -194,49 +146,10 @@ class Trajectory:
         if self._diverged_at is None and not step.finite:
             self._diverged_at = step.index
 
-    def log_loss(self, loss: torch.Tensor | float) -> None:
-        """Record ``loss`` as the loss of the next step; call it before ``optimizer.step()``.
-
-        A loss returned by a closure passed to ``optimizer.step(closure)`` is
-        recorded without this call. Calling it twice before a step keeps the
-        second value.
-
-        >>> x = torch.tensor(2.0, requires_grad=True)
-        >>> optimizer = torch.optim.SGD([x], lr=0.1)
-        >>> trajectory = record(optimizer)
-        >>> loss = x**2
-        >>> loss.backward()
-        >>> trajectory.log_loss(loss)
-        >>> optimizer.step()
-        >>> trajectory.losses()
-        tensor([4.])
-        """
-        self._next_loss = _as_loss(loss, "loss")
-
-    def detach(self) -> None:
-        """Stop recording (remove the hooks); the steps recorded so far stay.
-
-        >>> optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
-        >>> trajectory = record(optimizer)
-        >>> trajectory.detach()
-        >>> optimizer.step()
-        >>> len(trajectory)
-        0
-        """
+    def _detach(self) -> None:
         for handle in self._handles:
             handle.remove()
         self._handles = []
-
-    def __enter__(self) -> Trajectory:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.detach()
 
     # Reading ---------------------------------------------------------------
 
@@ -250,22 +163,12 @@ class Trajectory:
         )
 
     @property
-    def optimizer(self) -> torch.optim.Optimizer:
-        """The optimizer this trajectory records (or recorded).
-
-        >>> optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
-        >>> record(optimizer).optimizer is optimizer
-        True
-        """
-        return self._optimizer
-
-    @property
     def steps(self) -> tuple[Step, ...]:
         """Every recorded :class:`Step`, in order.
 
-        >>> optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
-        >>> record(optimizer).steps
-        ()
+        >>> from sgdlab import quadratic
+        >>> len(minimize(quadratic(), lambda params: torch.optim.SGD(params), steps=2).steps)
+        2
         """
         return tuple(self._steps)
 
@@ -273,8 +176,8 @@ class Trajectory:
     def diverged(self) -> bool:
         """Whether some step produced inf or nan (see :attr:`diverged_at`).
 
-        >>> optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
-        >>> record(optimizer).diverged
+        >>> from sgdlab import quadratic
+        >>> minimize(quadratic(), lambda params: torch.optim.SGD(params), steps=1).diverged
         False
         """
         return self._diverged_at is not None
@@ -283,13 +186,10 @@ class Trajectory:
     def diverged_at(self) -> int | None:
         """The index of the first step with inf or nan in its loss, gradients or result.
 
-        >>> x = torch.tensor(1.0, requires_grad=True)
-        >>> optimizer = torch.optim.SGD([x], lr=1.0)
-        >>> trajectory = record(optimizer)
-        >>> x.grad = torch.tensor(float("inf"))
-        >>> optimizer.step()
-        >>> trajectory.diverged_at
-        0
+        >>> from sgdlab import quadratic
+        >>> make = lambda params: torch.optim.SGD(params, lr=1e20)
+        >>> minimize(quadratic(), make, steps=5).diverged_at
+        1
         """
         return self._diverged_at
 
@@ -313,32 +213,20 @@ class Trajectory:
         if not tensors:
             like = self._initial[index]
             return like.new_empty((0, *like.shape))
-        shapes = {tuple(tensor.shape) for tensor in tensors}
-        if len(shapes) > 1:
-            raise ValueError(f"parameter {index} changed shape between steps: {sorted(shapes)}")
         return torch.stack(list(tensors))
 
     def _per_step(self, attribute: str, index: int) -> list[torch.Tensor | None]:
         """Collect one parameter's entry of a :class:`Step` attribute over the steps."""
-        values = []
-        for step in self._steps:
-            entries = getattr(step, attribute)
-            if index >= len(entries):
-                raise ValueError(
-                    f"index {index} is out of range at step {step.index}, where the optimizer "
-                    f"held {len(entries)} parameter(s)"
-                )
-            values.append(entries[index])
-        return values
+        return [getattr(step, attribute)[index] for step in self._steps]
 
     def params(self, index: int = 0) -> torch.Tensor:
         """Return parameter ``index`` before the first step, then after each: ``(steps + 1, *shape)``.
 
-        >>> x = torch.tensor(1.0, requires_grad=True)
-        >>> optimizer = torch.optim.SGD([x], lr=0.5)
-        >>> trajectory = record(optimizer)
-        >>> trajectory.params()
-        tensor([1.])
+        >>> from sgdlab import quadratic
+        >>> make = lambda params: torch.optim.SGD(params, lr=0.5)
+        >>> minimize(quadratic(), make, steps=1, start=[1.0, 0.0]).params()
+        tensor([[1.0000, 0.0000],
+                [0.5000, 0.0000]])
         """
         index = self._check_index(index)
         first = self._steps[0].params_before[index] if self._steps else self._initial[index]
@@ -347,31 +235,23 @@ class Trajectory:
     def path(self) -> torch.Tensor:
         """Return every parameter, flattened and joined, at each point: ``(steps + 1, n)``.
 
-        For the article's two scalars ``x`` and ``c`` this is the ``(x, c)``
-        path, ready for :func:`sgdlab.plot_paths`.
-
-        >>> x, c = torch.tensor(5.0, requires_grad=True), torch.tensor(3.0, requires_grad=True)
-        >>> optimizer = torch.optim.SGD([x, c], lr=1.0)
-        >>> trajectory = record(optimizer)
-        >>> (c * 3 * torch.exp(x) + 2.0 * x + 4.0).backward()
-        >>> optimizer.step()
-        >>> trajectory.path()
-        tensor([[    5.0000,     3.0000],
-                [-1332.7185,  -442.2395]])
+        >>> from sgdlab import quadratic
+        >>> make = lambda params: torch.optim.SGD(params, lr=0.5)
+        >>> minimize(quadratic(), make, steps=1, start=[1.0, 0.0]).path()
+        tensor([[1.0000, 0.0000],
+                [0.5000, 0.0000]])
         """
-        columns = [self.params(index).reshape(len(self) + 1, -1) for index in range(len(self._initial))]
+        count = len(self) + 1
+        columns = [self.params(index).reshape(count, -1) for index in range(len(self._initial))]
         return torch.cat(columns, dim=1)
 
     def grads(self, index: int = 0) -> torch.Tensor:
         """Return the gradient of parameter ``index`` at each step: ``(steps, *shape)``.
 
-        >>> x = torch.tensor(1.0, requires_grad=True)
-        >>> optimizer = torch.optim.SGD([x], lr=0.5)
-        >>> trajectory = record(optimizer)
-        >>> (3 * x).backward()
-        >>> optimizer.step()
-        >>> trajectory.grads()
-        tensor([3.])
+        >>> from sgdlab import quadratic
+        >>> make = lambda params: torch.optim.SGD(params, lr=0.5)
+        >>> minimize(quadratic(), make, steps=1, start=[1.0, 1.0]).grads()
+        tensor([[ 1., 10.]])
         """
         index = self._check_index(index)
         return self._stack(self._per_step("grads", index), "gradient", index)
@@ -381,86 +261,26 @@ class Trajectory:
 
         Raises ``ValueError`` when the optimizer kept none (SGD with ``momentum=0``).
 
-        >>> x = torch.tensor(1.0, requires_grad=True)
-        >>> optimizer = torch.optim.SGD([x], lr=0.5, momentum=0.9)
-        >>> trajectory = record(optimizer)
-        >>> for _ in range(2):
-        ...     x.grad = torch.tensor(1.0)
-        ...     optimizer.step()
-        >>> trajectory.momentum_buffers()
-        tensor([1.0000, 1.9000])
+        >>> from sgdlab import quadratic
+        >>> make = lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.9)
+        >>> minimize(quadratic(), make, steps=2, start=[1.0, 0.0]).momentum_buffers()
+        tensor([[1.0000, 0.0000],
+                [1.8000, 0.0000]])
         """
         index = self._check_index(index)
         return self._stack(self._per_step("momentum_buffers", index), "momentum buffer", index)
 
-    def lrs(self, group: int = 0) -> list[float]:
-        """Return the learning rate of param group ``group`` at each step.
-
-        >>> x = torch.tensor(1.0, requires_grad=True)
-        >>> optimizer = torch.optim.SGD([x], lr=0.5)
-        >>> trajectory = record(optimizer)
-        >>> x.grad = torch.tensor(1.0)
-        >>> optimizer.step()
-        >>> optimizer.param_groups[0]["lr"] = 0.1
-        >>> optimizer.step()
-        >>> trajectory.lrs()
-        [0.5, 0.1]
-        """
-        count = len(self._optimizer.param_groups)
-        if isinstance(group, bool) or not isinstance(group, int):
-            raise TypeError(f"group must be an int, got {type(group).__name__}: {group!r}")
-        if not 0 <= group < count:
-            raise ValueError(f"group must be in [0, {count}), got {group!r}")
-        return [step.lrs[group] for step in self._steps]
-
     def losses(self) -> torch.Tensor:
         """Return the loss of each step (at the parameters before it): ``(steps,)``.
 
-        Raises ``ValueError`` when some step's loss was never given.
-
-        >>> x = torch.tensor(2.0, requires_grad=True)
-        >>> optimizer = torch.optim.SGD([x], lr=0.25)
-        >>> trajectory = record(optimizer)
-        >>> def closure():
-        ...     optimizer.zero_grad()
-        ...     loss = x**2
-        ...     loss.backward()
-        ...     return loss
-        >>> for _ in range(3):
-        ...     _ = optimizer.step(closure)
-        >>> trajectory.losses()
-        tensor([4.0000, 1.0000, 0.2500])
+        >>> from sgdlab import quadratic
+        >>> make = lambda params: torch.optim.SGD(params, lr=0.25)
+        >>> minimize(quadratic(), make, steps=3, start=[2.0, 0.0]).losses()
+        tensor([2.0000, 1.1250, 0.6328])
         """
-        missing = [step.index for step in self._steps if step.loss is None]
-        if missing:
-            raise ValueError(
-                f"no loss was given for step(s) {missing[:10]}: call trajectory.log_loss(loss) "
-                "before optimizer.step(), or pass a closure that returns the loss"
-            )
         if not self._steps:
             return torch.empty(0)
         return torch.stack([step.loss for step in self._steps])
-
-
-def record(optimizer: torch.optim.Optimizer) -> Trajectory:
-    """Start recording ``optimizer``'s steps; use it in a ``with`` block to stop at the end.
-
-    Outside a ``with`` block, call :meth:`Trajectory.detach` to stop. The
-    training loop itself does not change.
-
-    >>> x = torch.tensor([1.0, -2.0], requires_grad=True)
-    >>> optimizer = torch.optim.SGD([x], lr=0.1)
-    >>> with record(optimizer) as trajectory:
-    ...     for _ in range(3):
-    ...         optimizer.zero_grad()
-    ...         (x**2).sum().backward()
-    ...         optimizer.step()
-    >>> len(trajectory)
-    3
-    >>> trajectory.grads(0)[0]
-    tensor([ 2., -4.])
-    """
-    return Trajectory(optimizer)
 
 
 def _start_tensor(
@@ -472,6 +292,9 @@ def _start_tensor(
         if start is None:
             raise ValueError("start is None and the objective has no .start; pass start=")
     if isinstance(start, torch.Tensor):
+        if start.is_complex() or start.is_meta:
+            kind = "complex" if start.is_complex() else "a meta tensor, which holds no values"
+            raise ValueError(f"start must be real numbers, got {kind}: {start!r}")
         point = start.detach().to(device=device, dtype=dtype, copy=True)
     else:
         try:
@@ -551,6 +374,12 @@ def minimize(
     if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
 
+    if device is not None:
+        try:
+            device = torch.device(device)
+        except (TypeError, RuntimeError) as error:
+            raise ValueError(f"device must name a torch device, such as 'cpu' or 'cuda', "
+                             f"got {device!r}") from error
     point = _start_tensor(objective, start, device, dtype)
     optimizer = make_optimizer([point])
     if not isinstance(optimizer, torch.optim.Optimizer):
@@ -558,7 +387,14 @@ def minimize(
             "make_optimizer must return a torch.optim.Optimizer, got "
             f"{type(optimizer).__name__}: {optimizer!r}"
         )
-    with record(optimizer) as trajectory:
+    held = _optimizer_params(optimizer)
+    if len(held) != 1 or held[0] is not point:
+        raise ValueError(
+            "make_optimizer must build the optimizer over the list it is given (the point "
+            f"minimize moves); the optimizer returned holds {len(held)} tensor(s), not just the point"
+        )
+    trajectory = Trajectory(optimizer)
+    try:
         for _ in range(steps):
             optimizer.zero_grad()
             loss = objective(point)
@@ -568,8 +404,10 @@ def minimize(
                     f"{type(loss).__name__} {tuple(getattr(loss, 'shape', ()))}"
                 )
             loss.reshape(()).backward()
-            trajectory.log_loss(loss)
+            trajectory._next_loss = _as_loss(loss, "objective(point)")
             optimizer.step()
             if trajectory.diverged:
                 break
+    finally:
+        trajectory._detach()
     return trajectory

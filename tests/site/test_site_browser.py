@@ -17,7 +17,6 @@ from sitekit import (  # noqa: F401 (fixtures)
     browser,
     context,
     each,
-    first_page,
     open_page,
     screenshots_folder,
     server,
@@ -117,10 +116,14 @@ def test_a_missing_address_gets_a_styled_404_page_at_any_depth(context, server):
     assert page.url == server + "index.html"
 
 
+#: The pages to look at after a change of layout: the home page, an article page, a guide page
+#: and two gallery pages (one with a figure, one that prints a table).
 SCREENSHOTS = {
     "home": lambda: "index.html",
-    "article": lambda: first_page("article/"),
-    "gallery": lambda: first_page("auto_examples/"),
+    "article": lambda: "article/worked-example.html",
+    "guide": lambda: "guide/momentum.html",
+    "gallery": lambda: "auto_examples/momentum/plot_effective_step.html",
+    "gallery-output": lambda: "auto_examples/pitfalls/plot_none_vs_zero_grad.html",
 }
 
 

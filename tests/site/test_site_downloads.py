@@ -5,8 +5,13 @@ prints what the site shows, and each notebook is valid.
 
 from __future__ import annotations
 
+import ast
+import json
 import os
+import re
 import shutil
+import subprocess
+import sys
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
@@ -16,9 +21,10 @@ import nbformat
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import offline_env, run
+from conftest import ROOT
+from output_compare import differences
 from sitekit import EXAMPLES, each, example_id, example_page, site  # noqa: F401 (fixture)
-from test_examples import comparable, is_timed, snapshot_path
+from test_examples import snapshot_path
 
 
 def download_links(site: Path, page: str) -> dict[str, Path]:
@@ -65,35 +71,136 @@ def test_the_gallery_offers_every_script_and_notebook_as_zips(site):
         assert expected <= stems, f"{zips[kind].name} lacks {sorted(expected - stems)}"
 
 
-#: Scripts run side by side, one per core (they are single-process and mostly wait on imports).
-WORKERS = max(1, min(4, os.cpu_count() or 1))
+#: The line of a script's docstring that says what it needs: ``Requires: ``pip install torch matplotlib````.
+REQUIRES = re.compile(r"^Requires: ``pip install ([^`]+)``\s*$", re.MULTILINE)
+#: What a notebook needs besides the script's own requirements.
+NOTEBOOK_RUNNER = ("nbclient", "ipykernel")
+
+
+def requirements(script: Path) -> tuple[str, ...]:
+    """The packages a script's docstring names, sorted: ``('matplotlib', 'torch')``."""
+    docstring = ast.get_docstring(ast.parse(script.read_text(encoding="utf-8"))) or ""
+    found = REQUIRES.findall(docstring)
+    assert len(found) == 1, f"{example_id(script)}: its docstring must end with one 'Requires: ``pip install ...``' line"
+    return tuple(sorted(found[0].split()))
+
+
+def test_every_script_names_what_it_needs_and_most_need_no_sgdlab():
+    needs = {example_id(script): requirements(script) for script in EXAMPLES}
+    plain = [name for name, packages in needs.items() if "sgdlab" not in packages]
+    assert len(plain) >= 17, f"only {len(plain)} scripts run without sgdlab"
+    for script in EXAMPLES:
+        imports_sgdlab = re.search(r"^(?:import|from) sgdlab\b", script.read_text(), re.MULTILINE)
+        assert bool(imports_sgdlab) == ("sgdlab" in needs[example_id(script)]), (
+            f"{example_id(script)} imports sgdlab but does not say so, or says so needlessly")
+
+
+def fresh_environment(folder: Path, packages: tuple[str, ...], wheel: Path) -> Path:
+    """A new virtual environment holding ``packages`` (sgdlab from ``wheel``), at the pinned versions."""
+    subprocess.run([sys.executable, "-m", "venv", folder], check=True)
+    python = folder / "bin" / "python"
+    names = [str(wheel) if name == "sgdlab" else name for name in packages]
+    install = subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         "-c", ROOT / "constraints.txt", *names], capture_output=True, text=True)
+    assert install.returncode == 0, f"pip install {' '.join(packages)} failed:\n{install.stderr[-3000:]}"
+    return python
+
+
+def clean_env() -> dict[str, str]:
+    """The environment of a reader's shell: no PYTHONPATH, no virtual environment of ours."""
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    return {**env, "MPLBACKEND": "Agg"}
 
 
 @pytest.fixture(scope="module")
-def downloaded_runs(site, python, tmp_path_factory) -> dict[Path, object]:
-    """Run each example's downloaded .py once, in its own empty folder, offline, with only the
-    installed sgdlab importable; map each example to its finished process (or the error)."""
-
-    def run_download(script: Path):
-        try:
-            download = example_downloads(site, script)[".py"]
-            folder = tmp_path_factory.mktemp(script.stem)
-            shutil.copy(download, folder / download.name)
-            return run([python, folder / download.name], cwd=folder, env=offline_env())
-        except Exception as error:  # reported by the script's own test
-            return error
-
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        return dict(zip(EXAMPLES, pool.map(run_download, EXAMPLES)))
+def wheel(tmp_path_factory) -> Path:
+    """sgdlab's wheel, built from a copy of this checkout (offline: no isolated build environment)."""
+    out, source = tmp_path_factory.mktemp("wheel"), tmp_path_factory.mktemp("checkout") / "sgdlab"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", "_build", ".git", "auto_examples"))
+    built = subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", out, source],
+                           capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-3000:]
+    return next(out.glob("sgdlab-*.whl"))
 
 
+@pytest.fixture(scope="module")
+def downloaded_runs(site, wheel, tmp_path_factory) -> dict[Path, dict]:
+    """Each example's downloaded .py and .ipynb, run outside the repository in a fresh virtual
+    environment holding only what the script's docstring names (plus, for the notebooks, a
+    kernel): {example: {"py": run, "ipynb": run}}, each run {"stdout": ..., "error": ...}.
+
+    The scripts of one environment run in one process, each from its own empty folder
+    (``tools/run_examples.py``); the notebooks with nbclient, each on its own kernel.
+    """
+    groups: dict[tuple[str, ...], list[Path]] = {}
+    for script in EXAMPLES:
+        groups.setdefault(requirements(script), []).append(script)
+    results: dict[Path, dict] = {script: {} for script in EXAMPLES}
+    for packages, scripts in groups.items():
+        work = tmp_path_factory.mktemp("reader")
+        python = fresh_environment(work / "venv", packages, wheel)
+        downloads = [example_downloads(site, script) for script in scripts]
+        copies = []
+        for index, files in enumerate(downloads):
+            folder = work / f"download{index}"
+            folder.mkdir()
+            copies.append(Path(shutil.copy(files[".py"], folder)))
+            shutil.copy(files[".ipynb"], folder)
+        shutil.copy(ROOT / "tools" / "run_examples.py", work)
+        out = work / "printed.json"
+        ran = subprocess.run([python, work / "run_examples.py", out, *copies], cwd=work, env=clean_env(),
+                             capture_output=True, text=True, timeout=1800)
+        assert ran.returncode == 0, ran.stderr[-3000:]
+        printed = json.loads(out.read_text())
+        for script, copy in zip(scripts, copies):
+            results[script]["py"] = printed[str(copy)]
+        installed = subprocess.run([python, "-m", "pip", "install", "--quiet", "-c", ROOT / "constraints.txt",
+                                    *NOTEBOOK_RUNNER], capture_output=True, text=True)
+        assert installed.returncode == 0, installed.stderr[-3000:]
+        notebooks = [copy.with_suffix(".ipynb") for copy in copies]
+        with ThreadPoolExecutor(max_workers=2) as pool:  # a kernel mostly waits on its imports
+            for script, executed in zip(scripts, pool.map(lambda nb: run_notebook(python, nb), notebooks)):
+                results[script]["ipynb"] = executed
+    return results
+
+
+NOTEBOOK_RUNNER_CODE = """
+import sys, nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+notebook = nbformat.read(sys.argv[1], as_version=4)
+try:
+    NotebookClient(notebook, timeout=600, kernel_name="python3").execute()
+finally:
+    nbformat.write(notebook, sys.argv[1])
+"""
+
+
+def run_notebook(python: Path, notebook: Path) -> dict:
+    """Execute a notebook top to bottom in its folder; what its cells printed, and any error."""
+    done = subprocess.run([python, "-c", NOTEBOOK_RUNNER_CODE, notebook], cwd=notebook.parent,
+                          env=clean_env(), capture_output=True, text=True, timeout=900)
+    executed = nbformat.read(notebook, as_version=4)
+    printed = "".join(
+        output.get("text", "")
+        for cell in executed.cells if cell.cell_type == "code"
+        for output in cell.get("outputs", []) if output.get("output_type") == "stream" and output.get("name") == "stdout"
+    )
+    return {"stdout": printed, "error": done.stderr[-3000:] if done.returncode else None}
+
+
+@pytest.mark.parametrize("kind", ["py", "ipynb"])
 @pytest.mark.parametrize("script", each(EXAMPLES, ids=example_id))
-def test_the_downloaded_script_runs_alone_and_prints_what_the_site_shows(script, downloaded_runs):
-    result = downloaded_runs[script]
-    if isinstance(result, Exception):
-        raise result
-    assert result.returncode == 0, f"the download of {example_id(script)} failed:\n{result.stderr[-3000:]}"
-    assert comparable(result.stdout, timed=is_timed(script)) == snapshot_path(script).read_text()
+def test_the_download_runs_in_a_clean_environment_and_prints_what_the_site_shows(script, kind, downloaded_runs):
+    ran = downloaded_runs[script][kind]
+    assert ran["error"] is None, f"the downloaded .{kind} of {example_id(script)} failed:\n{ran['error']}"
+    problems = differences(snapshot_path(script).read_text(), ran["stdout"])
+    assert not problems, f"the downloaded .{kind} of {example_id(script)}:\n  " + "\n  ".join(problems[:20])
+
+
+#: reST that a notebook would show as raw text.
+RAW_REST = re.compile(r":(?:func|class|meth|doc|ref|math|mod|attr|data|obj):`|``|\{\.interpreted-text")
 
 
 def every_notebook(site: Path):
@@ -114,3 +221,12 @@ def test_every_notebook_is_valid(site):
         assert any(cell.cell_type == "code" for cell in notebook.cells), f"{name} has no code"
         checked += 1
     assert checked >= 2 * len(EXAMPLES)
+
+
+def test_notebook_text_cells_are_markdown_not_rest(site):
+    for name, text in every_notebook(site):
+        notebook = nbformat.reads(text, as_version=4)
+        for cell in notebook.cells:
+            if cell.cell_type == "markdown":
+                found = RAW_REST.search(cell.source)
+                assert not found, f"{name}: a text cell shows reST as text: {cell.source[max(0, found.start() - 40):found.end() + 40]!r}"

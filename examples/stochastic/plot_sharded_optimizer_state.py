@@ -1,0 +1,262 @@
+"""
+Sharded optimizer state: ZeRO around SGD
+========================================
+
+Under ``DistributedDataParallel`` every rank keeps a full copy of
+the optimizer's state: for SGD with momentum, one momentum buffer as large as each
+parameter. ``ZeroRedundancyOptimizer`` (ZeRO) splits the
+parameters among the ranks; each rank keeps the state of, and steps, only its share, then
+sends its updated share to the others. Every rank still ends each step with all the
+parameters, and with the same values as without sharding, since each parameter receives
+the same update, computed once instead of on every rank. This script checks both claims with
+``torch.optim.SGD`` and with :class:`sgdlab.SGD` inside ZeRO, on two local processes.
+
+It starts itself once per rank, as the data-parallel example does (see there why): the
+launching process hosts the rendezvous on a free port of 127.0.0.1, waits at most
+``TIMEOUT_S`` seconds, stops every rank if one fails, and leaves no process behind. Run it
+as a script, not in a notebook.
+
+Requires: ``pip install sgdlab``
+"""
+
+# %%
+# What each rank runs
+# -------------------
+# A network of six parameter tensors of unequal sizes, trained 10 steps with momentum 0.9
+# three times from the same start: unsharded ``torch.optim.SGD``, then ZeRO around
+# ``torch.optim.SGD``, then ZeRO around ``sgdlab.SGD``. Each rank trains on its own half of
+# the batch.
+
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.distributed.optim import ZeroRedundancyOptimizer
+
+import sgdlab
+
+WORLD_SIZE, BATCH, STEPS, TIMEOUT_S = 2, 64, 10, 180
+SETTINGS = {"lr": 0.05, "momentum": 0.9}
+
+
+def run(sharded, optimizer_class, device, rank, world_size):
+    """Train a fresh network; its parameters and the momentum buffers held."""
+    torch.manual_seed(0)
+    x = torch.randn(BATCH, 16)
+    y = torch.sin(x.sum(dim=1, keepdim=True))
+    model = nn.Sequential(
+        nn.Linear(16, 64),
+        nn.Tanh(),
+        nn.Linear(64, 32),
+        nn.Tanh(),
+        nn.Linear(32, 1),
+    ).to(device)
+    share = slice(rank * BATCH // world_size, (rank + 1) * BATCH // world_size)
+    x, y = x[share].to(device), y[share].to(device)
+    ddp = nn.parallel.DistributedDataParallel(model)
+    if sharded:
+        optimizer = ZeroRedundancyOptimizer(
+            ddp.parameters(), optimizer_class=optimizer_class, **SETTINGS
+        )
+        held = optimizer.optim.state  # the state of this rank's share only
+    else:
+        optimizer = optimizer_class(ddp.parameters(), **SETTINGS)
+        held = optimizer.state
+    for _ in range(STEPS):
+        optimizer.zero_grad()
+        nn.functional.mse_loss(ddp(x), y).backward()
+        optimizer.step()
+    buffers = [state["momentum_buffer"].numel() for state in held.values()]
+    return {
+        "params": [p.detach().cpu() for p in model.parameters()],
+        "buffers": buffers,
+    }
+
+
+def run_rank():
+    """What each rank runs: the three trainings, sent back through the store."""
+    rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    store = dist.TCPStore(
+        os.environ["MASTER_ADDR"],
+        int(os.environ["MASTER_PORT"]),
+        is_master=False,
+        timeout=timedelta(seconds=TIMEOUT_S),
+    )
+    use_nccl = torch.cuda.device_count() >= world_size
+    device = torch.device(f"cuda:{rank}" if use_nccl else "cpu")
+    dist.init_process_group(
+        "nccl" if use_nccl else "gloo",
+        store=store,
+        rank=rank,
+        world_size=world_size,
+        timeout=timedelta(seconds=TIMEOUT_S),
+    )
+    found = {
+        "unsharded torch.optim.SGD": run(
+            False, torch.optim.SGD, device, rank, world_size
+        ),
+        "ZeRO(torch.optim.SGD)": run(
+            True, torch.optim.SGD, device, rank, world_size
+        ),
+        "ZeRO(sgdlab.SGD)": run(True, sgdlab.SGD, device, rank, world_size),
+    }
+    buffer = io.BytesIO()
+    torch.save(found, buffer)
+    store.set(f"result/{rank}", buffer.getvalue())
+    dist.destroy_process_group()
+
+
+if (
+    "RANK" in os.environ
+):  # this process is one of the ranks: run its part and stop
+    run_rank()
+    sys.exit(0)
+
+# %%
+# Launching the ranks
+# -------------------
+# The same launcher as in the data-parallel example.
+#
+# The launcher (this process) binds the rendezvous store to port 0, so the system picks a
+# free port, starts one copy of this script per rank and watches them: the first rank that
+# exits with an error, or the deadline, stops all of them and raises.
+
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+print(f"Running on {device}")
+
+
+def launch(world_size, timeout_s):
+    """Run this script's rank code in world_size processes; their results."""
+    store = dist.TCPStore(
+        "127.0.0.1",
+        0,
+        is_master=True,
+        wait_for_workers=False,
+        timeout=timedelta(seconds=timeout_s),
+    )
+    # One thread per rank (as torchrun sets it): no fight over the cores.
+    env = dict(
+        os.environ,
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(store.port),
+        WORLD_SIZE=str(world_size),
+        OMP_NUM_THREADS="1",
+    )
+    script = os.path.abspath(sys.argv[0])
+    logs = [tempfile.TemporaryFile() for _ in range(world_size)]
+    ranks = [
+        subprocess.Popen(
+            [sys.executable, script],
+            env=dict(env, RANK=str(rank)),
+            stdout=logs[rank],
+            stderr=subprocess.STDOUT,
+        )
+        for rank in range(world_size)
+    ]
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            codes = [process.poll() for process in ranks]
+            failed = [
+                rank for rank, code in enumerate(codes) if code not in (None, 0)
+            ]
+            if failed:
+                logs[failed[0]].seek(0)
+                tail = logs[failed[0]].read().decode(errors="replace")[-2000:]
+                raise RuntimeError(
+                    f"rank {failed[0]} exited with code {codes[failed[0]]}; "
+                    f"the other ranks were stopped. Its output:\n{tail}"
+                )
+            if all(code == 0 for code in codes):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"the ranks did not finish within {timeout_s} s"
+                )
+            time.sleep(0.05)
+    finally:  # never leave a rank running, whatever happened above
+        for process in ranks:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+    results = []
+    for rank in range(world_size):
+        results.append(torch.load(io.BytesIO(store.get(f"result/{rank}"))))
+    return results
+
+
+results = launch(WORLD_SIZE, TIMEOUT_S)
+
+# %%
+# Who holds which momentum buffers
+# --------------------------------
+# Unsharded, each rank holds a buffer for every parameter. Under ZeRO each rank holds
+# buffers only for its share, and the shares cover every parameter exactly once. ZeRO
+# hands out whole tensors, largest first, each to the rank that holds the fewest numbers
+# so far; here one tensor (the 64 x 32 weight) is most of the network, so the shares
+# cannot be equal.
+
+sizes = [p.numel() for p in results[0]["unsharded torch.optim.SGD"]["params"]]
+total = sum(sizes)
+print(
+    f"the network: {len(sizes)} parameter tensors, {total} numbers; "
+    f"the largest holds {max(sizes)} ({max(sizes) / total:.0%})"
+)
+for name in results[0]:
+    for rank, found in enumerate(results):
+        buffers = found[name]["buffers"]
+        print(
+            f"{name:26s} rank {rank}: {len(buffers)} momentum buffer(s), "
+            f"{sum(buffers):5d} numbers ({sum(buffers) / total:.0%})"
+        )
+    if name.startswith("ZeRO"):
+        shares = sorted(n for found in results for n in found[name]["buffers"])
+        print(
+            f"{'':26s} together: every tensor once: {shares == sorted(sizes)}"
+        )
+
+# %%
+# The same parameters with and without sharding
+# ---------------------------------------------
+
+reference = results[0]["unsharded torch.optim.SGD"]["params"]
+for name in list(results[0])[1:]:
+    same = all(
+        torch.equal(a, b)
+        for found in results
+        for a, b in zip(found[name]["params"], reference)
+    )
+    print(f"{name}: all ranks' parameters equal the unsharded ones: {same}")
+
+# %%
+# The figure shows the memory each rank saves: the numbers of momentum state it holds.
+
+import matplotlib.pyplot as plt
+
+names = list(results[0])
+fig, ax = plt.subplots(figsize=(6.4, 3.4), layout="constrained")
+for rank, found in enumerate(results):
+    held = [sum(found[name]["buffers"]) for name in names]
+    bars = ax.barh(
+        [i - 0.2 + 0.4 * rank for i in range(len(names))],
+        held,
+        height=0.38,
+        label=f"rank {rank}",
+    )
+    ax.bar_label(bars, padding=3)
+ax.set_yticks(range(len(names)), names)
+ax.invert_yaxis()
+ax.set(
+    xlabel="momentum-buffer numbers held by the rank",
+    xlim=(0, total * 1.2),
+    title="Momentum state per rank",
+)
+ax.legend(loc="lower right")
+plt.show()

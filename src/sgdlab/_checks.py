@@ -1,0 +1,397 @@
+"""Every argument check of sgdlab's SGD, in one place at the boundary (not public API).
+
+The optimizer calls these from its constructor, ``add_param_group``, ``load_state_dict``
+and, before anything moves, ``step()``; :func:`sgdlab.sgd` calls them on its own
+arguments; :func:`sgdlab.explain_step` calls the same step check, so it refuses exactly
+what ``step()`` refuses. The kernels themselves check nothing.
+
+Order matters: torch's own constructor checks run first, verbatim, so for any input
+``torch.optim.SGD`` refuses, sgdlab raises the same exception type with a message that
+starts with torch's (a sentence naming the argument may follow). sgdlab then refuses a
+few inputs torch accepts and only fails on later, or never: a non-finite number, a value
+beyond the parameters' dtype range, a bool where a number belongs, a non-bool flag.
+``fused=True`` is accepted: sgdlab's own compiled step (:mod:`sgdlab.fused`) runs it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from numbers import Integral, Real
+from typing import Any, cast
+
+import torch
+from torch import Tensor
+from torch.optim.optimizer import _default_to_fused_or_foreach
+
+#: The update rule's settings, as a parameter group spells them.
+RULE_KEYS = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
+#: How the step runs, as a parameter group spells it.
+PATH_KEYS = ("foreach", "differentiable", "fused")
+#: Keys a state dict's group must hold to be an SGD group (the others have defaults).
+REQUIRED_KEYS = ("params", "lr", "momentum", "dampening", "weight_decay")
+
+_INT64 = 2**63
+
+
+def _torch_checks(lr: Any, momentum: Any, weight_decay: Any, nesterov: Any, dampening: Any) -> None:
+    """torch.optim.SGD's constructor checks, verbatim and in torch's order."""
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    if lr < 0.0:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if momentum < 0.0:
+        raise ValueError(f"Invalid momentum value: {momentum}")
+    if weight_decay < 0.0:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+    if nesterov and (momentum <= 0 or dampening != 0):
+        raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+
+def check_like_torch(
+    lr: Any, momentum: Any, dampening: Any, weight_decay: Any, nesterov: Any, where: str = ""
+) -> None:
+    """Run torch's checks; re-raise what they raise (same type, torch's words first) with a hint.
+
+    >>> check_like_torch(-0.5, 0, 0, 0, False)
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid learning rate: -0.5 (lr must be >= 0)
+    """
+    try:
+        _torch_checks(lr, momentum, weight_decay, nesterov, dampening)
+    except (TypeError, ValueError, RuntimeError) as error:
+        hint = _hint(error, lr, momentum, weight_decay, nesterov)
+        raise type(error)(f"{error} ({where}{hint})") from None
+
+
+def _hint(error: Exception, lr: Any, momentum: Any, weight_decay: Any, nesterov: Any) -> str:
+    """The sentence sgdlab adds after torch's message: which argument, and what it needs."""
+    message = str(error)
+    if "Tensor lr" in message:
+        return f"lr is a tensor of shape {tuple(lr.shape)}; pass one value"
+    if "learning rate" in message:
+        return "lr must be >= 0"
+    if "momentum value" in message:
+        return "momentum must be >= 0"
+    if "weight_decay value" in message:
+        return "weight_decay must be >= 0"
+    if "Nesterov" in message:
+        return "nesterov=True needs momentum > 0 and dampening == 0"
+    for name, value in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay)):
+        if not _is_number_or_tensor(value):
+            return f"{name} must be a real number or a tensor, got {type(value).__name__}"
+    return f"nesterov must be True or False, got {type(nesterov).__name__}"
+
+
+def _is_number_or_tensor(value: object) -> bool:
+    return isinstance(value, (Real, Tensor)) and not isinstance(value, bool)
+
+
+def check_number(name: str, value: Any, where: str = "") -> None:
+    """A real, finite, non-bool number (or a one-value real tensor where allowed), >= 0 when it must be."""
+    if isinstance(value, Tensor):
+        if value.numel() != 1 or (name != "lr" and value.dim() != 0):
+            raise ValueError(
+                f"{where}{name} as a tensor must be {'one-element' if name == 'lr' else '0-d'}, "
+                f"got shape {tuple(value.shape)}"
+            )
+        if value.is_complex() or value.dtype == torch.bool:
+            raise TypeError(f"{where}{name} must be a real tensor, got dtype {value.dtype}")
+        if value.is_meta:
+            raise ValueError(f"{where}{name} is a meta tensor, which holds no value")
+        number = value.item()
+    elif isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{where}{name} must be a real number, got {type(value).__name__}: {value!r}")
+    else:
+        number = value
+    if isinstance(number, Integral) and not -_INT64 <= int(number) < _INT64:
+        raise ValueError(f"{where}{name}={number!r} does not fit in 64 bits")
+    if not math.isfinite(number):
+        raise ValueError(f"{where}{name} must be finite, got {number!r}")
+    if name != "dampening" and number < 0:
+        raise ValueError(f"{where}{name} must be >= 0, got {number!r}")
+
+
+def _check_flag(name: str, value: Any, where: str, none_ok: bool = False) -> None:
+    if value is None and none_ok:
+        return
+    if not (isinstance(value, bool) or isinstance(value, Integral) and value in (0, 1)):
+        wanted = "True, False or None" if none_ok else "True or False"
+        raise TypeError(f"{where}{name} must be {wanted}, got {type(value).__name__}: {value!r}")
+
+
+def check_combos(defaults: Mapping[str, Any]) -> None:
+    """The checks torch's constructor (and nothing else) makes of ``fused`` with the other flags."""
+    if defaults.get("fused") and defaults.get("differentiable"):
+        raise RuntimeError("`fused` does not support `differentiable`")
+    if defaults.get("fused") and defaults.get("foreach"):
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+
+def check_group(group: Mapping[str, Any], where: str = "") -> None:
+    """Check one parameter group's settings: torch's checks first, then sgdlab's.
+
+    ``where`` prefixes messages, e.g. ``"param_groups[1]: "``.
+
+    >>> check_group({"lr": 0.1, "momentum": 0.9, "dampening": 0, "weight_decay": 0,
+    ...              "nesterov": "yes", "maximize": False})
+    Traceback (most recent call last):
+    ...
+    TypeError: nesterov must be True or False, got str: 'yes'
+    """
+    missing = [key for key in RULE_KEYS if key not in group]
+    if missing:
+        raise ValueError(f"{where}missing settings {missing}; an SGD group needs {list(RULE_KEYS)}")
+    lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+    weight_decay, nesterov = group["weight_decay"], group["nesterov"]
+    check_like_torch(lr, momentum, dampening, weight_decay, nesterov, where)
+    fused, differentiable = group.get("fused"), group.get("differentiable", False)
+    for name in ("lr", "momentum", "dampening", "weight_decay"):
+        check_number(name, group[name], where)
+    _check_flag("nesterov", nesterov, where)
+    _check_flag("maximize", group["maximize"], where)
+    _check_flag("foreach", group.get("foreach"), where, none_ok=True)
+    _check_flag("differentiable", differentiable, where)
+    _check_flag("fused", fused, where, none_ok=True)
+
+
+def _fits(value: Any, dtype: torch.dtype) -> bool:
+    """Whether ``value`` (a number or one-value tensor) converts to ``dtype`` without overflow."""
+    number = value.item() if isinstance(value, Tensor) else value
+    return abs(number) <= torch.finfo(dtype).max
+
+
+def default_foreach(params: list[Tensor]) -> bool:
+    """Say whether torch would pick the foreach path for ``params`` by default."""
+    return _default_to_fused_or_foreach(params, differentiable=False, use_fused=False)[1]
+
+
+def check_foreach_settings(group: Mapping[str, Any], params: list[Tensor], where: str = "") -> None:
+    """The foreach kernels take numbers, not tensors that carry autograd history."""
+    tracked = [key for key in ("lr", "momentum", "dampening", "weight_decay")
+               if isinstance(group[key], Tensor) and group[key].requires_grad]
+    if not tracked:
+        return
+    foreach = group.get("foreach")
+    if default_foreach(params) if foreach is None else foreach:
+        raise ValueError(
+            f"{where}{tracked[0]} is a tensor that requires grad, which the foreach kernels "
+            "cannot take (torch.optim.SGD fails on it mid-step); use foreach=False"
+        )
+
+
+def check_params(
+    group: Mapping[str, Any], state: Mapping[Tensor, Any], where: str = ""
+) -> None:
+    """Check a group's parameters, gradients and momentum buffers can take this step.
+
+    One pass over the parameters; the dtype checks run once per dtype.
+    """
+    params = group["params"]
+    with_grad = [param for param in params if param.grad is not None]
+    check_foreach_settings(group, with_grad, where)
+    decayed, with_momentum = group["weight_decay"] != 0, group["momentum"] != 0
+    seen: set[torch.dtype] = set()
+    for param in with_grad:
+        grad, dtype = param.grad, param.dtype
+        if grad.dtype is not dtype or grad.shape != param.shape or grad.device != param.device:
+            _refuse_grad(param, _name(where, params, param))
+        if dtype not in seen:
+            if not (dtype.is_floating_point or dtype.is_complex):
+                raise TypeError(
+                    f"{_name(where, params, param)} has dtype {dtype}; SGD steps "
+                    "floating-point or complex tensors only"
+                )
+            check_range(group, param, _name(where, params, param), where)
+            seen.add(dtype)
+        if decayed and grad.is_sparse:
+            raise ValueError(
+                f"weight_decay={group['weight_decay']!r} needs dense gradients, but a parameter "
+                f"of shape {tuple(param.shape)} has a sparse one; use weight_decay=0"
+            )
+        if with_momentum:
+            entry = state.get(param)
+            if entry:
+                buffer = entry.get("momentum_buffer")
+                if buffer is not None and not (
+                    type(buffer) is Tensor and buffer.shape == param.shape
+                    and buffer.dtype is dtype
+                ):
+                    check_buffer(buffer, param, _name(where, params, param))
+
+
+def _name(where: str, params: list[Tensor], param: Tensor) -> str:
+    """``params[i]`` for the error message (found only when one is needed)."""
+    index = next(i for i, p in enumerate(params) if p is param)
+    return f"{where}params[{index}]"
+
+
+def _refuse_grad(param: Tensor, name: str) -> None:
+    """Say how a gradient does not fit its parameter."""
+    grad = param.grad
+    if grad.shape != param.shape:
+        raise ValueError(
+            f"{name}.grad has shape {tuple(grad.shape)} but the parameter has "
+            f"{tuple(param.shape)}"
+        )
+    raise ValueError(
+        f"{name}.grad is {grad.dtype} on {grad.device} but the parameter is "
+        f"{param.dtype} on {param.device}"
+    )
+
+
+def check_range(group: Mapping[str, Any], param: Tensor, name: str, where: str = "") -> None:
+    """Refuse settings the parameter's dtype cannot hold (torch would fail mid-step)."""
+    real = param.real.dtype if param.is_complex() else param.dtype
+    if not real.is_floating_point:
+        return
+    lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+    for key, value in (("lr", lr), ("momentum", momentum), ("dampening", 1 - dampening),
+                       ("weight_decay", group["weight_decay"])):
+        if not _fits(value, real):
+            raise ValueError(f"{where}{key}={group[key]!r} overflows {real}, the dtype of {name}")
+
+
+def check_buffer(buffer: object, param: Tensor, name: str) -> None:
+    """A momentum buffer is None or a tensor shaped like its parameter, of a kind it converts to."""
+    if buffer is None:
+        return
+    if type(buffer) is Tensor and buffer.shape == param.shape and buffer.dtype == param.dtype:
+        return  # the usual case, checked fast
+    if not isinstance(buffer, Tensor):
+        raise TypeError(f"momentum buffer of {name} must be a tensor, got {type(buffer).__name__}")
+    if buffer.shape != param.shape:
+        raise ValueError(
+            f"momentum buffer of {name} has shape {tuple(buffer.shape)} but the parameter "
+            f"has {tuple(param.shape)}"
+        )
+    if buffer.is_complex() != param.is_complex() or not (
+        buffer.is_floating_point() or buffer.is_complex()
+    ):
+        raise ValueError(
+            f"momentum buffer of {name} has dtype {buffer.dtype}, which does not fit a "
+            f"{param.dtype} parameter"
+        )
+
+
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def settings_key(group: Mapping[str, Any]) -> tuple | None:
+    """A group's settings as a comparable key; None when one is not a plain immutable value.
+
+    A tensor or an array can change in place, and comparing arrays is ambiguous, so a
+    group holding one is checked on every step.
+    """
+    key = []
+    for name in (*RULE_KEYS, *PATH_KEYS):
+        value = group.get(name)
+        if type(value) not in _PLAIN:
+            return None
+        key.append((type(value), value))
+    return tuple(key)
+
+
+def check_step(optimizer: torch.optim.Optimizer, passed: dict | None = None) -> None:
+    """Everything ``step()`` needs, for every group, checked before any tensor moves.
+
+    ``passed`` (index -> settings key) remembers settings that passed unchanged, which
+    need no second check: a check of a group's settings costs several microseconds.
+    """
+    for index, group in enumerate(optimizer.param_groups):
+        where = f"param_groups[{index}]: " if len(optimizer.param_groups) > 1 else ""
+        key = settings_key(group) if passed is not None else None
+        if key is None or passed.get(index) != key:
+            check_group(group, where)
+            if key is not None:
+                passed[index] = key
+    for index, group in enumerate(optimizer.param_groups):
+        where = f"param_groups[{index}]: " if len(optimizer.param_groups) > 1 else ""
+        check_params(group, optimizer.state, where)
+
+
+def check_state_dict(optimizer: torch.optim.Optimizer, state_dict: object) -> None:
+    """Check ``state_dict`` is an SGD state dict that fits ``optimizer``, before loading any of it."""
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(
+            f"state_dict must be a dict with 'state' and 'param_groups', got "
+            f"{type(state_dict).__name__}"
+        )
+    missing = {"state", "param_groups"} - set(state_dict)
+    if missing:
+        raise ValueError(f"state_dict lacks {sorted(missing)}; it is not an optimizer state dict")
+    groups, state = state_dict["param_groups"], state_dict["state"]
+    if not isinstance(groups, (list, tuple)) or not isinstance(state, Mapping):
+        raise TypeError("state_dict['param_groups'] must be a list and state_dict['state'] a dict")
+    if len(groups) != len(optimizer.param_groups):
+        raise ValueError(
+            "loaded state dict has a different number of parameter groups "
+            f"({len(groups)} saved, {len(optimizer.param_groups)} here)"
+        )
+    params = {}
+    for index, (saved, group) in enumerate(zip(groups, optimizer.param_groups)):
+        where = f"state_dict param_groups[{index}]: "
+        if not isinstance(saved, Mapping):
+            raise TypeError(f"{where}must be a dict, got {type(saved).__name__}")
+        absent = [key for key in REQUIRED_KEYS if key not in saved]
+        if absent:
+            raise ValueError(f"{where}lacks {absent}; it is not an SGD state dict")
+        if len(saved["params"]) != len(group["params"]):
+            raise ValueError(
+                "loaded state dict contains a parameter group that doesn't match the size of "
+                f"optimizer's group ({where}{len(saved['params'])} saved, "
+                f"{len(group['params'])} here)"
+            )
+        merged = {"nesterov": False, "maximize": False, "foreach": None,
+                  "differentiable": False, "fused": None, **saved}
+        check_group(merged, where)
+        params.update(zip(saved["params"], group["params"]))
+    for key, entry in state.items():
+        if key not in params:
+            raise ValueError(f"state_dict state has an entry {key!r} that names no parameter")
+        if not isinstance(entry, Mapping):
+            raise TypeError(f"state_dict state[{key!r}] must be a dict, got {type(entry).__name__}")
+        check_buffer(entry.get("momentum_buffer"), params[key], f"state_dict state[{key!r}]")
+
+
+def check_tensor_lists(
+    params: object, grads: object, momentum_buffers: object, group: Mapping[str, Any]
+) -> None:
+    """Check the three lists fit together, so no mismatch surfaces deep inside torch."""
+    for name, value in (("params", params), ("grads", grads), ("momentum_buffers", momentum_buffers)):
+        if not isinstance(value, list):
+            raise TypeError(f"{name} must be a list, got {type(value).__name__}")
+    params, grads = cast(list, params), cast(list, grads)
+    momentum_buffers = cast(list, momentum_buffers)
+    momentum = group["momentum"]
+    if len(grads) != len(params):
+        raise ValueError(f"grads has {len(grads)} entries but params has {len(params)}")
+    if momentum != 0 and len(momentum_buffers) != len(params):
+        raise ValueError(
+            f"momentum_buffers has {len(momentum_buffers)} entries but params has "
+            f"{len(params)}; pass one buffer (or None) per parameter when momentum != 0"
+        )
+    for index, (param, grad) in enumerate(zip(params, grads)):
+        if not isinstance(param, Tensor):
+            raise TypeError(f"params[{index}] must be a tensor, got {type(param).__name__}")
+        if not isinstance(grad, Tensor):
+            raise TypeError(f"grads[{index}] must be a tensor, got {type(grad).__name__}")
+        if grad.shape != param.shape:
+            raise ValueError(
+                f"grads[{index}] has shape {tuple(grad.shape)} but params[{index}] "
+                f"has {tuple(param.shape)}"
+            )
+        if (grad.device, grad.dtype) != (param.device, param.dtype):
+            raise ValueError(
+                f"grads[{index}] is {grad.dtype} on {grad.device} but params[{index}] "
+                f"is {param.dtype} on {param.device}"
+            )
+        check_range(group, param, f"params[{index}]")
+        buffer = momentum_buffers[index] if momentum != 0 else None
+        if buffer is not None and (not isinstance(buffer, Tensor) or buffer.shape != param.shape):
+            got = tuple(buffer.shape) if isinstance(buffer, Tensor) else type(buffer).__name__
+            raise ValueError(
+                f"momentum_buffers[{index}] must be None or a tensor shaped like "
+                f"params[{index}] {tuple(param.shape)}, got {got}"
+            )
