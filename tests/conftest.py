@@ -80,3 +80,9 @@ def article_tensors(dtype: torch.dtype = torch.float32, device: str | torch.devi
     c = torch.tensor(3.0, dtype=dtype, device=device, requires_grad=True)
     y = c * 3 * torch.exp(x) + 2.0 * x + 4.0
     return x, c, y
+
+
+# The site tests' fixtures (tests/site/sitekit.py), defined here once: a session fixture
+# imported into several test modules would be one fixture per module (two browsers).
+sys.path.insert(0, str(Path(__file__).resolve().parent / "site"))
+from sitekit import browser, context, server, site  # noqa: E402, F401 (fixtures)

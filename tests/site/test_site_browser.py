@@ -12,15 +12,11 @@ import torch
 from bs4 import BeautifulSoup
 
 import sgdlab
-from sitekit import (  # noqa: F401 (fixtures)
+from sitekit import (
     PAGES,
-    browser,
-    context,
     each,
     open_page,
     screenshots_folder,
-    server,
-    site,
     undecoded_images,
 )
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sitekit import PAGES, browser, context, each, open_page, server, site, undecoded_images  # noqa: F401
+from sitekit import PAGES, each, open_page, undecoded_images
 
 #: Pages a reader reads (viewcode's module sources are listings, tested by the other files).
 READER_PAGES = [page for page in PAGES if not page.startswith("_modules/")]

@@ -16,7 +16,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 import sgdlab
-from sitekit import EXAMPLES, PAGES, each, example_id, example_page, site  # noqa: F401 (fixture)
+from sitekit import EXAMPLES, PAGES, each, example_id, example_page
 
 #: Attributes that hold a URL the browser follows or loads.
 URL_ATTRIBUTES = {"a": "href", "link": "href", "img": "src", "script": "src", "source": "src", "iframe": "src"}
