@@ -149,7 +149,14 @@ def launch(world_size, timeout_s):
         WORLD_SIZE=str(world_size),
         OMP_NUM_THREADS="1",
     )
+    # The file being run (sphinx-gallery sets sys.argv[0] to it too). A notebook has no
+    # such file to start again: say so at once instead of waiting for ranks that never come.
     script = os.path.abspath(sys.argv[0])
+    if not os.path.isfile(script) or "def run_rank(" not in open(script).read():
+        raise RuntimeError(
+            "this example starts itself once per rank, so it must run from its file: "
+            "download the .py and run it with python"
+        )
     logs = [tempfile.TemporaryFile() for _ in range(world_size)]
     ranks = [
         subprocess.Popen(
