@@ -61,8 +61,8 @@ for name, settings in SETTINGS.items():
 # Reading the results
 # -------------------
 # With ``None`` the second step leaves the parameter where it was in every setting. With a
-# zero gradient, momentum moves it by ``lr * mu * b`` (the buffer decays but is not zero),
-# and weight decay moves it by ``lr * lambda * p``. Neither is wrong in itself; choose on
+# zero gradient, momentum moves it by ``lr * mu * v`` (the buffer v decays but is not zero),
+# and weight decay moves it by ``lr * wd * p``. Neither is wrong in itself; choose on
 # purpose. To keep a parameter still, leave its gradient ``None`` (the default), or take it
 # out of the optimizer; to let decay and momentum act on it, zero the gradient instead.
 
