@@ -1,6 +1,8 @@
 """What a reader downloads from the gallery works: every example page offers its script and its
-notebook, the gallery offers them all as zips, each downloaded script runs on its own and
-prints what the site shows, and each notebook is valid.
+notebook, the gallery offers them all as zips, and each downloaded script and notebook runs
+outside the repository, in a fresh virtual environment holding only what the script's
+docstring names, and prints what the site shows (the snapshot, under the one comparer).
+Notebooks are valid and their text cells are Markdown, not reST.
 """
 
 from __future__ import annotations
