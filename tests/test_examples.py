@@ -15,19 +15,18 @@ variant every machine has; the diff then shows in review what changed on the sit
 
 from __future__ import annotations
 
-import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, offline_env, run
+from conftest import ROOT, offline_env
 from cpu_variants import kernel_sets, variants
 from output_compare import differences
+from run_examples import run_in_one_process
 
 EXAMPLES = sorted((ROOT / "examples").rglob("plot_*.py"))
 SNAPSHOTS = ROOT / "tests" / "snapshots"
-RUNNER = ROOT / "tools" / "run_examples.py"
 UPDATE = os.environ.get("SGDLAB_UPDATE_SNAPSHOTS") == "1"
 #: The variant the snapshots are recorded under: every CPU has it.
 CANONICAL = "default-1thread"
@@ -42,21 +41,18 @@ def snapshot_path(script: Path) -> Path:
     return SNAPSHOTS / script.relative_to(ROOT / "examples").with_suffix(".txt")
 
 
-def run_all(scripts: list[Path], env: dict[str, str], folder: Path, python: str) -> dict[str, dict]:
-    """Run ``scripts`` in one process with ``env``; what each printed, by example id."""
-    out = folder / "results.json"
-    result = run([python, RUNNER, out, *scripts], cwd=folder, env=offline_env(**env), timeout=1800)
-    assert result.returncode == 0, f"the example runner failed:\n{result.stderr[-3000:]}"
-    printed = json.loads(out.read_text())
+def run_all(scripts: list[Path], env: dict[str, str], python: str) -> dict[str, dict]:
+    """Run ``scripts`` in one process with ``env``, offline; what each printed, by example id."""
+    printed = run_in_one_process(python, scripts, offline_env(**env), timeout=1800)
     return {example_id(Path(name)): value for name, value in printed.items()}
 
 
 @pytest.fixture(scope="session")
-def variant_runs(tmp_path_factory, python) -> dict[str, dict[str, dict]]:
+def variant_runs(python) -> dict[str, dict[str, dict]]:
     """Every script under every variant: {variant: {example id: run}}, two variants at a time."""
 
     def run_variant(name: str):
-        return run_all(EXAMPLES, VARIANTS[name], tmp_path_factory.mktemp(name), python)
+        return run_all(EXAMPLES, VARIANTS[name], python)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         return dict(zip(VARIANTS, pool.map(run_variant, VARIANTS)))
@@ -93,9 +89,9 @@ def test_example_matches_its_snapshot(script, variant, variant_runs):
 ARTICLE = [script for script in EXAMPLES if script.parent.name == "article"]
 
 
-def test_two_runs_of_the_article_scripts_print_the_same_text(variant_runs, tmp_path, python):
+def test_two_runs_of_the_article_scripts_print_the_same_text(variant_runs, python):
     """Determinism: on one machine, a second run prints exactly the first run's text."""
-    again = run_all(ARTICLE, VARIANTS[CANONICAL], tmp_path, python)
+    again = run_all(ARTICLE, VARIANTS[CANONICAL], python)
     first = variant_runs[CANONICAL]
     for name, ran in again.items():
         assert ran["stdout"] == first[name]["stdout"], f"{name} printed other text on a second run"

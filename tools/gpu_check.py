@@ -32,7 +32,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 #: What the check imports, directly or through the tests and the gallery scripts.
@@ -46,10 +45,10 @@ import torch  # noqa: E402
 
 from output_compare import differences, largest_difference, lines, NUMBER  # noqa: E402
 from repo_git import git  # noqa: E402
+from run_examples import run_in_one_process  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "docs" / "_data"
-RUNNER = Path(__file__).resolve().parent / "run_examples.py"
 #: Tests that build the site (venv + Sphinx) or the package and exercise no device.
 LEFT_OUT_TESTS = ("tests/test_build.py", "tests/site")
 #: The two runs: CUDA hidden, and CUDA as the machine has it.
@@ -74,13 +73,7 @@ def child_env(run: str) -> dict[str, str]:
 
 def run_scripts(run: str, scripts: list[Path], python: str = sys.executable) -> dict[str, dict]:
     """Every script in one process under ``run``; what each printed and raised, by example id."""
-    with tempfile.TemporaryDirectory() as scratch:
-        out = Path(scratch) / "results.json"
-        result = subprocess.run([python, str(RUNNER), str(out), *map(str, scripts)], cwd=scratch,
-                                env=child_env(run), capture_output=True, text=True)
-        if result.returncode != 0:
-            raise RuntimeError(f"the example runner failed ({run} run):\n{result.stderr[-3000:]}")
-        printed = json.loads(out.read_text())
+    printed = run_in_one_process(python, scripts, child_env(run))
     return {example_id(Path(name)): value for name, value in printed.items()}
 
 

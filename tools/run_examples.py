@@ -24,6 +24,7 @@ import json
 import os
 import random
 import runpy
+import subprocess
 import sys
 import tempfile
 import time
@@ -62,6 +63,23 @@ def run_script(script: Path) -> dict:
         finally:
             os.chdir(here)
     return {"stdout": printed.getvalue(), "error": error, "seconds": time.perf_counter() - start}
+
+
+def run_in_one_process(
+    python: str, scripts: list[Path], env: dict[str, str], timeout: float | None = None
+) -> dict[str, dict]:
+    """Run ``scripts`` with this file in a new ``python`` process under ``env``; the JSON it writes.
+
+    The caller's way to start one variant (a kernel set, CUDA hidden or not): a failure of
+    the runner itself raises RuntimeError with its error output.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "results.json"
+        result = subprocess.run([python, __file__, str(out), *map(str, scripts)], cwd=scratch,
+                                env=env, capture_output=True, text=True, timeout=timeout)
+        if result.returncode != 0:
+            raise RuntimeError(f"the example runner failed:\n{result.stderr[-3000:]}")
+        return json.loads(out.read_text())
 
 
 def main(argv: list[str]) -> int:
