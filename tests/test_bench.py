@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 
-sys.path.insert(0, str(ROOT / "tools"))
-sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 import bench  # noqa: E402
 
 RECORD = ROOT / "bench" / "results" / "latest.json"

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import sgdlab
-from conftest import article_tensors
+from helpers import article_tensors
 from sgdlab.binding import FINDING_KINDS
 
 

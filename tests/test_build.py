@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import ROOT, run
+from helpers import ROOT, run
 
 INDEX = """\
 # Fixture

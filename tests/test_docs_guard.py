@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 
 FENCE = re.compile(r"^(?P<marks>`{3,}|~{3,}|:{3,})\s*(?P<info>\{[^}]*\}|\S*)")
 

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, offline_env
+from helpers import ROOT, offline_env
 from cpu_variants import kernel_sets, variants
 from output_compare import differences
 from run_examples import run_in_one_process

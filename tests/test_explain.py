@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import sgdlab
-from conftest import DEVICE_PARAMS, article_tensors
+from helpers import DEVICE_PARAMS, article_tensors
 from sgdlab.explain import _format_tensor
 
 OPTIMIZERS = [torch.optim.SGD, sgdlab.SGD]

@@ -16,7 +16,7 @@ import torch._dynamo.utils
 
 import sgdlab
 import sgdlab.fused
-from conftest import ROOT
+from helpers import ROOT
 
 SETTINGS = {"lr": 0.01, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01}
 

@@ -1,10 +1,8 @@
 """The article's gallery scripts are shown in the article's order."""
 
-import sys
 
-from conftest import ROOT
+from helpers import ROOT
 
-sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 from sgdlab_sphinx import SCRIPT_ORDER, ScriptOrder  # noqa: E402
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import ROOT, run
+from helpers import ROOT, run
 
 import gpu_check
 

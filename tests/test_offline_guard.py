@@ -1,6 +1,6 @@
 """The network guard used by the build and example tests really blocks the network."""
 
-from conftest import ROOT, offline_env, run
+from helpers import ROOT, offline_env, run
 
 
 def test_guard_blocks_outside_connections(python):

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sgdlab
-from conftest import DEVICE_PARAMS, article_tensors
+from helpers import DEVICE_PARAMS, article_tensors
 
 SHAPES = [(), (3,), (2, 3), (4, 1, 2)]
 

@@ -10,7 +10,7 @@ import re
 import pytest
 
 import sgdlab
-from conftest import ROOT
+from helpers import ROOT
 
 MODULES = [
     importlib.import_module(f"sgdlab.{info.name}")

@@ -9,9 +9,8 @@ import pytest
 
 pytest.importorskip("sphinx", reason="the records extension is a Sphinx extension")
 
-from conftest import ROOT, run  # noqa: E402
+from helpers import ROOT, run  # noqa: E402
 
-sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 import sgdlab_records as records  # noqa: E402
 
 SOURCE = b"print(1)\n"

@@ -13,7 +13,7 @@ import sys
 import pytest
 from sphinx.util.inventory import InventoryFile
 
-from conftest import ROOT
+from helpers import ROOT
 
 INVENTORIES = ROOT / "docs" / "_inventories"
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-import sys
 
 import pytest
 import torch
 
-from conftest import ROOT
+from helpers import ROOT
 
-sys.path.insert(0, str(ROOT / "tools"))
 from timing import (  # noqa: E402
     add_timer,
     interleaved,

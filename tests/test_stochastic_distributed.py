@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, offline_env
+from helpers import ROOT, offline_env
 
 SCRIPT = ROOT / "examples" / "stochastic" / "plot_sgd_data_parallel.py"
 SCRIPT_TIMEOUT_S = 180  # TIMEOUT_S in the script

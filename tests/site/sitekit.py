@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 from sphinx.util.inventory import InventoryFile
 
-from conftest import ROOT
+from helpers import ROOT
 
 SITE_ENV = "SGDLAB_SITE_DIR"
 NOT_BUILT = f"needs a built site: run `make html` then `make site-test` (it sets {SITE_ENV})"

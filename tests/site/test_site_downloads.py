@@ -23,7 +23,7 @@ import nbformat
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import ROOT
+from helpers import ROOT
 from output_compare import differences
 from sitekit import EXAMPLES, each, example_id, example_page
 from test_examples import snapshot_path
