@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
+import torch
 
 from helpers import ROOT
 
 import bench  # noqa: E402
+import sgdlab.fused
+import timing
 
 RECORD = ROOT / "bench" / "results" / "latest.json"
 
@@ -45,16 +49,28 @@ BENCH_SITE = {
 
 
 def test_bench_targets_are_judged_from_the_measurements():
-    verdicts = {t["name"]: t["met"] for t in bench.evaluate_targets(BENCH_SITE, BENCH_STEP)}
-    assert verdicts["slowest gallery example (performance/plot_b.py)"] is False
+    judged = {t["name"]: t for t in bench.evaluate_targets(BENCH_SITE, BENCH_STEP)}
+    verdicts = {name: t["met"] for name, t in judged.items()}
+    assert verdicts["slowest gallery example"] is False  # 6 s
     assert verdicts["cold gallery (sum of example times)"] is True
     assert verdicts["no-op `make html`"] is True
-    assert verdicts["examples re-run after changing article/plot_a.py"] is True
+    assert verdicts["examples re-run after changing one"] is True
     assert verdicts["sgdlab for-loop time / torch for-loop time, geometric mean over configurations"] is True
     assert verdicts["sgdlab foreach time / torch foreach time, geometric mean over configurations"] is False
-    assert verdicts["sgdlab fused at 1e7 params (CPU, momentum) / add_ bandwidth"] is True  # 83%
-    assert verdicts["sgdlab fused time / torch fused time at 1e7 params (CPU, momentum)"] is True
-    assert verdicts["roofline measured on CUDA"] is None  # no GPU in the fixture: not measured
+    assert verdicts["sgdlab fused / add_ bandwidth at the largest size (CPU, momentum)"] is True  # 83%
+    assert verdicts["sgdlab fused time / torch fused time at the largest size (CPU, momentum)"] is True
+    assert verdicts["configurations measured on CUDA (none without a GPU)"] is None  # no GPU in the fixture
+    fused = judged["sgdlab fused / add_ bandwidth at the largest size (CPU, momentum)"]
+    assert (fused["target"], fused["measured"]) == (">= 80%", "83%")
+    foreach = judged["sgdlab foreach time / torch foreach time, geometric mean over configurations"]
+    assert foreach["measured"] == f"{((0.018 / 0.017) * (3.3e-5 / 3e-5)) ** 0.5:.3f}"
+
+
+def test_only_the_parts_measured_are_judged_and_cuda_rows_count():
+    on_cuda = {**BENCH_STEP, "results": BENCH_STEP["results"] + [{**BENCH_STEP["results"][0], "device": "cuda"}]}
+    judged = bench.evaluate_targets(None, on_cuda)
+    assert len(judged) == 5 and judged[-1]["met"] is True and judged[-1]["measured"] == "1"
+    assert bench.evaluate_targets(BENCH_SITE, None)[0]["measured"] == "6.00 s"
 
 
 def test_sizes_read_as_powers_of_ten():
@@ -65,22 +81,50 @@ def test_the_fraction_of_the_reference_counts_the_bytes_each_must_move():
     largest = bench.largest_cpu_row(BENCH_STEP)
     assert largest["total"] == 10**7
     assert bench.fraction(largest, "sgdlab fused") == pytest.approx((20 / 2.4) / (12 / 1.2))
+    assert bench.fraction(largest, "not timed") is None
+
+
+def test_float32_units_count_spacings_of_the_larger_value():
+    before, reference = torch.tensor([1.0, 2.0]), torch.tensor([1.0, 1.0])
+    one_unit_above = torch.nextafter(reference, torch.full_like(reference, 3.0))
+    assert bench.float32_units(reference, reference, before) == 0
+    assert bench.float32_units(one_unit_above, reference, before) == pytest.approx(1.0)  # 1 unit of 1.0
+    assert bench.float32_units(one_unit_above, reference, before * 0) == pytest.approx(1.0)
+    assert bench.float32_units(reference + 2 ** -22, reference, before) == pytest.approx(2.0)
 
 
 def test_the_markdown_has_every_part_and_says_when_there_was_no_gpu():
-    record = {"provenance": {"commit": "abc", "devices": ["cpu"], "cores": 2,
+    record = {"provenance": {"commit": "abc", "devices": ["cpu"], "cuda_device": None, "cores": 2,
                              "load_average_at_start": [7.5, 7, 6], "load_average_at_end": [8.0, 7, 6]},
               "site": BENCH_SITE, "step": BENCH_STEP, "targets": bench.evaluate_targets(BENCH_SITE, BENCH_STEP)}
     text = bench.render_markdown(record)
     for part in bench.PARTS:
         assert f"<!-- {part} -->" in text and f"<!-- end {part} -->" in text
-    assert "none on this machine: no CUDA figures" in text
-    assert "7.50 at the start, 8.00 at the end" in text
-    assert "| sgdlab fused | 0.040 | 2.400 |" in text  # ms per step at 1e3 and 1e7
-    assert "| sgdlab fused | 4% | 83% |" in text  # 20 bytes x 1e7 in 2.4 ms, against 100 GB/s
-    assert "| `add_` reference | 12.0 GB/s | 100.0 GB/s |" in text
+    assert "| cuda device | none |" in text
+    assert "| load average at start | 7.50, 7, 6 |" in text
+    # ms per step at 1e3 and 1e7, and the share of the reference's bandwidth: 20 bytes x 1e7
+    # in 2.4 ms, against the 100 GB/s the reference reached (the limit: 2 ms)
+    assert "| sgdlab fused | 0.040 (4%) | 2.400 (83%) |" in text
+    assert "| `add_` reference, GB/s | 12.0 | 100.0 |" in text
+    assert "| memory limit | 0.002 | 2.000 |" in text
     assert "**missed**" in text and "not measured" in text
     assert "15.0 s with an empty inductor cache, 3.0 s" in text
+    assert "| False | 0.0 | 0.9 | 0.0 | False | 1.00 | 0.00 |" in text  # the fused grid
+
+
+def test_a_part_not_measured_says_so():
+    record = {"provenance": {}, "site": None, "step": None, "targets": []}
+    text = bench.render_markdown(record)
+    for part in ("site", "step", "fused"):
+        assert f"<!-- {part} -->\n\nNot measured in this run.\n\n<!-- end {part} -->" in text
+
+
+def test_render_rewrites_the_markdown_from_the_record_alone(tmp_path):
+    record = tmp_path / "latest.json"
+    record.write_text(RECORD.read_text())
+    assert bench.main(["--render", "--output", str(record)]) == 0
+    assert record.with_suffix(".md").read_text() == bench.render_markdown(json.loads(RECORD.read_text()))
+    assert record.read_text() == RECORD.read_text()  # the record itself untouched
 
 
 def test_the_committed_fragment_is_the_rendering_of_the_committed_record():
@@ -112,6 +156,29 @@ def test_the_plot_draws_the_limit_and_every_implementation(tmp_path):
     assert labels[0].startswith("memory limit") and len(labels) == 1 + 6
     limit = axes.lines[0].get_ydata()  # sizes sorted: 1e3 then 1e7; 20 bytes at 12 bytes per 1.2 ms
     assert limit[1] == pytest.approx(2.0)
+
+
+def test_a_configuration_times_the_reference_and_every_step(monkeypatch):
+    # no compiled step here: it is compiled and compared in test_fused.py
+    monkeypatch.setattr(timing, "step_implementations", functools.partial(timing.step_implementations, fused=False))
+    row = bench.bench_configuration(torch.device("cpu"), 1000, momentum=True, repeats=2)
+    assert (row["total"], row["bytes"], row["reference_bytes"]) == (1000, 20_000, 12_000)
+    assert list(row["seconds"]) == ["torch for-loop", "torch foreach", "torch fused", "sgdlab for-loop", "sgdlab foreach"]
+    assert all(row["seconds"][name] <= row["median_seconds"][name] for name in row["seconds"])  # best round
+    assert row["reference_seconds"] > 0
+    assert bench.bench_configuration(torch.device("cpu"), 1000, momentum=False, repeats=1)["bytes"] == 12_000
+
+
+@pytest.mark.skipif(sgdlab.fused.compiler_problem("cpu") is not None, reason="no compiler for the fused step")
+def test_the_fused_difference_covers_the_settings_grid():
+    found = bench.fused_difference(torch.device("cpu"), numel=100)
+    grid = found["grid"]
+    flags = ("momentum", "dampening", "weight_decay", "nesterov", "maximize")
+    assert len(grid) == 16 and len({tuple(r[flag] for flag in flags) for r in grid}) == 16
+    assert found["max_units"] == max(max(r["param_units"], r["buffer_units"]) for r in grid) < 10
+    plain = [r for r in grid if not (r["momentum"] or r["weight_decay"] or r["maximize"])]
+    assert plain[0]["param_units"] == 0  # p - lr * g rounds the same way compiled or not
+    assert all(r["buffer_units"] == 0 for r in grid if r["momentum"] == 0)  # no buffer to move
 
 
 def test_bench_parses_sphinx_gallery_output():
