@@ -12,7 +12,6 @@ from helpers import ROOT
 
 import bench  # noqa: E402
 import sgdlab.fused
-import timing
 
 RECORD = ROOT / "bench" / "results" / "latest.json"
 
@@ -160,12 +159,11 @@ def test_the_plot_draws_the_limit_and_every_implementation(tmp_path):
 
 def test_a_configuration_times_the_reference_and_every_step(monkeypatch):
     # no compiled step here: it is compiled and compared in test_fused.py
-    monkeypatch.setattr(timing, "step_implementations", functools.partial(timing.step_implementations, fused=False))
+    monkeypatch.setattr(bench, "step_implementations", functools.partial(bench.step_implementations, fused=False))
     row = bench.bench_configuration(torch.device("cpu"), 1000, momentum=True, repeats=2)
     assert (row["total"], row["bytes"], row["reference_bytes"]) == (1000, 20_000, 12_000)
     assert list(row["seconds"]) == ["torch for-loop", "torch foreach", "torch fused", "sgdlab for-loop", "sgdlab foreach"]
-    assert all(row["seconds"][name] <= row["median_seconds"][name] for name in row["seconds"])  # best round
-    assert row["reference_seconds"] > 0
+    assert row["reference_seconds"] > 0 and all(seconds > 0 for seconds in row["seconds"].values())
     assert bench.bench_configuration(torch.device("cpu"), 1000, momentum=False, repeats=1)["bytes"] == 12_000
 
 

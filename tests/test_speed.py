@@ -1,13 +1,11 @@
-"""tools/timing.py: the parts the step benchmark is built from, on torch.utils.benchmark."""
+"""tools/bench.py, the step: the implementations it compares and its timing in turns, on torch.utils.benchmark."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from helpers import ROOT  # noqa: F401  (puts tools/ on the path, through conftest)
-
-from timing import add_timer, interleaved_samples, make_parameters, step_implementations, timer  # noqa: E402
+from bench import interleaved_samples, make_parameters, step_implementations, timer  # noqa: E402
 
 NO_CUDA = "CUDA is not available on this machine"
 
@@ -28,12 +26,13 @@ def test_every_implementation_takes_the_same_step(device):
         torch.testing.assert_close(values, reference, msg=name)
 
 
-def test_the_docstring_examples_of_the_timing_tools_pass():
+def test_the_docstring_examples_of_the_benchmark_pass():
     import doctest
 
-    import timing
+    import bench
 
-    assert doctest.testmod(timing, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
+    results = doctest.testmod(bench, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert results.attempted > 0 and results.failed == 0
 
 
 def test_make_parameters_is_seeded():
@@ -45,8 +44,9 @@ def test_make_parameters_is_seeded():
 def test_the_timers_take_turns_every_round_and_the_steps_move():
     params = make_parameters(1000)
     before = params[0].detach().clone()
-    timers = {"add_": add_timer(1000), "step": timer("o.step()", o=torch.optim.SGD(params, lr=0.1))}
-    samples = interleaved_samples(timers, repeats=3, min_batch_seconds=1e-4)
+    timers = {"add_": timer("a.add_(b)", a=torch.ones(1000), b=torch.ones(1000)),
+              "step": timer("o.step()", o=torch.optim.SGD(params, lr=0.1))}
+    samples = interleaved_samples(timers, repeats=3, min_run_seconds=1e-4)
     assert list(samples) == ["add_", "step"]
     assert all(len(times) == 3 and min(times) > 0 for times in samples.values())
     assert not torch.equal(before, params[0].detach())
@@ -60,7 +60,8 @@ def test_bad_settings_are_refused_by_name_before_anything_is_built():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason=NO_CUDA)
 def test_cuda_timing_uses_the_gpu():
     optimizer = torch.optim.SGD(make_parameters(1000, device="cuda"), lr=0.1)
-    timers = {"add_": add_timer(1 << 20, "cuda"), "step": timer("o.step()", o=optimizer)}
-    samples = interleaved_samples(timers, repeats=2, min_batch_seconds=1e-4)
+    a = torch.ones(1 << 20, device="cuda")
+    timers = {"add_": timer("a.add_(a)", a=a), "step": timer("o.step()", o=optimizer)}
+    samples = interleaved_samples(timers, repeats=2, min_run_seconds=1e-4)
     assert min(samples["add_"]) > 0 and min(samples["step"]) > 0
     assert "torch fused" in step_implementations("cuda", fused=False)

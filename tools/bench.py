@@ -6,9 +6,10 @@ Usage (from the repository root; ``make bench`` does this)::
     python tools/bench.py --render    # rewrite latest.md from latest.json, measuring nothing
 
 The site part times ``make html`` in a temporary copy of the repository: cold, with nothing
-changed, and after changing one example. The step part is a roofline (``tools/timing.py``),
-then sgdlab's fused compilation time and its distance to the for-loop over the settings grid.
-The record, ``bench/results/latest.json``, and its Markdown rendering, ``latest.md``, which
+changed, and after changing one example. The step part is a roofline, timed with
+``torch.utils.benchmark.Timer`` (which synchronizes CUDA around what it times), then sgdlab's
+fused compilation time and its distance to the for-loop over the settings grid. The record,
+``bench/results/latest.json``, and its Markdown rendering, ``latest.md``, which
 ``docs/performance.md`` includes, are described there.
 """
 
@@ -23,21 +24,22 @@ import os
 import platform
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from statistics import geometric_mean
 
 from repo_git import git
 
 import torch
+from torch.utils.benchmark import Timer
 
 import sgdlab
 import sgdlab.fused
-import timing
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "bench" / "results" / "latest.json"
@@ -45,11 +47,9 @@ SIZES = (10**3, 10**4, 10**5, 10**6, 10**7)
 SETTINGS = {"lr": 1e-3, "weight_decay": 1e-4}
 MOMENTUM = 0.9
 REPEATS = 15
-MIN_BATCH_SECONDS = 1e-3
+MIN_RUN_SECONDS = 1e-3  # per timer and round
 SCHEMA = 2
-
-EXECUTED = re.compile(r"successfully executed (?P<ran>\d+) out of \d+ file")
-EXCLUDED = re.compile(r"after excluding (?P<kept>\d+) files? that had previously been run")
+BYTES_PER_ADD = 12  # the reference reads a and b and writes a: three float32 values
 
 say = functools.partial(print, flush=True)  # progress, shown at once
 
@@ -62,7 +62,7 @@ def provenance() -> dict:
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "python": platform.python_version(),
-        "devices": [str(device) for device in timing.devices()],
+        "devices": [str(device) for device in devices()],
         "cuda_device": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "commit": git("rev-parse", "HEAD") or "unknown",
         "dirty": bool(git("status", "--porcelain", "--", "src", "examples", "tools")),
@@ -76,8 +76,9 @@ def provenance() -> dict:
 
 def executed_counts(build_output: str) -> dict:
     """How many examples sphinx-gallery ran, and how many it kept from before."""
-    ran, kept = EXECUTED.search(build_output), EXCLUDED.search(build_output)
-    return {"ran": int(ran["ran"]) if ran else None, "kept": int(kept["kept"]) if kept else None}
+    ran = re.search(r"successfully executed (\d+) out of \d+ file", build_output)
+    kept = re.search(r"after excluding (\d+) files? that had previously been run", build_output)
+    return {"ran": int(ran[1]) if ran else None, "kept": int(kept[1]) if kept else None}
 
 
 def example_times(gallery_dir: Path) -> dict[str, float]:
@@ -143,28 +144,87 @@ def bench_site(with_tests: bool) -> dict:
 # -- the step -----------------------------------------------------------------------------
 
 
+def devices() -> list[torch.device]:
+    """The devices to measure on: the CPU, and CUDA when this machine has it."""
+    return [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+
+
+def step_implementations(device: torch.device | str, fused: bool = True, **settings) -> dict[str, Callable]:
+    """Name each SGD implementation to compare, with a function that builds it over parameters.
+
+    ``torch.optim.SGD`` for-loop, foreach and fused (torch 2.13 has it on the CPU and CUDA), and
+    ``sgdlab.SGD`` for-loop, foreach and, with ``fused=True`` and a working compiler, its compiled step.
+
+    >>> list(step_implementations("cpu", fused=False, lr=0.01, momentum=0.9))
+    ['torch for-loop', 'torch foreach', 'torch fused', 'sgdlab for-loop', 'sgdlab foreach']
+    """
+    sgdlab.SGD([torch.zeros(1, requires_grad=True)], **settings)  # bad settings fail here, by name
+    built = {
+        "torch for-loop": lambda params: torch.optim.SGD(params, foreach=False, **settings),
+        "torch foreach": lambda params: torch.optim.SGD(params, foreach=True, **settings),
+        "torch fused": lambda params: torch.optim.SGD(params, fused=True, **settings),
+        "sgdlab for-loop": lambda params: sgdlab.SGD(params, foreach=False, **settings),
+        "sgdlab foreach": lambda params: sgdlab.SGD(params, foreach=True, **settings),
+    }
+    if fused and sgdlab.fused.compiler_problem(device) is None:
+        built["sgdlab fused"] = lambda params: sgdlab.SGD(params, fused=True, **settings)
+    return built
+
+
+def make_parameters(total: int, device: torch.device | str = "cpu", seed: int = 0) -> list[torch.Tensor]:
+    """Make ``total`` random float32 parameters in one leaf tensor, with a random gradient."""
+    generator = torch.Generator(device=device).manual_seed(seed)
+    param = torch.randn(total, generator=generator, device=device).requires_grad_()
+    param.grad = torch.randn(total, generator=generator, device=device)
+    return [param]
+
+
+def timer(stmt: str, **names) -> Timer:
+    """A ``torch.utils.benchmark.Timer`` running ``stmt`` over the globals ``names``, with all of torch's threads."""
+    return Timer(stmt, globals=names, num_threads=torch.get_num_threads())
+
+
+def interleaved_samples(timers: dict[str, Timer], repeats: int, min_run_seconds: float) -> dict[str, list[float]]:
+    """Seconds per run of each timer in each of ``repeats`` rounds, the timers taking turns.
+
+    In each round each timer runs for about ``min_run_seconds`` (``blocked_autorange``, whose
+    median block is kept), so a slow-down of the machine hits all of them alike.
+
+    >>> samples = interleaved_samples({"pass": timer("pass")}, repeats=3, min_run_seconds=1e-4)
+    >>> list(samples), len(samples["pass"])
+    (['pass'], 3)
+    """
+    names = list(timers)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for round_index in range(repeats):
+        shift = round_index % len(names)  # rotate who goes first: no one always runs cold
+        for name in names[shift:] + names[:shift]:
+            samples[name].append(timers[name].blocked_autorange(min_run_time=min_run_seconds).median)
+    return samples
+
+
 def bench_configuration(device: torch.device, total: int, momentum: bool, repeats: int) -> dict:
-    """Seconds of the add_ reference and of every step implementation, for one size, taking turns."""
+    """Seconds of the add_ reference and of every step implementation, for one size, taking turns.
+
+    The reference, ``a.add_(b, alpha=...)``, like a step reads and writes each value it updates,
+    with no extra read of the destination. Each keeps its best round, the closest to the
+    machine's own speed: other work on a shared machine can only slow a round down.
+    """
     settings = {**SETTINGS, "momentum": MOMENTUM if momentum else 0.0}
-    timers = {"add_ reference": timing.add_timer(total, device)}
+    a, b = torch.randn(total, device=device), torch.randn(total, device=device)
+    timers = {"add_ reference": timer("a.add_(b, alpha=-1e-3)", a=a, b=b)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sgdlab.fused.FusedCompileWarning)
-        for name, build in timing.step_implementations(device, **settings).items():
-            optimizer = build(timing.make_parameters(total, device=device))
+        for name, build in step_implementations(device, **settings).items():
+            optimizer = build(make_parameters(total, device))
             optimizer.step()  # creates the momentum buffers
             optimizer.step()  # compiles sgdlab's fused step
-            timers[name] = timing.timer("optimizer.step()", optimizer=optimizer)
-    samples = timing.interleaved_samples(timers, repeats, MIN_BATCH_SECONDS)
-    # The best round is the closest to the machine's own speed: other work on a shared
-    # machine can only slow a round down. The median is kept too.
-    best = {name: min(values) for name, values in samples.items()}
-    median = {name: statistics.median(values) for name, values in samples.items()}
+            timers[name] = timer("optimizer.step()", optimizer=optimizer)
+    best = {name: min(values) for name, values in interleaved_samples(timers, repeats, MIN_RUN_SECONDS).items()}
     return {
         "device": str(device), "total": total, "momentum": momentum,
         "bytes": (20 if momentum else 12) * total,  # fewest: read param, grad (and buffer), write param (and buffer)
-        "reference_bytes": timing.BYTES_PER_ADD * total,
-        "reference_seconds": best.pop("add_ reference"), "seconds": best,
-        "reference_median_seconds": median.pop("add_ reference"), "median_seconds": median,
+        "reference_bytes": BYTES_PER_ADD * total, "reference_seconds": best.pop("add_ reference"), "seconds": best,
     }
 
 
@@ -238,7 +298,7 @@ def bench_compile() -> dict:
 def bench_step(sizes, repeats: int) -> dict:
     """The roofline on every device, the fused step's compilation and its distance to the for-loop."""
     results, fused = [], {}
-    for device in timing.devices():
+    for device in devices():
         for momentum, total in itertools.product((True, False), sizes):
             results.append(row := bench_configuration(device, total, momentum, repeats))
             say(f"    {device} {size_name(total)}, momentum {momentum}: share of add_ bandwidth "
@@ -248,8 +308,8 @@ def bench_step(sizes, repeats: int) -> dict:
             say(f"==> sgdlab fused on {device}: {found['identical']} of {len(found['grid'])} settings as the "
                 f"for-loop bit for bit; at most {found['max_units']:.2f} float32 units apart")
     return {
-        "settings": {**SETTINGS, "momentum": MOMENTUM, "repeats": repeats, "min_batch_seconds": MIN_BATCH_SECONDS,
-                     "layout": "one float32 tensor", "statistic": "best of the rounds (median_seconds: the median)"},
+        "settings": {**SETTINGS, "momentum": MOMENTUM, "repeats": repeats, "min_run_seconds": MIN_RUN_SECONDS,
+                     "layout": "one float32 tensor", "statistic": "best of the rounds"},
         "results": results, "fused_difference": fused,
         "compilation": bench_compile() if sgdlab.fused.compiler_problem("cpu") is None else None,
     }
@@ -278,7 +338,7 @@ def largest_cpu_row(step: dict) -> dict:
 def time_ratio(rows: list[dict], ours: str, theirs: str) -> float | None:
     """``ours`` time over ``theirs``, geometric mean over the rows that have both; None if none has."""
     ratios = [r["seconds"][ours] / r["seconds"][theirs] for r in rows if ours in r["seconds"] and theirs in r["seconds"]]
-    return statistics.geometric_mean(ratios) if ratios else None
+    return geometric_mean(ratios) if ratios else None
 
 
 #: The goals of issues 8 and 16: what is measured, in which part of the record, by what
