@@ -5,12 +5,9 @@ Usage (from the repository root; ``make bench`` does this)::
     python tools/bench.py [--site-test] [--skip-site] [--skip-step] [--output FILE]
     python tools/bench.py --render    # rewrite latest.md from latest.json, measuring nothing
 
-The site part times ``make html`` in a temporary copy of the repository: cold, with nothing
-changed, and after changing one example. The step part is a roofline, timed with
-``torch.utils.benchmark.Timer`` (which synchronizes CUDA around what it times), then sgdlab's
-fused compilation time and its distance to the for-loop over the settings grid. The record,
-``bench/results/latest.json``, and its Markdown rendering, ``latest.md``, which
-``docs/performance.md`` includes, are described there.
+The site part times ``make html`` in a copy of the repository; the step part is a roofline
+timed with ``torch.utils.benchmark``, then sgdlab's fused compilation and its distance to
+the for-loop. ``docs/performance.md`` describes both and includes the rendered record.
 """
 
 from __future__ import annotations
@@ -51,6 +48,8 @@ MIN_RUN_SECONDS = 1e-3  # per timer and round
 SCHEMA = 2
 BYTES_PER_ADD = 12  # the reference reads a and b and writes a: three float32 values
 
+MAKE_ENV = dict(os.environ, VENV=sys.prefix)  # this venv, exported so nested makes (tests) use it too
+
 say = functools.partial(print, flush=True)  # progress, shown at once
 
 
@@ -62,7 +61,7 @@ def provenance() -> dict:
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "python": platform.python_version(),
-        "devices": [str(device) for device in devices()],
+        "devices": [str(device) for device in sgdlab.devices()],
         "cuda_device": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "commit": git("rev-parse", "HEAD") or "unknown",
         "dirty": bool(git("status", "--porcelain", "--", "src", "examples", "tools")),
@@ -106,11 +105,8 @@ def copy_repository(target: Path) -> None:
 def timed_make(target: str, copy: Path, what: str) -> tuple[float, dict]:
     """Run ``make <target>`` in the copy with this venv; its seconds and sphinx-gallery's counts."""
     say(f"==> site: {what}")
-    env = dict(os.environ, VENV=sys.prefix)  # exported, so nested makes (tests) use it too
-    # -o: never reinstall this venv from the copy (`make bench` has brought it up to date).
-    command = ["make", "--no-print-directory", "-o", f"{sys.prefix}/.installed", target]
     started = time.perf_counter()
-    result = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True)
+    result = subprocess.run(["make", "--no-print-directory", target], cwd=copy, env=MAKE_ENV, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if result.returncode != 0:
         raise RuntimeError(f"make {target} failed in the benchmark copy:\n{(result.stdout + result.stderr)[-3000:]}")
@@ -121,44 +117,37 @@ def timed_make(target: str, copy: Path, what: str) -> tuple[float, dict]:
 
 def bench_site(with_tests: bool) -> dict:
     """Cold, no-op and one-example-changed builds of a copy of the site; optionally make test."""
+    site = {}
     with tempfile.TemporaryDirectory(prefix="sgdlab-bench-") as scratch:
         copy = Path(scratch)
         copy_repository(copy)
-        cold_seconds, cold = timed_make("html", copy, "cold `make html` in a temporary copy")
-        times = example_times(copy / "docs" / "auto_examples")
-        noop_seconds, noop = timed_make("html", copy, "no-op `make html`")
+        # make would reinstall a stale venv from the copy: refuse (`make bench` brings it up to date first)
+        if subprocess.run(["make", "-q", f"{sys.prefix}/.installed"], cwd=copy, env=MAKE_ENV).returncode:
+            raise RuntimeError(f"{sys.prefix} is older than pyproject.toml or constraints.txt: run `make setup`")
+        site["cold_build_seconds"], site["cold_executed"] = timed_make("html", copy, "cold `make html` in a copy")
+        site["examples"] = example_times(copy / "docs" / "auto_examples")
+        site["noop_build_seconds"], site["noop_executed"] = timed_make("html", copy, "no-op `make html`")
         touched = min((copy / "examples").rglob("plot_*.py"))
-        touched_name = touched.relative_to(copy / "examples").as_posix()
+        site["touched_example"] = touched.relative_to(copy / "examples").as_posix()
         # sphinx-gallery compares checksums, not times: change the content
         touched.write_text(touched.read_text() + "\n# changed by the benchmark\n")
-        touched_seconds, after_touch = timed_make("html", copy, f"`make html` after changing {touched_name}")
-        test_seconds = timed_make("test", copy, "`make test` (long)")[0] if with_tests else None
-    return {
-        "cold_build_seconds": cold_seconds, "cold_executed": cold,
-        "noop_build_seconds": noop_seconds, "noop_executed": noop,
-        "touched_example": touched_name, "touched_build_seconds": touched_seconds, "touched_executed": after_touch,
-        "examples": times, "gallery_seconds": sum(times.values()), "test_seconds": test_seconds,
-    }
+        site["touched_build_seconds"], site["touched_executed"] = timed_make(
+            "html", copy, f"`make html` after changing {site['touched_example']}")
+        site["test_seconds"] = timed_make("test", copy, "`make test` (long)")[0] if with_tests else None
+    return site | {"gallery_seconds": sum(site["examples"].values())}
 
 
 # -- the step -----------------------------------------------------------------------------
 
 
-def devices() -> list[torch.device]:
-    """The devices to measure on: the CPU, and CUDA when this machine has it."""
-    return [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
-
-
 def step_implementations(device: torch.device | str, fused: bool = True, **settings) -> dict[str, Callable]:
     """Name each SGD implementation to compare, with a function that builds it over parameters.
 
-    ``torch.optim.SGD`` for-loop, foreach and fused (torch 2.13 has it on the CPU and CUDA), and
-    ``sgdlab.SGD`` for-loop, foreach and, with ``fused=True`` and a working compiler, its compiled step.
+    Both SGDs' for-loop, foreach and fused steps; sgdlab's fused one with ``fused=True`` and a compiler.
 
     >>> list(step_implementations("cpu", fused=False, lr=0.01, momentum=0.9))
     ['torch for-loop', 'torch foreach', 'torch fused', 'sgdlab for-loop', 'sgdlab foreach']
     """
-    sgdlab.SGD([torch.zeros(1, requires_grad=True)], **settings)  # bad settings fail here, by name
     built = {
         "torch for-loop": lambda params: torch.optim.SGD(params, foreach=False, **settings),
         "torch foreach": lambda params: torch.optim.SGD(params, foreach=True, **settings),
@@ -169,14 +158,6 @@ def step_implementations(device: torch.device | str, fused: bool = True, **setti
     if fused and sgdlab.fused.compiler_problem(device) is None:
         built["sgdlab fused"] = lambda params: sgdlab.SGD(params, fused=True, **settings)
     return built
-
-
-def make_parameters(total: int, device: torch.device | str = "cpu", seed: int = 0) -> list[torch.Tensor]:
-    """Make ``total`` random float32 parameters in one leaf tensor, with a random gradient."""
-    generator = torch.Generator(device=device).manual_seed(seed)
-    param = torch.randn(total, generator=generator, device=device).requires_grad_()
-    param.grad = torch.randn(total, generator=generator, device=device)
-    return [param]
 
 
 def timer(stmt: str, **names) -> Timer:
@@ -216,7 +197,9 @@ def bench_configuration(device: torch.device, total: int, momentum: bool, repeat
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sgdlab.fused.FusedCompileWarning)
         for name, build in step_implementations(device, **settings).items():
-            optimizer = build(make_parameters(total, device))
+            param = torch.randn(total, device=device).requires_grad_()
+            param.grad = torch.randn(total, device=device)
+            optimizer = build([param])
             optimizer.step()  # creates the momentum buffers
             optimizer.step()  # compiles sgdlab's fused step
             timers[name] = timer("optimizer.step()", optimizer=optimizer)
@@ -230,8 +213,7 @@ def bench_configuration(device: torch.device, total: int, momentum: bool, repeat
 
 def float32_units(result: torch.Tensor, reference: torch.Tensor, before: torch.Tensor) -> float:
     """The largest difference, in float32 units (spacing) of the larger of the value before and after."""
-    # The larger value keeps a near-cancellation (a result close to zero) from looking like a
-    # large error when both results round the same inputs.
+    # so that a near-cancellation (a result close to zero) does not look like a large error
     scale = torch.maximum(reference.abs(), before.abs())
     spacing = torch.nextafter(scale, torch.full_like(scale, float("inf"))) - scale
     return ((result - reference).abs() / spacing).max().item()
@@ -285,12 +267,9 @@ print(time.perf_counter() - started)
 def bench_compile() -> dict:
     """The first fused step's time in a new process: cold, then with inductor's cache warm."""
     with tempfile.TemporaryDirectory(prefix="sgdlab-inductor-") as cache:
-        env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=cache)
-        cold, cached = [
-            float(subprocess.run([sys.executable, "-c", COMPILE_SNIPPET], env=env,
-                                 capture_output=True, text=True, check=True).stdout.split()[-1])
-            for _ in range(2)
-        ]
+        run = functools.partial(subprocess.run, [sys.executable, "-c", COMPILE_SNIPPET], capture_output=True,
+                                text=True, check=True, env=dict(os.environ, TORCHINDUCTOR_CACHE_DIR=cache))
+        cold, cached = (float(run().stdout.split()[-1]) for _ in range(2))  # the second finds the first's cache
     say(f"==> sgdlab fused: first step in a new process {cold:.1f} s cold, {cached:.1f} s from inductor's cache")
     return {"cold_seconds": cold, "cached_seconds": cached}
 
@@ -298,7 +277,7 @@ def bench_compile() -> dict:
 def bench_step(sizes, repeats: int) -> dict:
     """The roofline on every device, the fused step's compilation and its distance to the for-loop."""
     results, fused = [], {}
-    for device in devices():
+    for device in sgdlab.devices():  # CPU, and CUDA where present (SGDLAB_DEVICES may choose)
         for momentum, total in itertools.product((True, False), sizes):
             results.append(row := bench_configuration(device, total, momentum, repeats))
             say(f"    {device} {size_name(total)}, momentum {momentum}: share of add_ bandwidth "
@@ -331,8 +310,9 @@ def size_name(total: int) -> str:
 
 
 def largest_cpu_row(step: dict) -> dict:
-    """The CPU row at the largest size, with momentum."""
-    return max((r for r in step["results"] if r["device"] == "cpu" and r["momentum"]), key=lambda r: r["total"])
+    """The CPU row at the largest size, with momentum; one with no times when the CPU was not measured."""
+    rows = (r for r in step["results"] if r["device"] == "cpu" and r["momentum"])
+    return max(rows, key=lambda r: r["total"], default={"seconds": {}})
 
 
 def time_ratio(rows: list[dict], ours: str, theirs: str) -> float | None:
@@ -360,6 +340,7 @@ TARGETS = (
      lambda step: sum(r["device"].startswith("cuda") for r in step["results"]) or None, ">=", 1, "{}"),
 )
 COMPARISONS = {"<": operator.lt, "<=": operator.le, "==": operator.eq, ">=": operator.ge}
+VERDICTS = {True: "met", False: "**missed**", None: "not measured"}
 
 
 def evaluate_targets(site: dict | None, step: dict | None) -> list[dict]:
@@ -376,6 +357,7 @@ def evaluate_targets(site: dict | None, step: dict | None) -> list[dict]:
 
 
 # -- the Markdown fragment --------------------------------------------------------------------
+
 
 def md_table(header: list, rows: list[list]) -> list[str]:
     """A Markdown pipe table."""
@@ -395,14 +377,7 @@ def md_seconds(value: float | None) -> str:
     return "not measured" if value is None else f"{value:.2f} s"
 
 
-def md_targets(targets: list[dict]) -> list[str]:
-    """The targets, what was measured, and the verdict."""
-    verdict = {True: "met", False: "**missed**", None: "not measured"}
-    return md_table(["Target", "Goal", "Measured", "Verdict"],
-                    [[t["name"], t["target"], t["measured"] or "not measured", verdict[t["met"]]] for t in targets])
-
-
-def md_site(site: dict | None) -> list[str]:
+def md_site(site: dict) -> list[str]:
     """The site's build times and each example's run time."""
     builds = [("cold `make html`", "cold"), ("no-op `make html`", "noop"),
               (f"after changing {site['touched_example']}", "touched")]
@@ -412,7 +387,7 @@ def md_site(site: dict | None) -> list[str]:
                        [[name, md_seconds(value)] for name, value in sorted(site["examples"].items())]))
 
 
-def md_step(step: dict | None) -> list[str]:
+def md_step(step: dict) -> list[str]:
     """Per device and momentum: the reference's bandwidth, the limit, and each step's time and share."""
     lines = []
     ordered = sorted(step["results"], key=lambda r: (r["device"], not r["momentum"], r["total"]))
@@ -429,7 +404,7 @@ def md_step(step: dict | None) -> list[str]:
     return lines
 
 
-def md_fused(step: dict | None) -> list[str]:
+def md_fused(step: dict) -> list[str]:
     """The fused step's compilation times and its distance to the for-loop over the settings grid."""
     lines = []
     if step["compilation"]:
@@ -452,7 +427,8 @@ def md_fused(step: dict | None) -> list[str]:
 PARTS = {
     "provenance": lambda record: md_table(["What", "Value"], [[key.replace("_", " "), md_value(value)]
                                                               for key, value in record["provenance"].items()]),
-    "targets": lambda record: md_targets(record["targets"]),
+    "targets": lambda record: md_table(["Target", "Goal", "Measured", "Verdict"], [
+        [t["name"], t["target"], t["measured"] or "not measured", VERDICTS[t["met"]]] for t in record["targets"]]),
     "site": lambda record: record["site"] and md_site(record["site"]),
     "step": lambda record: record["step"] and md_step(record["step"]),
     "fused": lambda record: record["step"] and md_fused(record["step"]),
@@ -468,7 +444,7 @@ def render_markdown(record: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark and write its record; the exit status."""
+    """Run the benchmark, write its record and render it; the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", type=Path, default=OUTPUT)
     parser.add_argument("--render", action="store_true", help="only rewrite the Markdown from the record")
@@ -477,29 +453,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-step", action="store_true")
     parser.add_argument("--sizes", type=lambda s: [int(float(v)) for v in s.split(",")], default=SIZES)
     parser.add_argument("--repeats", type=int, default=REPEATS)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch's CPU threads for the step (default: torch's own choice); "
-                             "1 on a busy shared machine, where a second thread waits to be scheduled")
+    parser.add_argument("--threads", type=int, help="torch's CPU threads for the step (default: torch's choice); "
+                        "1 on a busy shared machine, where a second thread waits to be scheduled")
     options = parser.parse_args(argv)
-    if options.render:
-        options.output.with_suffix(".md").write_text(render_markdown(json.loads(options.output.read_text())))
-        return 0
-    if options.threads:
-        torch.set_num_threads(options.threads)
-    started = time.perf_counter()
-    made = provenance()
-    say(f"bench: {made['cores']} cores, torch {made['torch']} ({made['torch_threads']} threads), "
-        f"devices {', '.join(made['devices'])}, load average {made['load_average_at_start']}")
-    site = None if options.skip_site else bench_site(options.site_test)
-    step = None if options.skip_step else bench_step(options.sizes, options.repeats)
-    made["load_average_at_end"] = list(os.getloadavg())
-    made["bench_seconds"] = time.perf_counter() - started
-    record = {"schema": SCHEMA, "provenance": made, "site": site, "step": step,
-              "targets": evaluate_targets(site, step)}
-    options.output.parent.mkdir(parents=True, exist_ok=True)
-    options.output.write_text(json.dumps(record, indent=2) + "\n")
-    options.output.with_suffix(".md").write_text(render_markdown(record))
-    say("\n".join(md_targets(record["targets"])) + f"written to {options.output} (and .md) in {made['bench_seconds']:.0f} s")
+    if not options.render:
+        if options.threads:
+            torch.set_num_threads(options.threads)
+        started, made = time.perf_counter(), provenance()
+        say(f"bench: {made['cores']} cores, torch {made['torch']} ({made['torch_threads']} threads), "
+            f"devices {made['devices']}, load average {made['load_average_at_start']}")
+        site = None if options.skip_site else bench_site(options.site_test)
+        step = None if options.skip_step else bench_step(options.sizes, options.repeats)
+        made |= {"load_average_at_end": list(os.getloadavg()), "bench_seconds": time.perf_counter() - started}
+        record = {"schema": SCHEMA, "provenance": made, "site": site, "step": step,
+                  "targets": evaluate_targets(site, step)}
+        options.output.parent.mkdir(parents=True, exist_ok=True)
+        options.output.write_text(json.dumps(record, indent=2) + "\n")
+        say("\n".join(PARTS["targets"](record)))
+    options.output.with_suffix(".md").write_text(render_markdown(json.loads(options.output.read_text())))
+    say(f"==> {options.output.with_suffix('.md')} written from {options.output}")
     return 0
 
 
