@@ -54,7 +54,7 @@ def test_committed_inventory_matches_the_script(stem):
 
 def test_a_listed_method_the_class_lacks_is_left_out():
     """Members are listed only where the installed class has them, so no link leads nowhere."""
-    listed = make_inventories.entries({"members": {"torch.nn.Module": "parameters no_such_method"}})
+    listed = make_inventories.entries({"members": [{"classes": "torch.nn.Module", "methods": "parameters no_such_method"}]})
     names = {name for name, _, _ in listed}
     assert "torch.nn.Module.parameters" in names and "torch.nn.Module.no_such_method" not in names
 

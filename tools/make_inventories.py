@@ -8,15 +8,12 @@ per object the site may name, with the address of its entry in that project's do
 
 from __future__ import annotations
 
-import argparse
 import importlib.metadata
 import pkgutil
 import tomllib
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-
-import torch
 
 NAMES = Path(__file__).resolve().parent.parent / "docs" / "_inventories" / "names.toml"
 
@@ -26,24 +23,14 @@ def load_projects(path: Path = NAMES) -> dict[str, dict]:
     return tomllib.loads(path.read_text())
 
 
-def exported_classes() -> dict[str, list[str]]:
-    """Every optimizer and learning-rate scheduler the installed torch exports (each has its own page)."""
-    optim = torch.optim
-    optimizers = [name for name in optim.__all__ if name != "Optimizer"
-                  and isinstance(getattr(optim, name), type) and issubclass(getattr(optim, name), optim.Optimizer)]
-    return {"optimizers": [f"torch.optim.{name}" for name in optimizers],
-            "schedulers": [f"torch.optim.lr_scheduler.{name}" for name in optim.lr_scheduler.__all__]}
-
-
-def class_members(members: dict[str, str]) -> Iterator[tuple[str, str, str]]:
-    """Each class ``members`` names, and those of its listed methods the installed class has."""
-    exported = exported_classes()
-    for key, methods in members.items():
-        for owner in exported.get(key, [key]):
+def class_members(groups: list[dict]) -> Iterator[tuple[str, str, str]]:
+    """Each class of each group, and those of the group's methods the installed class has."""
+    for group in groups:
+        for owner in group["classes"].split():
             yield owner, "py:class", f"generated/{owner}.html#{owner}"
             cls = pkgutil.resolve_name(owner)
             yield from ((f"{owner}.{method}", "py:method", f"generated/{owner}.html#{owner}.{method}")
-                        for method in methods.split() if hasattr(cls, method))
+                        for method in group["methods"].split() if hasattr(cls, method))
 
 
 def canonical_aliases(entries: Iterable[tuple[str, str, str]]) -> Iterator[tuple[str, str, str]]:
@@ -65,7 +52,7 @@ def entries(project: dict) -> set[tuple[str, str, str]]:
     found = {(name, role, uri.format(name=name))
              for uri, roles in project.get("pages", {}).items()
              for role, names in roles.items() for name in names.split()}
-    found.update(class_members(project.get("members", {})))
+    found.update(class_members(project.get("members", [])))
     if project.get("canonical_aliases"):
         found.update(canonical_aliases(list(found)))
     return found
@@ -74,25 +61,14 @@ def entries(project: dict) -> set[tuple[str, str, str]]:
 def inventory_bytes(stem: str, project: dict) -> bytes:
     """An ``objects.inv`` (Sphinx inventory version 2): a text header, then zlib-packed lines."""
     version = project.get("version") or ".".join(importlib.metadata.version(stem).split(".")[:2])
-    header = (
-        "# Sphinx inventory version 2\n"
-        f"# Project: {project['project']}\n"
-        f"# Version: {version}\n"
-        "# The remainder of this file is compressed using zlib.\n"
-    ).encode()
+    header = (f"# Sphinx inventory version 2\n# Project: {project['project']}\n# Version: {version}\n"
+              "# The remainder of this file is compressed using zlib.\n").encode()
     # name domain:role priority uri display-name; "-" means "the name itself".
     lines = "".join(f"{name} {role} 1 {uri} -\n" for name, role, uri in sorted(entries(project)))
     return header + zlib.compress(lines.encode(), 9)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path, help="where to write the .inv files")
-    folder = parser.parse_args(argv).folder
-    for stem, project in load_projects().items():
-        (folder / f"{stem}.inv").write_bytes(inventory_bytes(stem, project))
-        print(f"wrote {folder / stem}.inv")
-
-
 if __name__ == "__main__":
-    main()
+    for stem, project in load_projects().items():
+        (NAMES.parent / f"{stem}.inv").write_bytes(inventory_bytes(stem, project))
+        print(f"wrote {NAMES.parent / stem}.inv")
