@@ -65,7 +65,7 @@ screenshots: $(STAMP) ## Save full-page screenshots at 1280 px (home, article, g
 	@echo "==> look at $(BUILDDIR)/screenshots/*.png"
 
 inventories: $(STAMP) ## Rewrite docs/_inventories, the offline intersphinx inventories (PyTorch, Python, ...)
-	$(PY) tools/make_inventories.py docs/_inventories
+	$(PY) tools/make_inventories.py
 
 livehtml: $(STAMP) ## Rebuild the site on every change and serve it on http://127.0.0.1:8000
 	$(PY) -m sphinx_autobuild -c $(CONFDIR) $(DOCSDIR) $(BUILDDIR)/html \
@@ -81,7 +81,7 @@ snapshots: $(STAMP) ## Re-record what each gallery script prints (review the dif
 # The project's .venv is used when there is one, else $(PYTHON).
 GPU_PYTHON = $(if $(wildcard $(PY)),$(PY),$(PYTHON))
 gpu-check: ## Run the tests and every gallery script with CUDA hidden and with CUDA, compare the outputs
-	PYTHONPATH=src$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PYTHON) tools/gpu_check.py
+	PYTHONPATH=$(CURDIR)/src$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PYTHON) tools/gpu_check.py
 
 bench: $(STAMP) ## Time the site's builds and the SGD step's roofline into bench/results/ (BENCH_SITE_TEST=1 adds make test; BENCH_ARGS=--threads=1 on a busy machine)
 	$(PY) tools/bench.py $(if $(filter 1,$(BENCH_SITE_TEST)),--site-test) $(BENCH_ARGS)

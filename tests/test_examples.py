@@ -20,21 +20,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import torch
 from helpers import ROOT, offline_env
-from cpu_variants import kernel_sets, variants
+from cpu_variants import variants
 from output_compare import differences
-from run_examples import run_in_one_process
+from run_examples import example_id, gallery_scripts, run_in_one_process
 
-EXAMPLES = sorted((ROOT / "examples").rglob("plot_*.py"))
+EXAMPLES = gallery_scripts()
 SNAPSHOTS = ROOT / "tests" / "snapshots"
 UPDATE = os.environ.get("SGDLAB_UPDATE_SNAPSHOTS") == "1"
 #: The variant the snapshots are recorded under: every CPU has it.
 CANONICAL = "default-1thread"
 VARIANTS = {CANONICAL: variants()[CANONICAL]} if UPDATE else variants()
-
-
-def example_id(script: Path) -> str:
-    return script.relative_to(ROOT / "examples").as_posix()
 
 
 def snapshot_path(script: Path) -> Path:
@@ -43,8 +40,7 @@ def snapshot_path(script: Path) -> Path:
 
 def run_all(scripts: list[Path], env: dict[str, str], python: str) -> dict[str, dict]:
     """Run ``scripts`` in one process with ``env``, offline; what each printed, by example id."""
-    printed = run_in_one_process(python, scripts, offline_env(**env), timeout=1800)
-    return {example_id(Path(name)): value for name, value in printed.items()}
+    return run_in_one_process(python, scripts, offline_env(**env), timeout=1800)
 
 
 @pytest.fixture(scope="session")
@@ -63,9 +59,13 @@ def test_examples_exist():
 
 
 def test_the_variants_cover_both_thread_counts_and_every_kernel_set():
-    names = set(variants())
-    assert {"default-1thread", "default-2thread"} <= names
-    assert len(names) == 2 * len(kernel_sets())
+    ladder = [f"{kernels}-{threads}thread" for kernels in ("default", "avx2", "avx512") for threads in (1, 2)]
+    assert list(variants("AVX512")) == ladder
+    assert list(variants("AVX2")) == ladder[:4]
+    assert variants("AVX2")["avx2-1thread"] == {"ATEN_CPU_CAPABILITY": "avx2", "OMP_NUM_THREADS": "1"}
+    assert list(variants("NEON")) == list(variants("DEFAULT")) == ladder[:2]  # another architecture
+    capability = torch.backends.cpu.get_cpu_capability().lower()
+    assert f"{capability}-2thread" in variants() or capability not in ("avx2", "avx512")
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

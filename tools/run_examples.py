@@ -1,19 +1,12 @@
 """Run gallery scripts one after another in this process and write what each printed as JSON.
 
-Usage::
-
-    python tools/run_examples.py OUT.json SCRIPT [SCRIPT ...]
-
-One process for many scripts saves importing torch and matplotlib once per script, which is
-most of a short script's time. Each script runs as ``__main__`` from a fresh empty folder (so
-it finds nothing of the repository beside it), after the reset sphinx-gallery does before
-each example: matplotlib's figures closed and its settings restored, and Python, NumPy and
-torch seeded with 0. The kernel set and thread count are the environment's:
-``ATEN_CPU_CAPABILITY`` and ``OMP_NUM_THREADS`` must be set before torch is imported, so the
-caller starts one process per variant.
-
-The JSON maps each script, as given, to ``{"stdout": ..., "error": ..., "seconds": ...}``,
-where ``error`` is the traceback of an exception the script raised, or null.
+Usage: ``python tools/run_examples.py OUT.json SCRIPT ...``; OUT.json maps each script, as
+given, to ``{"stdout": ..., "error": traceback or null}``. One process saves importing torch and
+matplotlib per script, most of a short script's time. Each script runs as ``__main__`` from an
+empty folder (so it finds nothing of the repository beside it), after sphinx-gallery's reset:
+figures closed, matplotlib's settings restored, Python, NumPy and torch seeded with 0. Torch
+reads ``ATEN_CPU_CAPABILITY`` and ``OMP_NUM_THREADS`` on import, so the caller starts one
+process per CPU variant.
 """
 
 from __future__ import annotations
@@ -27,9 +20,20 @@ import runpy
 import subprocess
 import sys
 import tempfile
-import time
 import traceback
 from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def gallery_scripts() -> list[Path]:
+    """Every gallery script of the repository, in a stable order."""
+    return sorted(EXAMPLES.rglob("plot_*.py"))
+
+
+def example_id(script: Path) -> str:
+    """A gallery script's name as the snapshots and records know it: ``article/plot_x.py``."""
+    return script.relative_to(EXAMPLES).as_posix()
 
 
 def reset_state() -> None:
@@ -49,49 +53,35 @@ def reset_state() -> None:
 def run_script(script: Path) -> dict:
     """Run one script as ``__main__`` from an empty folder; what it printed and raised."""
     reset_state()
-    printed = io.StringIO()
-    error = None
-    start = time.perf_counter()
-    here = os.getcwd()
-    with tempfile.TemporaryDirectory() as scratch:
-        os.chdir(scratch)
+    printed, error = io.StringIO(), None
+    with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch):
         try:
             with contextlib.redirect_stdout(printed):
                 runpy.run_path(str(script), run_name="__main__")
         except BaseException:  # a script's SystemExit is a failure too
             error = traceback.format_exc()
-        finally:
-            os.chdir(here)
-    return {"stdout": printed.getvalue(), "error": error, "seconds": time.perf_counter() - start}
+    return {"stdout": printed.getvalue(), "error": error}
 
 
-def run_in_one_process(
-    python: str, scripts: list[Path], env: dict[str, str], timeout: float | None = None
-) -> dict[str, dict]:
-    """Run ``scripts`` with this file in a new ``python`` process under ``env``; the JSON it writes.
+def run_in_one_process(python: str, scripts: list[Path], env: dict[str, str],
+                       timeout: float | None = None) -> dict[str, dict]:
+    """Run gallery ``scripts`` with this file in a new ``python`` process under ``env``; by example id.
 
     The caller's way to start one variant (a kernel set, CUDA hidden or not): a failure of
     the runner itself raises RuntimeError with its error output.
     """
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "results.json"
-        result = subprocess.run([python, __file__, str(out), *map(str, scripts)], cwd=scratch,
-                                env=env, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run([python, __file__, out, *scripts], cwd=scratch, env=env,
+                                capture_output=True, text=True, timeout=timeout)
         if result.returncode != 0:
             raise RuntimeError(f"the example runner failed:\n{result.stderr[-3000:]}")
-        return json.loads(out.read_text())
-
-
-def main(argv: list[str]) -> int:
-    if len(argv) < 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    out, scripts = Path(argv[0]), [Path(name).resolve() for name in argv[1:]]
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    results = {str(name): run_script(script) for name, script in zip(argv[1:], scripts)}
-    out.write_text(json.dumps(results, indent=1))
-    return 0
+        printed = json.loads(out.read_text())
+    return {example_id(script): printed[str(script)] for script in scripts}
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    out, *scripts = sys.argv[1:]
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    results = {name: run_script(Path(name).resolve()) for name in scripts}
+    Path(out).write_text(json.dumps(results, indent=1))
