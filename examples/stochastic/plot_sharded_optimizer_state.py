@@ -11,10 +11,13 @@ parameters, and with the same values as without sharding, since each parameter r
 the same update, computed once instead of on every rank. This script checks both claims with
 ``torch.optim.SGD`` and with :class:`sgdlab.SGD` inside ZeRO, on two local processes.
 
-It starts itself once per rank, as the data-parallel example does (see there why): the
-launching process hosts the rendezvous on a free port of 127.0.0.1, waits at most
-``TIMEOUT_S`` seconds, stops every rank if one fails, and leaves no process behind. Run it
-as a script, not in a notebook.
+It forks one process per rank, as the data-parallel example does (see there why): the
+same code runs as a file, in the gallery build and as a downloaded notebook; the ranks send
+their results back to the launching process, which prints them. The launcher hosts the
+rendezvous on a free port of 127.0.0.1, waits at most ``TIMEOUT_S`` seconds, stops every
+rank if one fails, and leaves no process behind. The ranks use two GPUs (NCCL) only where
+there are two and this process has not yet used CUDA; otherwise the CPU (gloo). Windows
+cannot fork: there the script stops at once and says so.
 
 Requires: ``pip install sgdlab``
 """
@@ -28,15 +31,13 @@ Requires: ``pip install sgdlab``
 # the batch.
 
 import io
-import os
-import subprocess
-import sys
-import tempfile
+import multiprocessing
 import time
 from datetime import timedelta
 
 import torch
 import torch.distributed as dist
+import torch.multiprocessing as mp
 from torch import nn
 from torch.distributed.optim import ZeroRedundancyOptimizer
 
@@ -80,19 +81,17 @@ def run(sharded, optimizer_class, device, rank, world_size):
     }
 
 
-def run_rank():
+def run_rank(rank, world_size, port, use_cuda):
     """What each rank runs: the three trainings, sent back through the store."""
-    rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    # Forked after this process may have run parallel code: one thread, so the child never
+    # enters the OpenMP thread pool it inherited (as DataLoader workers do).
+    torch.set_num_threads(1)
     store = dist.TCPStore(
-        os.environ["MASTER_ADDR"],
-        int(os.environ["MASTER_PORT"]),
-        is_master=False,
-        timeout=timedelta(seconds=TIMEOUT_S),
+        "127.0.0.1", port, is_master=False, timeout=timedelta(seconds=TIMEOUT_S)
     )
-    use_nccl = torch.cuda.device_count() >= world_size
-    device = torch.device(f"cuda:{rank}" if use_nccl else "cpu")
+    device = torch.device(f"cuda:{rank}" if use_cuda else "cpu")
     dist.init_process_group(
-        "nccl" if use_nccl else "gloo",
+        "nccl" if use_cuda else "gloo",
         store=store,
         rank=rank,
         world_size=world_size,
@@ -113,27 +112,24 @@ def run_rank():
     dist.destroy_process_group()
 
 
-if (
-    "RANK" in os.environ
-):  # this process is one of the ranks: run its part and stop
-    run_rank()
-    sys.exit(0)
-
 # %%
 # Launching the ranks
 # -------------------
 # The same launcher as in the data-parallel example.
 #
 # The launcher (this process) binds the rendezvous store to port 0, so the system picks a
-# free port, starts one copy of this script per rank and watches them: the first rank that
-# exits with an error, or the deadline, stops all of them and raises.
-
-device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-print(f"Running on {device}")
+# free port, forks one process per rank and watches them: the first rank that fails, or
+# the deadline, stops all of them and raises. It runs before this process touches CUDA.
 
 
-def launch(world_size, timeout_s):
-    """Run this script's rank code in world_size processes; their results."""
+def launch(run_rank, world_size, timeout_s):
+    """Run ``run_rank(rank, world_size, port, use_cuda)`` in world_size forked processes;
+    the results each stored under ``result/<rank>``."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        raise RuntimeError(
+            "this example forks one process per rank, which this system cannot do "
+            "(Windows): run it under Linux, macOS or WSL"
+        )
     store = dist.TCPStore(
         "127.0.0.1",
         0,
@@ -141,65 +137,43 @@ def launch(world_size, timeout_s):
         wait_for_workers=False,
         timeout=timedelta(seconds=timeout_s),
     )
-    # One thread per rank (as torchrun sets it): no fight over the cores.
-    env = dict(
-        os.environ,
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(store.port),
-        WORLD_SIZE=str(world_size),
-        OMP_NUM_THREADS="1",
+    # device_count() asks NVML where it can: CUDA stays uninitialised, forking safe.
+    use_cuda = (
+        torch.cuda.device_count() >= world_size and not torch.cuda.is_initialized()
     )
-    # The file being run (sphinx-gallery sets sys.argv[0] to it too). A notebook has no
-    # such file to start again: say so at once instead of waiting for ranks that never come.
-    script = os.path.abspath(sys.argv[0])
-    if not os.path.isfile(script) or "def run_rank(" not in open(script).read():
-        raise RuntimeError(
-            "this example starts itself once per rank, so it must run from its file: "
-            "download the .py and run it with python"
-        )
-    logs = [tempfile.TemporaryFile() for _ in range(world_size)]
-    ranks = [
-        subprocess.Popen(
-            [sys.executable, script],
-            env=dict(env, RANK=str(rank)),
-            stdout=logs[rank],
-            stderr=subprocess.STDOUT,
-        )
-        for rank in range(world_size)
-    ]
+    ranks = mp.start_processes(
+        run_rank,
+        args=(world_size, store.port, use_cuda),
+        nprocs=world_size,
+        join=False,
+        start_method="fork",
+    )
     deadline = time.monotonic() + timeout_s
     try:
-        while True:
-            codes = [process.poll() for process in ranks]
-            failed = [
-                rank for rank, code in enumerate(codes) if code not in (None, 0)
-            ]
-            if failed:
-                logs[failed[0]].seek(0)
-                tail = logs[failed[0]].read().decode(errors="replace")[-2000:]
-                raise RuntimeError(
-                    f"rank {failed[0]} exited with code {codes[failed[0]]}; "
-                    f"the other ranks were stopped. Its output:\n{tail}"
-                )
-            if all(code == 0 for code in codes):
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"the ranks did not finish within {timeout_s} s"
-                )
-            time.sleep(0.05)
+        # join() returns True once all ranks succeeded; if one fails, it stops the others
+        # and raises.
+        while not ranks.join(timeout=max(0.0, deadline - time.monotonic())):
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"the ranks did not finish within {timeout_s} s")
+    except (mp.ProcessExitedException, mp.ProcessRaisedException) as error:
+        raise RuntimeError(
+            f"rank {error.error_index} (process {error.error_pid}) failed, "
+            f"so every rank was stopped: {error}"
+        ) from error
     finally:  # never leave a rank running, whatever happened above
-        for process in ranks:
-            if process.poll() is None:
+        for process in ranks.processes:
+            if process.is_alive():
                 process.kill()
-            process.wait()
-    results = []
-    for rank in range(world_size):
-        results.append(torch.load(io.BytesIO(store.get(f"result/{rank}"))))
-    return results
+            process.join()
+    return [
+        torch.load(io.BytesIO(store.get(f"result/{rank}")))
+        for rank in range(world_size)
+    ]
 
 
-results = launch(WORLD_SIZE, TIMEOUT_S)
+results = launch(run_rank, WORLD_SIZE, TIMEOUT_S)
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+print(f"Running on {device}")
 
 # %%
 # Who holds which momentum buffers

@@ -192,21 +192,10 @@ def run_notebook(python: Path, notebook: Path) -> dict:
     return {"stdout": printed, "error": done.stderr[-3000:] if done.returncode else None}
 
 
-#: What a script's docstring says when it cannot run as a notebook (it starts itself again).
-SCRIPT_ONLY = "Run it as a script, not in a notebook."
-
-
-def script_only(script: Path) -> bool:
-    return SCRIPT_ONLY in " ".join((ast.get_docstring(ast.parse(script.read_text())) or "").split())
-
-
 @pytest.mark.parametrize("kind", ["py", "ipynb"])
 @pytest.mark.parametrize("script", each(EXAMPLES, ids=example_id))
 def test_the_download_runs_in_a_clean_environment_and_prints_what_the_site_shows(script, kind, downloaded_runs):
     ran = downloaded_runs[script][kind]
-    if kind == "ipynb" and script_only(script):  # it must say so at once, not hang
-        assert ran["error"] and "must run from its file" in ran["error"], ran
-        return
     assert ran["error"] is None, f"the downloaded .{kind} of {example_id(script)} failed:\n{ran['error']}"
     problems = differences(snapshot_path(script).read_text(), ran["stdout"])
     assert not problems, f"the downloaded .{kind} of {example_id(script)}:\n  " + "\n  ".join(problems[:20])
