@@ -9,6 +9,8 @@ import random
 import shutil
 from pathlib import Path
 
+import numpy
+import torch
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
@@ -41,21 +43,9 @@ def script_order(filename: str) -> tuple[int, str]:
 
 def reset_seeds(gallery_conf, fname):
     """Seed Python, NumPy and torch before each example so builds print the same numbers."""
-    import numpy
-    import torch
-
     random.seed(0)
     numpy.random.seed(0)
     torch.manual_seed(0)
-
-
-def source_digest(source_dir: Path) -> str:
-    """Hash every ``.py`` file under ``source_dir`` (paths and contents)."""
-    digest = hashlib.sha256()
-    for path in sorted(source_dir.rglob("*.py")):
-        digest.update(path.relative_to(source_dir).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def rerun_examples_if_the_package_changed(app) -> None:
@@ -63,7 +53,10 @@ def rerun_examples_if_the_package_changed(app) -> None:
 
     On its own, sphinx-gallery re-runs an example only when the example's file changes.
     """
-    current = source_digest(Path(app.config.sgdlab_source_dir))
+    source_dir, digest = Path(app.config.sgdlab_source_dir), hashlib.sha256()
+    for path in sorted(source_dir.rglob("*.py")):  # names and contents
+        digest.update(path.relative_to(source_dir).as_posix().encode() + path.read_bytes())
+    current = digest.hexdigest()
     stamp = Path(app.srcdir) / app.config.sphinx_gallery_conf["gallery_dirs"] / STAMP_NAME
     if stamp.exists() and stamp.read_text().strip() == current:
         return

@@ -35,9 +35,18 @@ def visit_linked_figure(self, node: imgsgnode) -> None:
                      f'title="Open the figure at full size">{img}</a>')
 
 
-def example_pages(env) -> dict[str, set[str]]:
-    """For each gallery page, the pages that show its figures (kept in the environment)."""
-    return env.__dict__.setdefault("sgdlab_example_pages", {})
+def example_script(env, docname: str) -> Path:
+    """The gallery script of the gallery page ``auto_examples/<section>/plot_x``."""
+    section, stem = docname.removeprefix("auto_examples/").split("/")
+    return Path(env.srcdir).parent / "examples" / section / f"{stem}.py"
+
+
+def pages_showing(env, docname: str) -> list[str]:
+    """The pages that show a gallery page's figures: those that depend on its script."""
+    if not docname.startswith("auto_examples/") or docname.count("/") != 2:
+        return []
+    script = example_script(env, docname)
+    return sorted(page for page, paths in env.dependencies.items() if script in paths)
 
 
 class ExampleFigures(SphinxDirective):
@@ -49,14 +58,12 @@ class ExampleFigures(SphinxDirective):
     required_arguments = 1
 
     def run(self) -> list[nodes.Node]:
-        docname = self.arguments[0].lstrip("/")
-        section, stem = docname.removeprefix("auto_examples/").split("/")
-        script = Path(self.env.srcdir).parent / "examples" / section / f"{stem}.py"
+        script = example_script(self.env, self.arguments[0].lstrip("/"))
         if not script.is_file():
             raise self.error(f"example-figures: no gallery script {script}")
-        self.env.note_dependency(script)
-        example_pages(self.env).setdefault(docname, set()).add(self.env.docname)
-        images = Path(self.env.srcdir) / "auto_examples" / section / "images"
+        self.env.note_dependency(script)  # which is also how its gallery page finds this one
+        stem = script.stem
+        images = Path(self.env.srcdir) / "auto_examples" / script.parent.name / "images"
         container = nodes.container(classes=["sgdlab-example-figures"])
         for number, figure in enumerate(sorted(images.glob(f"sphx_glr_{stem}_[0-9][0-9][0-9].png")), 1):
             self.env.note_dependency(figure)
@@ -68,28 +75,15 @@ class ExampleFigures(SphinxDirective):
         return [container]
 
 
-def forget_page(app, env, docname) -> None:
-    """Drop what a page said about the figures it shows before it is read again."""
-    for pages in example_pages(env).values():
-        pages.discard(docname)
-
-
-def merge_pages(app, env, docnames, other) -> None:
-    """Gather, after a parallel read, which page shows which example's figures."""
-    for example, pages in example_pages(other).items():
-        example_pages(env).setdefault(example, set()).update(pages & set(docnames))
-
-
 def outdated_gallery_pages(app, env, added, changed, removed) -> list[str]:
     """Gallery pages to write again because a page that shows their figures changed."""
     touched = set(added) | set(changed) | set(removed)
-    return sorted(example for example, pages in example_pages(env).items()
-                  if pages & touched and example in env.found_docs)
+    return [docname for docname in env.found_docs if touched.intersection(pages_showing(env, docname))]
 
 
 def link_back_to_pages(app, doctree: nodes.document, docname: str) -> None:
     """Under a gallery page's title, link to the pages that explain it and show its figures."""
-    pages = sorted(example_pages(app.env).get(docname, ()))
+    pages = pages_showing(app.env, docname)
     if not pages or app.builder.format != "html":
         return
     note = nodes.paragraph("", "Explained on the page ", classes=["sgdlab-explained-on"])
@@ -105,8 +99,6 @@ def link_back_to_pages(app, doctree: nodes.document, docname: str) -> None:
 def setup(app):
     app.add_node(imgsgnode, override=True, html=(visit_linked_figure, depart_imgsg_html))
     app.add_directive("example-figures", ExampleFigures)
-    app.connect("env-purge-doc", forget_page)
-    app.connect("env-merge-info", merge_pages)
     app.connect("env-get-outdated", outdated_gallery_pages)
     app.connect("doctree-resolved", link_back_to_pages)
     app.connect("doctree-resolved", describe_thumbnails)

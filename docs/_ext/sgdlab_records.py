@@ -1,14 +1,9 @@
 """The measurement records on the site: each gallery page's CPU/CUDA parity line, the bench plot.
 
-- Each gallery page ends with its own parity line, read from ``docs/_data/parity.json``
-  (written by ``make gpu-check``): the GPU, the date and the largest CPU/CUDA difference of
-  that script, or that no CUDA run is recorded for it (or for its current source). The
-  devices page includes the whole record as the Markdown fragment ``docs/_data/parity.md``.
-- ``plot_step_times`` draws the benchmark's step times (``bench/results/latest.json``); the
-  performance page calls it from a ``plot`` directive and includes the tables that
-  ``tools/bench.py`` writes beside the record as Markdown.
-
-A gallery page is re-read when the parity record changes, appears or vanishes.
+Each gallery page ends with its parity line, read from the record ``make gpu-check`` writes
+(``docs/_data/parity.json``): the GPU, the date and the largest CPU/CUDA difference of that
+script, or that no CUDA run is recorded for it (or for its current source). The performance
+page draws the benchmark's step times (``bench/results/latest.json``) with ``plot_step_times``.
 """
 
 from __future__ import annotations
