@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent
-# Local extensions: the gallery's per-example reset and the stale-output guard.
+# Local extensions: how the gallery is built, how figures are shown, the measurement records.
 sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 
 import sgdlab  # noqa: E402  (the version shown comes from the installed package)
@@ -31,11 +32,11 @@ extensions = [
     "sphinx.ext.intersphinx",
     "sphinx_gallery.gen_gallery",
     "sphinx_copybutton",
-    "sgdlab_sphinx",
+    "sgdlab_build",  # gallery order, seeds, re-runs when src/sgdlab changes, no orphan pages
     "sgdlab_records",  # the parity and benchmark records, rendered from their JSON
     "matplotlib.sphinxext.plot_directive",  # the benchmark's plot, drawn at build time
-    "sgdlab_site",
-    "notfound.extension",  # the 404 page (docs/404.md), with links that work at any depth
+    "sgdlab_figures",  # figures that open full size, shown on the pages that explain them
+    "notfound.extension",  # the 404 page, with links that work at any depth
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -86,9 +87,6 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 napoleon_numpy_docstring = True
 napoleon_google_docstring = True
-# The API page documents sgdlab's names as they are imported (currentmodule sgdlab);
-# docs/_ext/sgdlab_site.py resolves bare names in type hints by what their module imports.
-sgdlab_public_packages = ("sgdlab",)
 
 # -- intersphinx: links into PyTorch's, Python's, NumPy's and Matplotlib's docs, offline ------
 # The inventories are written by `make inventories` (tools/make_inventories.py), not downloaded.
@@ -131,9 +129,9 @@ sphinx_gallery_conf = {
         + ["*"]
     ),
     "filename_pattern": r"/plot_",
-    "within_subsection_order": "sgdlab_sphinx.ScriptOrder",
+    "within_subsection_order": "sgdlab_build.script_order",  # the article's scripts in its order
     # Fresh matplotlib state and fixed seeds before every example.
-    "reset_modules": ("matplotlib", "sgdlab_sphinx.reset_seeds"),
+    "reset_modules": ("matplotlib", "sgdlab_build.reset_seeds"),
     "reset_modules_order": "before",
     "download_all_examples": True,
     # No sg_execution_times pages: each example page still says how long it ran.
@@ -144,7 +142,7 @@ sphinx_gallery_conf = {
     # Names in the code cells link to their docs: sgdlab's here, torch's through intersphinx.
     "doc_module": ("sgdlab",),
     # Figures are served at twice their size too, so they stay sharp on high-density screens
-    # and when a reader clicks one open (docs/_ext/sgdlab_site.py links each to its 2x file).
+    # and when a reader clicks one open (docs/_ext/sgdlab_figures.py links each to its 2x file).
     "image_srcset": ["2x"],
     # Notebooks get Markdown text cells (pandoc converts the reST), without pandoc's
     # attribute syntax that a notebook would show as text.
@@ -194,9 +192,24 @@ html_context = {
     "sgdlab_version": release,
     "build_devices": ", ".join(str(device) for device in sgdlab.devices()),
 }
-# Where the site is served (set by the hosting workflows); the 404 page's links start there.
+# Where the site is served (set by the hosting workflows).
 html_baseurl = os.environ.get("SGDLAB_BASEURL") or os.environ.get("READTHEDOCS_CANONICAL_URL", "")
-notfound_urls_prefix = __import__("sgdlab_site").root_path(html_baseurl)
+
+# -- the 404 page (sphinx-notfound-page) ------------------------------------------
+# It is served at any depth, so its links and resources start from the site's path.
+notfound_urls_prefix = urlsplit(html_baseurl).path.rstrip("/") + "/"
+notfound_context = {
+    "title": "Page not found",
+    "body": f"""<h1>Page not found</h1>
+<p>There is no page at this address. It may have moved when the site was reorganised, or the
+link that brought you here has a typo.</p>
+<ul>
+<li>Start again from the <a href="{notfound_urls_prefix}index.html">home page</a>.</li>
+<li>Browse the <a href="{notfound_urls_prefix}auto_examples/index.html">gallery</a> of runnable examples.</li>
+<li>Look a name up in the <a href="{notfound_urls_prefix}api.html">API reference</a>, or use the search box above.</li>
+</ul>
+""",
+}
 
 # -- copybutton: copy code, not prompts or output --------------------------------
 copybutton_prompt_text = r">>> |\.\.\. |\$ "

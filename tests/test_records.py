@@ -72,6 +72,15 @@ def test_text_is_escaped_for_rest():
     assert records.text("a*b_c`d|e") == r"a\*b\_c\`d\|e"
 
 
+def write_record(root, record: dict | None) -> None:
+    """Write the parity record (when there is one) and its fragment, as ``make gpu-check`` does."""
+    import gpu_check
+
+    if record is not None:
+        (root / records.PARITY_RECORD).write_text(json.dumps(record))
+    (root / records.PARITY_FRAGMENT).write_text(gpu_check.markdown(record))
+
+
 def test_the_directives_build_without_warnings(tmp_path, python):
     """A small MyST project renders a gallery page's parity line, under -W."""
     docs = tmp_path / "docs"
@@ -80,9 +89,11 @@ def test_the_directives_build_without_warnings(tmp_path, python):
     (tmp_path / "examples" / "section" / "plot_a.py").write_bytes(SOURCE)
     (docs / "auto_examples" / "section" / "plot_a.rst").write_text("Example A\n=========\n\nText.\n")
     (tmp_path / "docs" / "_data").mkdir()
+    write_record(tmp_path, None)
     (docs / "conf.py").write_text(
         f"import sys\nsys.path.insert(0, {str(ROOT / 'docs' / '_ext')!r})\n"
         f"extensions = ['myst_parser', 'sgdlab_records']\nsgdlab_records_root = {str(tmp_path)!r}\n"
+        "exclude_patterns = ['_data']\n"
     )
     (docs / "index.md").write_text("# Fixture\n\n```{toctree}\nauto_examples/section/plot_a\n```\n")
     result = run([python, "-m", "sphinx", "-W", "-q", "-b", "html", docs, tmp_path / "html"])
@@ -94,6 +105,6 @@ def test_the_directives_build_without_warnings(tmp_path, python):
     build = [python, "-m", "sphinx", "-W", "-b", "html", docs, tmp_path / "html"]
     again = run(build)
     assert "0 added, 0 changed, 0 removed" in again.stdout and "reading sources... [" not in again.stdout
-    (tmp_path / "docs" / "_data" / "parity.json").write_text(json.dumps(parity_record()))
+    write_record(tmp_path, parity_record())
     assert run(build).returncode == 0
     assert "Fixture GPU" in example.read_text()

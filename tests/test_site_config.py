@@ -1,5 +1,5 @@
-"""The site's configuration pieces that need no build: the offline intersphinx inventories and
-the Sphinx glue in ``docs/_ext/sgdlab_site.py``.
+"""The site's configuration pieces that need no build: the offline intersphinx inventories, the
+404 page's links and the Sphinx extensions in ``docs/_ext``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def load_module(name: str, path):
 
 
 make_inventories = load_module("make_inventories", ROOT / "tools" / "make_inventories.py")
-sgdlab_site = load_module("sgdlab_site", ROOT / "docs" / "_ext" / "sgdlab_site.py")
+EXTENSIONS = sorted((ROOT / "docs" / "_ext").glob("*.py"))
 
 
 def read_inventory(data: bytes, base: str = "") -> dict:
@@ -93,9 +93,13 @@ def test_python_inventory_points_at_pythons_pages():
     assert inventory["py:class"]["collections.abc.Callable"].uri.endswith("collections.abc.html#collections.abc.Callable")
 
 
-def test_sgdlab_site_docstring_examples():
-    failures, tried = doctest.testmod(sgdlab_site, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert tried and not failures
+def test_the_extensions_docstring_examples():
+    tried = 0
+    for path in EXTENSIONS:
+        result = doctest.testmod(load_module(path.stem, path), optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert not result.failed, path.name
+        tried += result.attempted
+    assert tried
 
 
 @pytest.mark.parametrize(
@@ -109,13 +113,15 @@ def test_404_page_links_start_where_the_site_is_served(monkeypatch, base_url, pr
     exec(compile((ROOT / "conf.py").read_text(), "conf.py", "exec"), conf)
     assert "notfound.extension" in conf["extensions"]
     assert conf["notfound_urls_prefix"] == prefix
+    links = re.findall(r'href="([^"]*)"', conf["notfound_context"]["body"])
+    assert links and all(link.startswith(prefix) for link in links)
 
 
 def test_thumbnail_images_are_matched_to_their_example():
-    assert sgdlab_site.example_docname("/auto_examples/guide/images/thumb/sphx_glr_plot_a_b_thumb.png") == (
-        "auto_examples/guide/plot_a_b"
-    )
-    assert sgdlab_site.example_docname("auto_examples/images/sphx_glr_plot_a_001.png") is None
+    thumbnail = load_module("sgdlab_figures", ROOT / "docs" / "_ext" / "sgdlab_figures.py").THUMBNAIL
+    match = thumbnail.match("/auto_examples/guide/images/thumb/sphx_glr_plot_a_b_thumb.png")
+    assert (match["section"], match["stem"]) == ("auto_examples/guide", "plot_a_b")
+    assert thumbnail.match("auto_examples/images/sphx_glr_plot_a_001.png") is None
 
 
 def workflow() -> dict:

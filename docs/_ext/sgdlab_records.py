@@ -1,14 +1,9 @@
 """The measurement records on the site: each gallery page's CPU/CUDA parity line, the bench plot.
 
-- Each gallery page ends with its own parity line, read from ``docs/_data/parity.json``
-  (written by ``make gpu-check``): the GPU, the date and the largest CPU/CUDA difference of
-  that script, or that no CUDA run is recorded for it (or for its current source). The
-  devices page includes the whole record as the Markdown fragment ``docs/_data/parity.md``.
-- ``plot_step_times`` draws the benchmark's step times (``bench/results/latest.json``); the
-  performance page calls it from a ``plot`` directive and includes the tables that
-  ``tools/bench.py`` writes beside the record as Markdown.
-
-A gallery page is re-read when the parity record changes, appears or vanishes.
+Each gallery page ends with its parity line, read from the record ``make gpu-check`` writes
+(``docs/_data/parity.json``): the GPU, the date and the largest CPU/CUDA difference of that
+script, or that no CUDA run is recorded for it (or for its current source). The performance
+page draws the benchmark's step times (``bench/results/latest.json``) with ``plot_step_times``.
 """
 
 from __future__ import annotations
@@ -19,6 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PARITY_RECORD = "docs/_data/parity.json"
+PARITY_FRAGMENT = "docs/_data/parity.md"
 BENCH_RECORD = "bench/results/latest.json"
 
 
@@ -74,32 +70,11 @@ def add_parity_line(app, docname: str, source: list[str]) -> None:
         return
     root = Path(app.config.sgdlab_records_root)
     script = root / "examples" / parts[1] / f"{parts[2]}.py"
-    if not script.is_file():
-        return
-    record_path = root / PARITY_RECORD
-    if record_path.exists():
-        app.env.note_dependency(str(record_path))  # re-read the page when the record changes
-    # ... and when it appears or vanishes (see outdated_pages).
-    seen = app.env.__dict__.setdefault("sgdlab_records_seen", {})
-    seen[docname] = record_path.exists()
-    line = parity_line(load_record(record_path), f"{parts[1]}/{script.name}", script.read_bytes())
+    # Re-read the page when the record changes, appears or vanishes: gpu-check writes this
+    # fragment with every record, and it is there (unlike the record) before the first one.
+    app.env.note_dependency(root / PARITY_FRAGMENT)
+    line = parity_line(load_record(root / PARITY_RECORD), f"{parts[1]}/{script.name}", script.read_bytes())
     source[0] += f"\n\n.. rubric:: Devices\n\n{line}\n"
-
-
-def outdated_pages(app, env, added, changed, removed):
-    """Gallery pages read when the parity record was missing and now exists, or the reverse."""
-    exists = (Path(app.config.sgdlab_records_root) / PARITY_RECORD).exists()
-    seen = getattr(env, "sgdlab_records_seen", {})
-    return [doc for doc, had in seen.items() if doc in env.found_docs and had != exists]
-
-
-def purge(app, env, docname):
-    getattr(env, "sgdlab_records_seen", {}).pop(docname, None)
-
-
-def merge(app, env, docnames, other):
-    seen = env.__dict__.setdefault("sgdlab_records_seen", {})
-    seen.update({d: v for d, v in getattr(other, "sgdlab_records_seen", {}).items() if d in docnames})
 
 
 # -- plotting --------------------------------------------------------------------------------
@@ -143,8 +118,4 @@ def plot_step_times(path: Path | str = ROOT / BENCH_RECORD):
 def setup(app):
     app.add_config_value("sgdlab_records_root", str(ROOT), "env")
     app.connect("source-read", add_parity_line)
-    app.connect("env-get-outdated", outdated_pages)
-    app.connect("env-purge-doc", purge)
-    app.connect("env-merge-info", merge)
-    # env_version: bump when the stored data change shape, so old environments are rebuilt.
-    return {"env_version": 2, "parallel_read_safe": True, "parallel_write_safe": True}
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

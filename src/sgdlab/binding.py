@@ -2,10 +2,10 @@
 
 An optimizer keeps references to tensor objects. Rebinding a variable
 (``x = torch.tensor(10.)``) or putting a new tensor into ``param_groups`` silently breaks
-the link between the name you read and the tensor ``step()`` writes. :func:`check_binding`
-finds such breaks (and non-leaf, no-grad, duplicate and misplaced-grad tensors);
-:func:`assign_`, :func:`replace_param` and :func:`set_lr` make the changes people reach
-for without breaking anything.
+the link between the name you read and the tensor ``step()`` writes.
+:func:`~sgdlab.check_binding` finds such breaks (and non-leaf, no-grad, duplicate and
+misplaced-grad tensors); :func:`~sgdlab.assign_`, :func:`~sgdlab.replace_param` and
+:func:`~sgdlab.set_lr` make the changes people reach for without breaking anything.
 """
 
 from __future__ import annotations

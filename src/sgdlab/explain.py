@@ -1,12 +1,12 @@
 """Say, before ``step()``, what an SGD step will do to each parameter, with the numbers.
 
-:func:`explain_step` writes each parameter's update as the article does,
+:func:`~sgdlab.explain_step` writes each parameter's update as the article does,
 ``x: 5.0000 - 1.0 x 1337.7185 = -1332.7185`` (value, minus the learning rate times the
 step direction, equals the new value), followed by how the direction was built when
 maximize, weight decay, momentum or Nesterov take part (``g`` is the direction, ``b`` the
 momentum buffer, ``p`` the parameter). The new values are predicted by
 running the update on copies, so they are the values ``step()`` then produces.
-:func:`describe` lays out an optimizer's parameter groups as a table.
+:func:`~sgdlab.describe` lays out an optimizer's parameter groups as a table.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """sgdlab's fused step: its own update rule compiled by ``torch.compile`` into one pass.
 
-``sgdlab.SGD(..., fused=True)`` steps through :func:`fused_step`. It does not call
+``sgdlab.SGD(..., fused=True)`` steps through :func:`~sgdlab.fused_step`. It does not call
 PyTorch's hand-written fused kernel: it hands the for-loop rule of :mod:`sgdlab.update`
 to ``torch.compile``, whose compiler (inductor) generates one loop per tensor that reads
 the parameter, its gradient and its momentum buffer once and writes the parameter and the
@@ -21,8 +21,8 @@ Three things to know:
   difference measured over every combination of settings.
 
 The step needs a working compiler: a C++ compiler and Python's headers on the CPU, Triton
-on CUDA. :func:`compiler_problem` says what is missing, and :func:`fused_step` refuses to
-start without it.
+on CUDA. :func:`~sgdlab.compiler_problem` says what is missing, and
+:func:`~sgdlab.fused_step` refuses to start without it.
 """
 
 from __future__ import annotations

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
-from torch import Tensor
 from torch.optim import Optimizer
 
 from . import _checks
@@ -65,13 +64,14 @@ class SGD(Optimizer):
     (tensor(-1332.7185, requires_grad=True), tensor(-442.2395, requires_grad=True))
     """
 
+    # torch.Tensor in full: the API page shows a class's hints as written, and links them.
     def __init__(
         self,
-        params: Iterable[Tensor] | Iterable[dict[str, Any]],
-        lr: float | Tensor = 1e-3,
+        params: Iterable[torch.Tensor] | Iterable[dict[str, Any]],
+        lr: float | torch.Tensor = 1e-3,
         momentum: float = 0,
         dampening: float = 0,
-        weight_decay: float | Tensor = 0,
+        weight_decay: float | torch.Tensor = 0,
         nesterov: bool = False,
         *,
         maximize: bool = False,

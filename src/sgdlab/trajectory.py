@@ -1,6 +1,6 @@
 """Record what an optimizer does at every step, without changing the training loop.
 
-:func:`minimize` runs a plain descent loop on an objective and returns a
+:func:`~sgdlab.minimize` runs a plain descent loop on an objective and returns a
 :class:`Trajectory`: it hooks into the optimizer's ``step()`` (through
 ``register_step_pre_hook`` and ``register_step_post_hook``) and keeps, for each
 step, CPU copies of the parameters before and after it, the gradients it used,

@@ -10,7 +10,7 @@ One step, for a parameter :math:`\theta` with gradient :math:`\nabla`, learning 
    :math:`g \leftarrow g + \mu b` with Nesterov, else :math:`g \leftarrow b`;
 4. :math:`\theta \leftarrow \theta - \gamma g`.
 
-:func:`sgd` is the one public function. Behind it, as in PyTorch, two private kernels
+:func:`~sgdlab.sgd` is the one public function. Behind it, as in PyTorch, two private kernels
 share one signature: ``_single_tensor`` walks the tensors one at a time through the four
 stage functions below, ``_foreach`` applies each stage to whole lists with
 ``torch._foreach_*`` kernels, grouped by device and dtype. Both perform the same
