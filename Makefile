@@ -40,22 +40,10 @@ html: $(STAMP) ## Build the site into _build/html, running the gallery examples 
 html-noplot: $(STAMP) ## Build the site without running the gallery examples (fast)
 	$(SPHINXBUILD) -D plot_gallery=0 -b html $(DOCSDIR) $(BUILDDIR)/html-noplot
 
-# Each line of `tools/cpu_variants.py` is a variant: its name, then the environment that selects it.
-# The first variant reads the pages into $(BUILDDIR)/doctest/.doctrees (kept between runs); the
-# others start from a copy of those doctrees and run two at a time, one per core.
-DOCTEST_UNDER = xargs -L 1 -P 2 sh -c 'name=$$0; \
-	doctrees=$(BUILDDIR)/doctest/.doctrees; \
-	if [ "$$1" = "--copy" ]; then shift; rm -rf $$doctrees-$$name; cp -r $$doctrees $$doctrees-$$name; doctrees=$$doctrees-$$name; fi; \
-	echo "==> $$name: $$*"; \
-	env "$$@" $(SPHINXBUILD) -q -D plot_gallery=0 -b doctest -d $$doctrees $(DOCSDIR) $(BUILDDIR)/doctest/$$name \
-	|| { echo "==> failed under $$name ($$*)"; exit 255; }'
-
 doctest: $(STAMP) ## Run the {doctest} blocks of the pages under every CPU variant (kernel sets x 1 and 2 threads)
 	@echo "==> running the doctests of the pages under each CPU variant"
-	@mkdir -p $(BUILDDIR)/doctest
-	$(PY) tools/cpu_variants.py > $(BUILDDIR)/doctest/variants.txt
-	head -n 1 $(BUILDDIR)/doctest/variants.txt | $(DOCTEST_UNDER)
-	tail -n +2 $(BUILDDIR)/doctest/variants.txt | sed 's/ / --copy /' | $(DOCTEST_UNDER)
+	$(PY) tools/cpu_variants.py -- $(SPHINXBUILD) -q -D plot_gallery=0 -b doctest \
+		-d $(BUILDDIR)/doctest/.doctrees $(DOCSDIR) $(BUILDDIR)/doctest
 
 pytest: $(STAMP) ## Run the unit and docstring tests, each gallery script against its snapshot, and the build guards
 	@echo "==> running pytest (unit tests, docstring examples, examples, build guards)"

@@ -191,7 +191,7 @@ def wheel(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def environments_folder(tmp_path_factory) -> Path:
+def environments_folder(site, tmp_path_factory) -> Path:
     """Where the readers' environments are kept (``$SGDLAB_READER_VENVS``, else a fresh temporary folder)."""
     kept = os.environ.get(READER_ENVIRONMENTS)
     folder = Path(kept) if kept else tmp_path_factory.mktemp("reader-venvs")
