@@ -166,7 +166,8 @@ def notebook_environment(root: Path, packages: tuple[str, ...], wheel: Path, scr
     python = folder / "bin" / "python"
     if not (folder / "complete").is_file():
         shutil.rmtree(folder, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", folder], check=True)
+        # No pip or setuptools of its own: the script environment's (pinned) ones show through.
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", folder], check=True)
         (site_packages(python) / "script_environment.pth").write_text(f"{site_packages(script_python)}\n")
         pip_install(python, *NOTEBOOK_RUNNER)
         (folder / "complete").touch()
