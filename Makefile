@@ -56,9 +56,13 @@ test: $(STAMP) ## Run everything: pytest, the page doctests, the full html build
 	$(MAKE) --no-print-directory site-test
 	@echo "==> all checks passed"
 
+# The readers' virtual environments (one per set of packages a downloaded script names) are kept
+# in $(VENV)/readers between runs: like .venv, `make clean` keeps them, and a change of
+# constraints.txt or of sgdlab's requirements makes new ones.
 site-test: $(STAMP) ## Test the built site in a browser: every page, link, image and download (after `make html`)
 	@echo "==> testing the built site in $(BUILDDIR)/html"
-	SGDLAB_SITE_DIR=$(abspath $(BUILDDIR))/html $(PY) -m pytest tests/site
+	SGDLAB_SITE_DIR=$(abspath $(BUILDDIR))/html SGDLAB_READER_VENVS=$(abspath $(VENV))/readers \
+		$(PY) -m pytest tests/site
 
 screenshots: $(STAMP) ## Save full-page screenshots at 1280 px (home, article, guide, two gallery pages) to _build/screenshots
 	SGDLAB_SITE_DIR=$(abspath $(BUILDDIR))/html $(PY) -m pytest -q tests/site/test_site_browser.py -k screenshots

@@ -41,4 +41,4 @@ def device(request) -> torch.device:
 # The site tests' fixtures (tests/site/sitekit.py), defined here once: a session fixture
 # imported into several test modules would be one fixture per module (two browsers).
 sys.path.insert(0, str(Path(__file__).resolve().parent / "site"))
-from sitekit import browser, context, server, site  # noqa: E402, F401 (fixtures)
+from sitekit import browser, context, page_reports, server, site  # noqa: E402, F401 (fixtures)

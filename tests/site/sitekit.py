@@ -7,6 +7,7 @@ where it is through ``SGDLAB_SITE_DIR``. Without it (a plain ``pytest``), they s
 from __future__ import annotations
 
 import functools
+import json
 import os
 import posixpath
 import re
@@ -203,9 +204,12 @@ class PageWatch:
         self.errors.append(f"{message.text} ({source})")
 
 
+VIEWPORT = {"width": 1280, "height": 900}
+
+
 @pytest.fixture
 def context(browser):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    ctx = browser.new_context(viewport=VIEWPORT)
     yield ctx
     ctx.close()
 
@@ -239,3 +243,138 @@ def screenshots_folder(site: Path) -> Path:
     folder = site.parent / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+# -- Each page opened once for all the per-page checks ----------------------------------------
+# The browser, layout and accessibility tests each assert on their part of one report per page,
+# so a page is loaded, its images decoded, its formulas typeset and axe-core injected once, and
+# the checks run in one call into the page, instead of once per test file.
+
+#: Pages a reader reads (viewcode's module sources are listings: no layout or axe checks).
+READER_PAGES = [page for page in PAGES if not page.startswith("_modules/")]
+
+#: A figure may be shown smaller than its natural size, but not by more than this.
+MIN_FIGURE_SCALE = 0.8
+
+OVERFLOWING = """
+() => {
+  const wide = (element) => element.scrollWidth > element.clientWidth + 1;
+  const found = [...document.querySelectorAll("pre, div.math, .table-wrapper, dt.sig")]
+    .filter((box) => box.offsetParent !== null && wide(box))
+    .map((box) => `${box.tagName.toLowerCase()} ${box.scrollWidth}px in ${box.clientWidth}px: `
+                  + box.textContent.trim().split("\\n")[0].slice(0, 60));
+  if (wide(document.documentElement)) found.push(`the page itself: ${document.documentElement.scrollWidth}px`);
+  return found;
+}
+"""
+
+SMALL_FIGURES = """
+(scale) => [...document.querySelectorAll("img.sphx-glr-single-img, img.sphx-glr-multi-img")]
+  .filter((img) => img.offsetParent !== null && img.naturalWidth > 0)
+  .filter((img) => img.getBoundingClientRect().width < scale * img.naturalWidth)
+  .map((img) => `${img.currentSrc.split("/").pop()}: shown ${Math.round(img.getBoundingClientRect().width)}px `
+              + `of ${img.naturalWidth}px`)
+"""
+
+EMPTY_NAVIGATION = """
+() => [...document.querySelectorAll("nav, .bd-sidebar-primary, .bd-sidebar-secondary")]
+  .filter((element) => element.offsetParent !== null && element.getBoundingClientRect().width > 0)
+  .filter((element) => element.innerText.trim() !== "" && element.querySelectorAll("a[href]").length === 0)
+  .map((element) => `${element.tagName.toLowerCase()}.${[...element.classList].join(".")}: `
+                  + JSON.stringify(element.innerText.trim().slice(0, 60)))
+"""
+
+#: axe-core's serious and critical findings on the page, one line per element (axe injected first).
+SERIOUS_VIOLATIONS = """
+async () => {
+  const results = await axe.run(document, {resultTypes: ["violations"]});
+  return results.violations
+    .filter((violation) => ["serious", "critical"].includes(violation.impact))
+    .flatMap((violation) => violation.nodes.map(
+      (node) => `${violation.id} (${violation.impact}): ${JSON.stringify(node.target)}`));
+}
+"""
+
+#: What the footer says built the page, and how many footers there are.
+BUILD_INFO = """
+() => {
+  const footers = document.querySelectorAll(".sgdlab-build-info");
+  const text = (selector) => footers.length ? footers[0].querySelector(selector)?.innerText ?? null : null;
+  return {count: footers.length, sgdlab: text(".sgdlab-version"), torch: text(".torch-version"),
+          devices: text(".build-devices")};
+}
+"""
+
+#: Formulas on the page, and those MathJax left as raw TeX.
+MATHS = """
+() => ({formulas: document.querySelectorAll(".math").length,
+        raw: document.querySelectorAll(".math:not(:has(mjx-container))").length})
+"""
+
+#: Before the checks: wait until the images are decoded (their list of failures kept) and every
+#: formula is typeset, or ``timeout`` ms have passed (the maths check then counts what is left raw).
+PAGE_READY = """
+const undecoded = await (%s)();
+const start = Date.now();
+while (document.querySelector(".math:not(:has(mjx-container))") && Date.now() - start < timeout)
+  await new Promise((done) => setTimeout(done, 50));
+""" % DECODE_IMAGES.strip()
+
+EVERY_PAGE_CHECKS = {"build_info": BUILD_INFO, "maths": MATHS}
+READER_PAGE_CHECKS = {
+    "overflowing": OVERFLOWING,
+    "small_figures": f"() => ({SMALL_FIGURES.strip()})({MIN_FIGURE_SCALE})",
+    "empty_navigation": EMPTY_NAVIGATION,
+}
+
+
+def axe_source() -> str:
+    """axe-core's script, as axe-playwright-python ships it."""
+    import axe_playwright_python
+
+    return (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
+
+
+def run_checks(page, checks: dict[str, str]) -> dict:
+    """Run ``checks`` (name: JavaScript function) in one call into an open page, once it is ready."""
+    results = ", ".join(f"{json.dumps(name)}: await ({source.strip()})()" for name, source in checks.items())
+    return page.evaluate(f"async (timeout) => {{ {PAGE_READY} return {{undecoded, {results}}}; }}", 15_000)
+
+
+class PageReports:
+    """Each page of the site opened once, with every check that applies to it run in one call.
+
+    A report: the HTTP status, failed local requests, console errors, undecoded images, then
+    each check's result by name (the layout and axe checks on reader pages only). axe-core runs
+    last, in a second call: it fetches the stylesheets again to read them, and those requests
+    are not the page's.
+    """
+
+    def __init__(self, context, server: str):
+        self.context = context
+        self.server = server
+        self.reports: dict[str, dict] = {}
+
+    def __getitem__(self, path: str) -> dict:
+        if path not in self.reports:
+            checks = EVERY_PAGE_CHECKS | (READER_PAGE_CHECKS if path in READER_PAGES else {})
+            page, watch, response = open_page(self.context, self.server + path)
+            try:
+                results = run_checks(page, checks)
+                # What the page itself failed to load, before axe-core re-reads its stylesheets.
+                report = {"status": response.status, "failed": list(watch.failed), "errors": list(watch.errors)}
+                if path in READER_PAGES:
+                    results |= run_checks(page, {"serious_violations": SERIOUS_VIOLATIONS})
+            finally:
+                page.close()
+            self.reports[path] = report | results
+        return self.reports[path]
+
+
+@pytest.fixture(scope="session")
+def page_reports(browser, server) -> Iterator[PageReports]:
+    """The reports on the site's pages, each made on first use; axe-core is in every page it opens."""
+    ctx = browser.new_context(viewport=VIEWPORT)
+    ctx.add_init_script(script=axe_source())
+    yield PageReports(ctx, server)
+    ctx.close()

@@ -31,32 +31,20 @@ def build_facts() -> dict[str, str]:
 
 
 @pytest.mark.parametrize("path", each(PAGES))
-def test_page_in_a_browser(path, context, server):
-    """Loads with no failed request and no console error, shows its images, says what built it."""
-    page, watch, response = open_page(context, server + path)
-    assert response.status == 200
-    images = undecoded_images(page)
-    assert not watch.failed, f"{path}: local requests failed: {watch.failed}"
-    assert not watch.errors, f"{path}: console errors: {watch.errors}"
-    assert not images, f"{path}: images the browser could not decode: {images}"
-    assert_maths_typeset(page, path)
+def test_page_in_a_browser(path, page_reports):
+    """Loads with no failed request and no console error, shows its images and typeset maths, says what built it."""
+    report = page_reports[path]
+    assert report["status"] == 200
+    assert not report["failed"], f"{path}: local requests failed: {report['failed']}"
+    assert not report["errors"], f"{path}: console errors: {report['errors']}"
+    assert not report["undecoded"], f"{path}: images the browser could not decode: {report['undecoded']}"
+    maths = report["maths"]
+    assert not maths["raw"], f"{path}: {maths['raw']} of {maths['formulas']} formulas left as raw TeX"
 
-    footer = page.locator(".sgdlab-build-info")
-    assert footer.count() == 1, f"{path}: no build information in the footer"
+    footer = report["build_info"]
+    assert footer["count"] == 1, f"{path}: no build information in the footer"
     facts = build_facts()
-    assert footer.locator(".sgdlab-version").inner_text() == facts["sgdlab"]
-    assert footer.locator(".torch-version").inner_text() == facts["torch"]
-    assert footer.locator(".build-devices").inner_text() == facts["devices"]
-
-
-def assert_maths_typeset(page, path: str) -> None:
-    """Every formula on the page was typeset by the MathJax the site serves itself."""
-    formulas = page.locator(".math")
-    if not formulas.count():
-        return
-    page.locator("mjx-container").first.wait_for(timeout=15_000)
-    raw = page.locator(".math:not(:has(mjx-container))").count()
-    assert not raw, f"{path}: {raw} of {formulas.count()} formulas left as raw TeX"
+    assert {key: footer[key] for key in facts} == facts
 
 
 @pytest.mark.parametrize("word", each(["nesterov", "param_groups"]))

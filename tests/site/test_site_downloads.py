@@ -8,6 +8,8 @@ Notebooks are valid and their text cells are Markdown, not reST.
 from __future__ import annotations
 
 import ast
+import functools
+import hashlib
 import json
 import os
 import re
@@ -97,15 +99,78 @@ def test_every_script_names_what_it_needs_and_most_need_no_sgdlab():
             f"{example_id(script)} imports sgdlab but does not say so, or says so needlessly")
 
 
-def fresh_environment(folder: Path, packages: tuple[str, ...], wheel: Path) -> Path:
-    """A new virtual environment holding ``packages`` (sgdlab from ``wheel``), at the pinned versions."""
-    subprocess.run([sys.executable, "-m", "venv", folder], check=True)
+#: Where the readers' environments are kept from one run to the next (``make site-test`` names a
+#: git-ignored folder); without it, a temporary folder: every environment made afresh.
+READER_ENVIRONMENTS = "SGDLAB_READER_VENVS"
+#: What ``python -m venv`` puts in every environment, whatever a script needs.
+VENV_BASE = {"pip", "setuptools"}
+
+
+def normalise(name: str) -> str:
+    """A distribution name as PyPI compares them: 'Scikit_Learn' -> 'scikit-learn'."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def wheel_requires(wheel: Path) -> list[str]:
+    """The requirements sgdlab's wheel declares (its extras left out)."""
+    with zipfile.ZipFile(wheel) as archive:
+        meta = next(name for name in archive.namelist() if name.endswith(".dist-info/METADATA"))
+        lines = archive.read(meta).decode().splitlines()
+    return sorted(line.split(":", 1)[1].strip() for line in lines
+                  if line.startswith("Requires-Dist:") and "extra ==" not in line)
+
+
+def environment_folder(root: Path, packages: tuple[str, ...], wheel: Path) -> Path:
+    """The folder of the environment for ``packages``, named by a digest of everything that decides
+    what is installed in it: the packages, sgdlab's own requirements, constraints.txt, this Python."""
+    decides = {"packages": packages, "sgdlab requires": wheel_requires(wheel) if "sgdlab" in packages else [],
+               "constraints": (ROOT / "constraints.txt").read_text(), "python": sys.version}
+    digest = hashlib.sha256(json.dumps(decides, sort_keys=True).encode()).hexdigest()[:16]
+    return root / f"{'+'.join(packages)}-{digest}"
+
+
+def pip_install(python: Path, *names) -> None:
+    done = subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                           "-c", ROOT / "constraints.txt", *names], capture_output=True, text=True)
+    assert done.returncode == 0, f"pip install {' '.join(map(str, names))} failed:\n{done.stderr[-3000:]}"
+
+
+def site_packages(python: Path) -> Path:
+    return next(python.parent.parent.glob("lib/python*/site-packages"))
+
+
+def reader_environment(root: Path, packages: tuple[str, ...], wheel: Path) -> Path:
+    """A virtual environment holding ``packages`` at the pinned versions, and this checkout's sgdlab
+    where they name it; made once per set of packages and kept in ``root``. Returns its Python.
+
+    A kept environment gets the freshly built sgdlab wheel each time (and nothing else); one left
+    half-made (no ``complete`` mark) is made again.
+    """
+    folder = environment_folder(root, packages, wheel)
     python = folder / "bin" / "python"
-    names = [str(wheel) if name == "sgdlab" else name for name in packages]
-    install = subprocess.run(
-        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "-c", ROOT / "constraints.txt", *names], capture_output=True, text=True)
-    assert install.returncode == 0, f"pip install {' '.join(packages)} failed:\n{install.stderr[-3000:]}"
+    if not (folder / "complete").is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", folder], check=True)
+        pip_install(python, *(str(wheel) if name == "sgdlab" else name for name in packages))
+        (folder / "complete").touch()
+    elif "sgdlab" in packages:
+        pip_install(python, "--no-deps", "--force-reinstall", wheel)
+    return python
+
+
+def notebook_environment(root: Path, packages: tuple[str, ...], wheel: Path, script_python: Path) -> Path:
+    """The script's environment plus a notebook runner: a virtual environment holding only
+    ``NOTEBOOK_RUNNER`` whose path file adds the script environment's packages (so torch is
+    installed once, and the notebook sees this run's sgdlab)."""
+    folder = environment_folder(root, tuple(sorted(packages + NOTEBOOK_RUNNER)), wheel)
+    python = folder / "bin" / "python"
+    if not (folder / "complete").is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+        # No pip or setuptools of its own: the script environment's (pinned) ones show through.
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", folder], check=True)
+        (site_packages(python) / "script_environment.pth").write_text(f"{site_packages(script_python)}\n")
+        pip_install(python, *NOTEBOOK_RUNNER)
+        (folder / "complete").touch()
     return python
 
 
@@ -127,44 +192,109 @@ def wheel(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def downloaded_runs(site, wheel, tmp_path_factory) -> dict[Path, dict]:
-    """Each example's downloaded .py and .ipynb, run outside the repository in a fresh virtual
+def environments_folder(site, tmp_path_factory) -> Path:
+    """Where the readers' environments are kept (``$SGDLAB_READER_VENVS``, else a fresh temporary folder)."""
+    kept = os.environ.get(READER_ENVIRONMENTS)
+    folder = Path(kept) if kept else tmp_path_factory.mktemp("reader-venvs")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def reader_pythons(environments_folder, wheel) -> dict[tuple[str, ...], Path]:
+    """The Python of each environment the downloads need, by what it holds: for each script's
+    requirements, one with only those (for the .py) and one with the notebook runner added (for
+    the .ipynb). Environments kept from earlier runs for other requirements are removed."""
+    needed = sorted({requirements(script) for script in EXAMPLES})
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two cores; pip mostly unpacks and compiles
+        pythons = dict(zip(needed, pool.map(lambda packages: reader_environment(environments_folder, packages, wheel), needed)))
+        for packages, python in list(pythons.items()):
+            notebook = tuple(sorted(packages + NOTEBOOK_RUNNER))
+            pythons[notebook] = notebook_environment(environments_folder, packages, wheel, python)
+    kept = {python.parent.parent for python in pythons.values()}
+    for stale in set(environments_folder.iterdir()) - kept:
+        shutil.rmtree(stale, ignore_errors=True)
+    return pythons
+
+
+def test_each_reader_environment_holds_only_what_its_scripts_name(reader_pythons, wheel):
+    """What a kept environment holds is what its packages pull in, at the pinned versions, with this run's sgdlab."""
+    pinned = dict(line.split("==") for line in (ROOT / "constraints.txt").read_text().splitlines()
+                  if "==" in line and not line.startswith("#"))
+    pinned = {normalise(name): version for name, version in pinned.items()}
+    for packages, python in reader_pythons.items():
+        listed = subprocess.run([python, "-m", "pip", "list", "--not-required", "--format=json"],
+                                capture_output=True, text=True, check=True)
+        top_level = {normalise(item["name"]) for item in json.loads(listed.stdout)} - VENV_BASE
+        assert top_level <= set(packages), f"the environment for {packages} also holds {sorted(top_level - set(packages))}"
+        frozen = subprocess.run([python, "-m", "pip", "freeze", "--all"], capture_output=True, text=True, check=True)
+        installed = set()
+        for line in frozen.stdout.splitlines():
+            name = normalise(re.split(r"==| @ ", line)[0])
+            installed.add(name)
+            if name in VENV_BASE:  # the venv module's own, as in any reader's environment
+                continue
+            if name == "sgdlab":
+                assert line.startswith(f"sgdlab @ {wheel.as_uri()}#"), f"{packages}: {line} is not this run's wheel"
+            elif name in pinned:  # `==` admits a local label: torch 2.13.0+cpu
+                version = line.split("==")[1]
+                assert version.split("+")[0] == pinned[name], f"{packages}: {line}, but constraints.txt pins {pinned[name]}"
+            else:
+                pytest.fail(f"{packages}: {line} is not pinned in constraints.txt")
+        assert set(packages) <= installed, f"{packages}: {sorted(set(packages) - installed)} missing"
+        checked = subprocess.run([python, "-m", "pip", "check"], capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout
+
+
+@pytest.fixture(scope="module")
+def downloaded_runs(site, reader_pythons, tmp_path_factory) -> dict[Path, dict]:
+    """Each example's downloaded .py and .ipynb, run outside the repository in a virtual
     environment holding only what the script's docstring names (plus, for the notebooks, a
     kernel): {example: {"py": run, "ipynb": run}}, each run {"stdout": ..., "error": ...}.
 
     The scripts of one environment run in one process, each from its own empty folder
-    (``tools/run_examples.py``); the notebooks with nbclient, each on its own kernel.
+    (``tools/run_examples.py``); the notebooks with nbclient, each on its own kernel; two of
+    these at a time, one per core.
     """
     groups: dict[tuple[str, ...], list[Path]] = {}
     for script in EXAMPLES:
         groups.setdefault(requirements(script), []).append(script)
     results: dict[Path, dict] = {script: {} for script in EXAMPLES}
+    runs = []  # (what to run, where its result goes), the script groups first: they take longest
+    notebook_runs = []
     for packages, scripts in groups.items():
         work = tmp_path_factory.mktemp("reader")
-        python = fresh_environment(work / "venv", packages, wheel)
-        downloads = [example_downloads(site, script) for script in scripts]
         copies = []
-        for index, files in enumerate(downloads):
+        for index, script in enumerate(scripts):
+            files = example_downloads(site, script)
             folder = work / f"download{index}"
             folder.mkdir()
             copies.append(Path(shutil.copy(files[".py"], folder)))
             shutil.copy(files[".ipynb"], folder)
         shutil.copy(ROOT / "tools" / "run_examples.py", work)
-        out = work / "printed.json"
-        ran = subprocess.run([python, work / "run_examples.py", out, *copies], cwd=work, env=clean_env(),
-                             capture_output=True, text=True, timeout=1800)
-        assert ran.returncode == 0, ran.stderr[-3000:]
-        printed = json.loads(out.read_text())
-        for script, copy in zip(scripts, copies):
-            results[script]["py"] = printed[str(copy)]
-        installed = subprocess.run([python, "-m", "pip", "install", "--quiet", "-c", ROOT / "constraints.txt",
-                                    *NOTEBOOK_RUNNER], capture_output=True, text=True)
-        assert installed.returncode == 0, installed.stderr[-3000:]
-        notebooks = [copy.with_suffix(".ipynb") for copy in copies]
-        with ThreadPoolExecutor(max_workers=2) as pool:  # a kernel mostly waits on its imports
-            for script, executed in zip(scripts, pool.map(lambda nb: run_notebook(python, nb), notebooks)):
-                results[script]["ipynb"] = executed
+        runs.append((functools.partial(run_scripts, reader_pythons[packages], work, copies), scripts))
+        notebook_python = reader_pythons[tuple(sorted(packages + NOTEBOOK_RUNNER))]
+        notebook_runs += [(functools.partial(run_notebook, notebook_python, copy.with_suffix(".ipynb")), script)
+                          for script, copy in zip(scripts, copies)]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # a process mostly waits on its imports
+        ran = pool.map(lambda job: job[0](), runs + notebook_runs)
+        for (_, target), done in zip(runs + notebook_runs, ran):
+            if isinstance(target, list):
+                for script, printed in zip(target, done):
+                    results[script]["py"] = printed
+            else:
+                results[target]["ipynb"] = done
     return results
+
+
+def run_scripts(python: Path, work: Path, copies: list[Path]) -> list[dict]:
+    """Run the downloaded scripts in ``work`` with ``python``, each from its own folder; what each printed."""
+    out = work / "printed.json"
+    ran = subprocess.run([python, work / "run_examples.py", out, *copies], cwd=work, env=clean_env(),
+                         capture_output=True, text=True, timeout=1800)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    printed = json.loads(out.read_text())
+    return [printed[str(copy)] for copy in copies]
 
 
 NOTEBOOK_RUNNER_CODE = """

@@ -10,57 +10,29 @@ from pathlib import Path
 
 import pytest
 
-from sitekit import PAGES, each, open_page, undecoded_images
-
-#: Pages a reader reads (viewcode's module sources are listings, tested by the other files).
-READER_PAGES = [page for page in PAGES if not page.startswith("_modules/")]
-
-#: A figure may be shown smaller than its natural size, but not by more than this.
-MIN_FIGURE_SCALE = 0.8
-
-OVERFLOWING = """
-() => {
-  const wide = (element) => element.scrollWidth > element.clientWidth + 1;
-  const found = [...document.querySelectorAll("pre, div.math, .table-wrapper, dt.sig")]
-    .filter((box) => box.offsetParent !== null && wide(box))
-    .map((box) => `${box.tagName.toLowerCase()} ${box.scrollWidth}px in ${box.clientWidth}px: `
-                  + box.textContent.trim().split("\\n")[0].slice(0, 60));
-  if (wide(document.documentElement)) found.push(`the page itself: ${document.documentElement.scrollWidth}px`);
-  return found;
-}
-"""
-
-SMALL_FIGURES = """
-(scale) => [...document.querySelectorAll("img.sphx-glr-single-img, img.sphx-glr-multi-img")]
-  .filter((img) => img.offsetParent !== null && img.naturalWidth > 0)
-  .filter((img) => img.getBoundingClientRect().width < scale * img.naturalWidth)
-  .map((img) => `${img.currentSrc.split("/").pop()}: shown ${Math.round(img.getBoundingClientRect().width)}px `
-              + `of ${img.naturalWidth}px`)
-"""
-
-EMPTY_NAVIGATION = """
-() => [...document.querySelectorAll("nav, .bd-sidebar-primary, .bd-sidebar-secondary")]
-  .filter((element) => element.offsetParent !== null && element.getBoundingClientRect().width > 0)
-  .filter((element) => element.innerText.trim() !== "" && element.querySelectorAll("a[href]").length === 0)
-  .map((element) => `${element.tagName.toLowerCase()}.${[...element.classList].join(".")}: `
-                  + JSON.stringify(element.innerText.trim().slice(0, 60)))
-"""
+from sitekit import (
+    EMPTY_NAVIGATION,
+    MIN_FIGURE_SCALE,
+    OVERFLOWING,
+    READER_PAGES,
+    SERIOUS_VIOLATIONS,
+    SMALL_FIGURES,
+    axe_source,
+    each,
+    open_page,
+    run_checks,
+    undecoded_images,
+)
 
 
 @pytest.mark.parametrize("path", each(READER_PAGES))
-def test_page_fits_a_1280_px_window(path, context, server):
+def test_page_fits_a_1280_px_window(path, page_reports):
     """No code block, output, displayed formula, table, API signature or page wider than its box; figures at 80% of their size or more;
     no navigation box with a heading and nothing to follow."""
-    page, _, _ = open_page(context, server + path)
-    undecoded_images(page)
-    if page.locator("div.math").count():  # measured once MathJax has typeset them
-        page.locator("div.math mjx-container").first.wait_for(timeout=15_000)
-    overflowing = page.evaluate(OVERFLOWING)
-    small = page.evaluate(SMALL_FIGURES, MIN_FIGURE_SCALE)
-    empty = page.evaluate(EMPTY_NAVIGATION)
-    assert not overflowing, f"{path}: needs a sideways scroll at 1280 px: {overflowing}"
-    assert not small, f"{path}: figures shown below {MIN_FIGURE_SCALE:.0%} of their width: {small}"
-    assert not empty, f"{path}: navigation with nothing in it: {empty}"
+    report = page_reports[path]
+    assert not report["overflowing"], f"{path}: needs a sideways scroll at 1280 px: {report['overflowing']}"
+    assert not report["small_figures"], f"{path}: figures shown below {MIN_FIGURE_SCALE:.0%} of their width: {report['small_figures']}"
+    assert not report["empty_navigation"], f"{path}: navigation with nothing in it: {report['empty_navigation']}"
 
 
 def test_the_checks_see_what_they_look_for(context, server):
@@ -108,26 +80,15 @@ def test_no_gallery_card_shows_a_placeholder_thumbnail(site, tmp_path):
     assert not found, f"gallery cards without a figure of their own: {found}"
 
 
-SERIOUS = ("serious", "critical")
-
-
 def serious_violations(page) -> list[str]:
     """axe-core's serious and critical findings on an open page, one line per element."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    return [
-        f"{violation['id']} ({violation['impact']}): {node['target']}"
-        for violation in results.response["violations"]
-        if violation["impact"] in SERIOUS
-        for node in violation["nodes"]
-    ]
+    page.evaluate(axe_source())
+    return run_checks(page, {"found": SERIOUS_VIOLATIONS})["found"]
 
 
 @pytest.mark.parametrize("path", each(READER_PAGES))
-def test_no_serious_accessibility_violation(path, context, server):
-    page, _, _ = open_page(context, server + path)
-    found = serious_violations(page)
+def test_no_serious_accessibility_violation(path, page_reports):
+    found = page_reports[path]["serious_violations"]
     assert not found, f"{path}: axe-core finds {len(found)} serious or critical violations: {found}"
 
 
