@@ -21,6 +21,7 @@ import pytest
 from sphinx.util.inventory import InventoryFile
 
 from helpers import ROOT
+from run_examples import example_id, gallery_scripts
 
 SITE_ENV = "SGDLAB_SITE_DIR"
 NOT_BUILT = f"needs a built site: run `make html` then `make site-test` (it sets {SITE_ENV})"
@@ -35,7 +36,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-EXAMPLES = sorted((ROOT / "examples").rglob("plot_*.py"))
+EXAMPLES = gallery_scripts()
 
 
 def built_site() -> Path | None:
@@ -85,10 +86,6 @@ def each(values: list, ids=None) -> list:
 def example_page(script: Path) -> str:
     """The site page sphinx-gallery makes of ``examples/<section>/plot_x.py``."""
     return "auto_examples/" + script.relative_to(ROOT / "examples").with_suffix(".html").as_posix()
-
-
-def example_id(script: Path) -> str:
-    return script.relative_to(ROOT / "examples").as_posix()
 
 
 def first_page(prefix: str) -> str:

@@ -139,6 +139,18 @@ def site_packages(python: Path) -> Path:
     return next(python.parent.parent.glob("lib/python*/site-packages"))
 
 
+def made_once(folder: Path, venv_options: list[str], install) -> bool:
+    """Make the virtual environment ``folder`` and ``install()`` into it, unless an earlier run
+    finished it (its ``complete`` mark); one left half-made is made again. True if made now."""
+    if (folder / "complete").is_file():
+        return False
+    shutil.rmtree(folder, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", *venv_options, folder], check=True)
+    install()
+    (folder / "complete").touch()
+    return True
+
+
 def reader_environment(root: Path, packages: tuple[str, ...], wheel: Path) -> Path:
     """A virtual environment holding ``packages`` at the pinned versions, and this checkout's sgdlab
     where they name it; made once per set of packages and kept in ``root``. Returns its Python.
@@ -148,12 +160,9 @@ def reader_environment(root: Path, packages: tuple[str, ...], wheel: Path) -> Pa
     """
     folder = environment_folder(root, packages, wheel)
     python = folder / "bin" / "python"
-    if not (folder / "complete").is_file():
-        shutil.rmtree(folder, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", folder], check=True)
-        pip_install(python, *(str(wheel) if name == "sgdlab" else name for name in packages))
-        (folder / "complete").touch()
-    elif "sgdlab" in packages:
+    named = [str(wheel) if name == "sgdlab" else name for name in packages]
+    made_now = made_once(folder, [], lambda: pip_install(python, *named))
+    if not made_now and "sgdlab" in packages:
         pip_install(python, "--no-deps", "--force-reinstall", wheel)
     return python
 
@@ -164,13 +173,13 @@ def notebook_environment(root: Path, packages: tuple[str, ...], wheel: Path, scr
     installed once, and the notebook sees this run's sgdlab)."""
     folder = environment_folder(root, tuple(sorted(packages + NOTEBOOK_RUNNER)), wheel)
     python = folder / "bin" / "python"
-    if not (folder / "complete").is_file():
-        shutil.rmtree(folder, ignore_errors=True)
-        # No pip or setuptools of its own: the script environment's (pinned) ones show through.
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", folder], check=True)
+
+    def install() -> None:
         (site_packages(python) / "script_environment.pth").write_text(f"{site_packages(script_python)}\n")
         pip_install(python, *NOTEBOOK_RUNNER)
-        (folder / "complete").touch()
+
+    # No pip or setuptools of its own: the script environment's (pinned) ones show through.
+    made_once(folder, ["--without-pip"], install)
     return python
 
 
