@@ -168,9 +168,16 @@ def default_foreach(params: list[Tensor]) -> bool:
 
 
 def check_foreach_settings(group: Mapping[str, Any], params: list[Tensor], where: str = "") -> None:
-    """The foreach kernels take numbers, not tensors that carry autograd history."""
-    tracked = [key for key in ("lr", "momentum", "dampening", "weight_decay")
-               if isinstance(group[key], Tensor) and group[key].requires_grad]
+    """The foreach kernels take numbers, not tensors that carry autograd history.
+
+    Only a setting the step uses counts: as in torch, a weight decay (or momentum) that is zero
+    (a tensor whose value rounded to zero included) is skipped, so it may be tracked.
+    """
+    momentum_used = bool(group["momentum"] != 0)
+    in_use = {"lr": True, "momentum": momentum_used, "dampening": momentum_used,
+              "weight_decay": bool(group["weight_decay"] != 0)}
+    tracked = [key for key, used in in_use.items()
+               if used and isinstance(group[key], Tensor) and group[key].requires_grad]
     if not tracked:
         return
     foreach = group.get("foreach")
