@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 import warnings
 
 import pytest
@@ -121,3 +122,10 @@ def test_fused_is_checked_like_torch_checks_it():
     for optimizer in (torch.optim.SGD, sgdlab.SGD):
         with pytest.raises(RuntimeError, match="`fused` and `foreach` cannot be `True` together"):
             optimizer([w], fused=True, foreach=True)
+
+
+def test_importing_sgdlab_leaves_the_compiler_unloaded(python):
+    """torch.compile brings in dynamo (about a second): sgdlab loads it at the first fused step."""
+    probe = "import sys, sgdlab; print('torch._dynamo' in sys.modules)"
+    loaded = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "False"

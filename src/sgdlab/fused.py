@@ -99,13 +99,20 @@ def _rule(groups: list[tuple[list[Tensor], list[Tensor], list[Tensor | None], di
         update._single_tensor(params, grads, buffers, update.Settings(**settings))
 
 
-#: One compiled function for the process: dynamo keeps one compiled graph per shape of
-#: problem (tensor sizes, settings) and inductor caches the generated code on disk.
-_compiled = torch.compile(_rule, fullgraph=True)
-#: The lr tensor reaches ``alpha=`` as a number read inside the graph (``capture_scalar_outputs``);
-#: each compiled call may compile, so each runs under these settings. Made once: a patch
-#: object costs tens of microseconds to build.
-_CONFIG = torch._dynamo.config.patch(capture_scalar_outputs=True, recompile_limit=64)
+@functools.cache
+def _compiled():
+    """The compiled rule and the dynamo settings it runs under, made on first use.
+
+    One compiled function for the process: dynamo keeps one compiled graph per shape of problem
+    (tensor sizes, settings) and inductor caches the generated code on disk. The lr tensor
+    reaches ``alpha=`` as a number read inside the graph (``capture_scalar_outputs``); each
+    compiled call may compile, so each runs under these settings, a patch object made once (it
+    costs tens of microseconds to build). Made lazily: ``torch.compile`` imports dynamo, which
+    would add about a second to ``import sgdlab`` for everyone who never steps fused.
+    """
+    compiled = torch.compile(_rule, fullgraph=True)
+    settings = torch._dynamo.config.patch(capture_scalar_outputs=True, recompile_limit=64)
+    return compiled, settings
 
 
 def _signature(groups: list) -> tuple:
@@ -213,8 +220,9 @@ def _step_groups(groups: list) -> None:
             stacklevel=3,
         )
         started = time.perf_counter()
-    with _CONFIG:
-        _compiled(ready)
+    compiled, settings = _compiled()
+    with settings:
+        compiled(ready)
     if first:
         compile_seconds[signature] = time.perf_counter() - started
 
