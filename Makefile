@@ -40,14 +40,21 @@ html: $(STAMP) ## Build the site into _build/html, running the gallery examples 
 html-noplot: $(STAMP) ## Build the site without running the gallery examples (fast)
 	$(SPHINXBUILD) -D plot_gallery=0 -b html $(DOCSDIR) $(BUILDDIR)/html-noplot
 
+# CPU_VARIANTS=default-1thread (names from `python tools/cpu_variants.py`, comma-separated) runs fewer.
 doctest: $(STAMP) ## Run the {doctest} blocks of the pages under every CPU variant (kernel sets x 1 and 2 threads)
 	@echo "==> running the doctests of the pages under each CPU variant"
-	$(PY) tools/cpu_variants.py -- $(SPHINXBUILD) -q -D plot_gallery=0 -b doctest \
+	$(PY) tools/cpu_variants.py $(if $(CPU_VARIANTS),--only $(CPU_VARIANTS)) -- $(SPHINXBUILD) -q -D plot_gallery=0 -b doctest \
 		-d $(BUILDDIR)/doctest/.doctrees $(DOCSDIR) $(BUILDDIR)/doctest
+
+# Two pytest workers, one per core, each taking whole files (pytest-xdist); the files marked
+# long_running start first (tests/conftest.py). PYTEST_WORKERS=0 runs in one process. The site
+# tests run in one process: the downloads and the browser each keep both cores busy.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 pytest: $(STAMP) ## Run the unit and docstring tests, each gallery script against its snapshot, and the build guards
 	@echo "==> running pytest (unit tests, docstring examples, examples, build guards)"
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_PARALLEL)
 
 test: $(STAMP) ## Run everything: pytest, the page doctests, the full html build and the site tests
 	$(MAKE) --no-print-directory pytest

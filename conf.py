@@ -133,6 +133,9 @@ sphinx_gallery_conf = {
     # Fresh matplotlib state and fixed seeds before every example.
     "reset_modules": ("matplotlib", "sgdlab_build.reset_seeds"),
     "reset_modules_order": "before",
+    # Two examples at a time, one per core (joblib's worker processes; each resets as above).
+    # A script that times itself says `# sphinx_gallery_parallel = False` and runs alone.
+    "parallel": 2,
     "download_all_examples": True,
     # No sg_execution_times pages: each example page still says how long it ran.
     "write_computation_times": False,

@@ -23,6 +23,18 @@ sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Run the files marked ``long_running`` first (a stable sort keeps the rest in order).
+
+    ``make`` runs pytest on two workers, a file to each (pytest-xdist's ``--dist loadfile``), so
+    a file whose tests share one long piece of work (running every gallery script, every
+    download, every page) does it once, and starting those files first lets the other worker
+    take the short ones meanwhile.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("long_running") is None)
+
+
 @pytest.fixture(scope="session")
 def python() -> str:
     return sys.executable

@@ -17,6 +17,10 @@ import torch
 
 from helpers import ROOT, run
 
+# Each test builds a small site, one after another: under pytest-xdist this file starts first,
+# beside test_examples.py (see conftest.py).
+pytestmark = pytest.mark.long_running
+
 INDEX = """\
 # Fixture
 
@@ -53,11 +57,11 @@ def make_project(root: Path, pages: dict[str, str], examples: dict[str, str]) ->
     return root
 
 
-def make(project: Path, target: str):
+def make(project: Path, target: str, *variables: str):
     """Run one of the Makefile's targets on ``project`` instead of the real docs."""
     return run(
         [
-            "make", "--no-print-directory", target,
+            "make", "--no-print-directory", target, *variables,
             f"CONFDIR={project}", f"DOCSDIR={project / 'docs'}", f"BUILDDIR={project / '_build'}",
         ]
     )
@@ -146,7 +150,7 @@ def test_a_changed_doctest_value_fails(tmp_path, value, passes):
     index = INDEX.replace("auto_examples/index", "auto_examples/index\ncheck")
     page = DOCTEST_PAGE.format(value=value)
     project = make_project(tmp_path, {"index.md": index, "check.md": page}, {"plot_hello.py": QUIET_EXAMPLE})
-    result = make(project, "doctest")
+    result = make(project, "doctest", "CPU_VARIANTS=default-1thread")  # every variant: `make doctest`
     assert (result.returncode == 0) is passes, result.stdout[-2000:]
 
 

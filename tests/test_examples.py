@@ -22,9 +22,13 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import ROOT, offline_env
-from cpu_variants import variants
+from cpu_variants import run_under_each, variants
 from output_compare import differences
 from run_examples import example_id, gallery_scripts, run_in_one_process
+
+# Every script under every variant is the longest part of pytest: under pytest-xdist this file
+# goes to a worker of its own first (see conftest.py).
+pytestmark = pytest.mark.long_running
 
 EXAMPLES = gallery_scripts()
 SNAPSHOTS = ROOT / "tests" / "snapshots"
@@ -66,6 +70,14 @@ def test_the_variants_cover_both_thread_counts_and_every_kernel_set():
     assert list(variants("NEON")) == list(variants("DEFAULT")) == ladder[:2]  # another architecture
     capability = torch.backends.cpu.get_cpu_capability().lower()
     assert f"{capability}-2thread" in variants() or capability not in ("avx2", "avx512")
+
+
+def test_a_command_runs_under_the_variants_named_and_an_unknown_name_is_refused(capsys):
+    assert run_under_each(["python3", "-c", "pass"], only=["default-1thread"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["==> default-1thread: python3 -c pass"]
+    with pytest.raises(SystemExit, match="no variant avx9-1thread"):
+        run_under_each(["python3", "-c", "pass"], only=["default-1thread", "avx9-1thread"])
+    assert capsys.readouterr().out == ""  # nothing ran
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -5,7 +5,8 @@ runs everywhere, ``avx2`` and ``avx512`` where the processor has them, and each 
 differently. The thread count (``OMP_NUM_THREADS``) changes how reductions are split. So the
 variants are every kernel set this processor supports, each with 1 and 2 threads.
 ``python tools/cpu_variants.py`` lists them; ``python tools/cpu_variants.py -- CMD ...`` runs
-CMD under each in turn and stops at the first failure.
+CMD under each in turn and stops at the first failure; ``--only NAME,NAME -- CMD ...`` under
+those named (``make doctest CPU_VARIANTS=default-1thread``, for a quick check).
 """
 
 from __future__ import annotations
@@ -29,9 +30,15 @@ def variants(capability: str | None = None) -> dict[str, dict[str, str]]:
             for kernels in kernel_sets for threads in (1, 2)}
 
 
-def run_under_each(command: list[str]) -> int:
-    """Run ``command`` once per variant; the first non-zero exit status, or 0."""
-    for name, env in variants().items():
+def run_under_each(command: list[str], only: list[str] | None = None) -> int:
+    """Run ``command`` once per variant (those named in ``only``, if given); the first non-zero exit status, or 0."""
+    known = variants()
+    unknown = sorted(set(only or ()) - set(known))
+    if unknown:
+        raise SystemExit(f"--only: no variant {', '.join(unknown)} on this CPU (it has {', '.join(known)})")
+    for name, env in known.items():
+        if only and name not in only:
+            continue
         print(f"==> {name}: {' '.join(command)}", flush=True)
         if status := subprocess.run(command, env={**os.environ, **env}).returncode:
             print(f"==> failed under {name} ({' '.join(f'{k}={v}' for k, v in env.items())})", flush=True)
@@ -40,7 +47,11 @@ def run_under_each(command: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    if "--" in sys.argv:
-        sys.exit(run_under_each(sys.argv[sys.argv.index("--") + 1:]))
+    arguments = sys.argv[1:]
+    only = None
+    if arguments[:1] == ["--only"]:
+        only, arguments = arguments[1].split(","), arguments[2:]
+    if arguments[:1] == ["--"]:
+        sys.exit(run_under_each(arguments[1:], only))
     for name, env in variants().items():
         print(name, *(f"{key}={value}" for key, value in env.items()))

@@ -14,6 +14,8 @@ benchmark, with the memory limit drawn.
 Requires: ``pip install torch matplotlib``
 """
 
+# sphinx_gallery_parallel = False
+
 # %%
 # Time the three paths
 # --------------------

@@ -6,6 +6,7 @@ where it is through ``SGDLAB_SITE_DIR``. Without it (a plain ``pytest``), they s
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -125,16 +126,25 @@ def site() -> Path:
     return SITE
 
 
-@pytest.fixture(scope="session")
-def server(site) -> Iterator[str]:
-    """The site served on 127.0.0.1 at a free port; yields its base URL ('http://127.0.0.1:N/')."""
-    handler = functools.partial(StaticHostHandler, directory=str(site))
+@contextlib.contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """Serve ``folder`` on 127.0.0.1 at a free port; yields its base URL ('http://127.0.0.1:N/')."""
+    handler = functools.partial(StaticHostHandler, directory=str(folder))
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def server(site) -> Iterator[str]:
+    """The site served on 127.0.0.1 at a free port; yields its base URL."""
+    with serve(site) as url:
+        yield url
 
 
 def no_browser(reason: str):
@@ -177,6 +187,12 @@ class PageWatch:
         page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
         # Nothing leaves the machine: outside requests (the MathJax CDN) are refused here.
         page.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/]|localhost[:/])"), self._refuse)
+
+    def clear(self) -> None:
+        """Forget what went wrong so far (before the tab opens another page)."""
+        self.failed.clear()
+        self.errors.clear()
+        self.external.clear()
 
     def _refuse(self, route):
         self.external.add(route.request.url)
@@ -344,26 +360,29 @@ class PageReports:
     A report: the HTTP status, failed local requests, console errors, undecoded images, then
     each check's result by name (the layout and axe checks on reader pages only). axe-core runs
     last, in a second call: it fetches the stylesheets again to read them, and those requests
-    are not the page's.
+    are not the page's. The pages open one after another in one tab: a new tab starts a new
+    renderer process, about half a second a page.
     """
 
     def __init__(self, context, server: str):
-        self.context = context
         self.server = server
         self.reports: dict[str, dict] = {}
+        self.page = context.new_page()
+        self.watch = PageWatch(self.page)
 
     def __getitem__(self, path: str) -> dict:
         if path not in self.reports:
             checks = EVERY_PAGE_CHECKS | (READER_PAGE_CHECKS if path in READER_PAGES else {})
-            page, watch, response = open_page(self.context, self.server + path)
-            try:
-                results = run_checks(page, checks)
-                # What the page itself failed to load, before axe-core re-reads its stylesheets.
-                report = {"status": response.status, "failed": list(watch.failed), "errors": list(watch.errors)}
-                if path in READER_PAGES:
-                    results |= run_checks(page, {"serious_violations": SERIOUS_VIOLATIONS})
-            finally:
-                page.close()
+            # Leave the last page before watching this one: what it still had in flight (its
+            # favicon) is cancelled then, and not counted against this page.
+            self.page.goto("about:blank")
+            self.watch.clear()
+            response = self.page.goto(self.server + path, wait_until="load")
+            results = run_checks(self.page, checks)
+            # What the page itself failed to load, before axe-core re-reads its stylesheets.
+            report = {"status": response.status, "failed": list(self.watch.failed), "errors": list(self.watch.errors)}
+            if path in READER_PAGES:
+                results |= run_checks(self.page, {"serious_violations": SERIOUS_VIOLATIONS})
             self.reports[path] = report | results
         return self.reports[path]
 

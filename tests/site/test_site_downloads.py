@@ -1,7 +1,8 @@
 """What a reader downloads from the gallery works: every example page offers its script and its
 notebook, the gallery offers them all as zips, and each downloaded script and notebook runs
 outside the repository, in a fresh virtual environment holding only what the script's
-docstring names, and prints what the site shows (the snapshot, under the one comparer).
+docstring names, and prints what the site shows: the snapshot, under the one comparer, which
+is also what each example's page shows.
 Notebooks are valid and their text cells are Markdown, not reST.
 """
 
@@ -338,6 +339,19 @@ def test_the_download_runs_in_a_clean_environment_and_prints_what_the_site_shows
     assert ran["error"] is None, f"the downloaded .{kind} of {example_id(script)} failed:\n{ran['error']}"
     problems = differences(snapshot_path(script).read_text(), ran["stdout"])
     assert not problems, f"the downloaded .{kind} of {example_id(script)}:\n  " + "\n  ".join(problems[:20])
+
+
+def shown_output(site: Path, script: Path) -> str:
+    """What an example's page shows the script printed: its output blocks, in order."""
+    soup = BeautifulSoup((site / example_page(script)).read_text(encoding="utf-8"), "html.parser")
+    return "\n".join(pre.get_text() for pre in soup.select("div.sphx-glr-script-out pre"))
+
+
+@pytest.mark.parametrize("script", each(EXAMPLES, ids=example_id))
+def test_each_example_page_shows_what_its_snapshot_says(script, site):
+    """The page's printed output is the snapshot's (so a download that prints the snapshot prints what the page shows)."""
+    problems = differences(snapshot_path(script).read_text(), shown_output(site, script))
+    assert not problems, f"the page of {example_id(script)} shows:\n  " + "\n  ".join(problems[:20])
 
 
 #: reST that a notebook would show as raw text.
