@@ -15,6 +15,11 @@ SPHINXBUILD = $(PY) -m sphinx -c $(CONFDIR) $(SPHINXOPTS)
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
+# The builds and tests run two processes at a time on two cores (pytest's workers, the
+# gallery's, the readers' downloads): one OpenMP thread each, or their threads spin waiting
+# for each other. The CPU variants set their own thread count; `make bench` keeps torch's.
+html html-noplot doctest pytest site-test test: export OMP_NUM_THREADS ?= 1
+
 .DEFAULT_GOAL := help
 .PHONY: help setup html html-noplot doctest test pytest livehtml clean snapshots site-test screenshots inventories gpu-check bench
 

@@ -263,16 +263,17 @@ def downloaded_runs(site, reader_pythons, tmp_path_factory) -> dict[Path, dict]:
     kernel): {example: {"py": run, "ipynb": run}}, each run {"stdout": ..., "error": ...}.
 
     The scripts of one environment run in one process, each from its own empty folder
-    (``tools/run_examples.py``); the notebooks with nbclient, each on its own kernel; two of
-    these at a time, one per core.
+    (``tools/run_examples.py``), and its notebooks in one Jupyter kernel, each from its own
+    folder (``run_notebooks``): both after the reset sphinx-gallery makes between examples
+    (figures closed, matplotlib's settings restored, every generator seeded). Starting a
+    kernel and importing torch in it cost more than most notebooks take to run. Two of these
+    at a time, one per core.
     """
     groups: dict[tuple[str, ...], list[Path]] = {}
     for script in EXAMPLES:
         groups.setdefault(requirements(script), []).append(script)
-    results: dict[Path, dict] = {script: {} for script in EXAMPLES}
-    runs = []  # (what to run, where its result goes), the script groups first: they take longest
-    notebook_runs = []
-    for packages, scripts in groups.items():
+    runs = []  # (what to run, the scripts it runs, which download), the largest groups first
+    for packages, scripts in sorted(groups.items(), key=lambda group: -len(group[1])):
         work = tmp_path_factory.mktemp("reader")
         copies = []
         for index, script in enumerate(scripts):
@@ -282,18 +283,15 @@ def downloaded_runs(site, reader_pythons, tmp_path_factory) -> dict[Path, dict]:
             copies.append(Path(shutil.copy(files[".py"], folder)))
             shutil.copy(files[".ipynb"], folder)
         shutil.copy(ROOT / "tools" / "run_examples.py", work)
-        runs.append((functools.partial(run_scripts, reader_pythons[packages], work, copies), scripts))
         notebook_python = reader_pythons[tuple(sorted(packages + NOTEBOOK_RUNNER))]
-        notebook_runs += [(functools.partial(run_notebook, notebook_python, copy.with_suffix(".ipynb")), script)
-                          for script, copy in zip(scripts, copies)]
-    with ThreadPoolExecutor(max_workers=2) as pool:  # a process mostly waits on its imports
-        ran = pool.map(lambda job: job[0](), runs + notebook_runs)
-        for (_, target), done in zip(runs + notebook_runs, ran):
-            if isinstance(target, list):
-                for script, printed in zip(target, done):
-                    results[script]["py"] = printed
-            else:
-                results[target]["ipynb"] = done
+        notebooks = [copy.with_suffix(".ipynb") for copy in copies]
+        runs.append((functools.partial(run_scripts, reader_pythons[packages], work, copies), scripts, "py"))
+        runs.append((functools.partial(run_notebooks, notebook_python, work, notebooks), scripts, "ipynb"))
+    results: dict[Path, dict] = {script: {} for script in EXAMPLES}
+    with ThreadPoolExecutor(max_workers=2) as pool:  # one per core
+        for (_, scripts, kind), printed in zip(runs, pool.map(lambda job: job[0](), runs)):
+            for script, run in zip(scripts, printed):
+                results[script][kind] = run
     return results
 
 
@@ -307,29 +305,86 @@ def run_scripts(python: Path, work: Path, copies: list[Path]) -> list[dict]:
     return [printed[str(copy)] for copy in copies]
 
 
-NOTEBOOK_RUNNER_CODE = """
-import sys, nbformat
+#: ``python -c NOTEBOOK_RUNNER_CODE OUT.json NOTEBOOK ...``: run each notebook top to bottom in
+#: one kernel, after a first cell that clears the namespace, makes the notebook's folder the
+#: working one and resets as tools/run_examples.py does; write {notebook: {"stdout", "error"}}.
+NOTEBOOK_RUNNER_CODE = r'''
+import json, sys
+from pathlib import Path
+import nbformat
+from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
-notebook = nbformat.read(sys.argv[1], as_version=4)
-try:
-    NotebookClient(notebook, timeout=600, kernel_name="python3").execute()
-finally:
-    nbformat.write(notebook, sys.argv[1])
+
+RESET = """%reset -f
+def _sgdlab_reset(folder):
+    import os, random
+    import matplotlib, matplotlib.pyplot, numpy, torch
+    os.chdir(folder)
+    matplotlib.pyplot.close("all")
+    matplotlib.rcdefaults()
+    random.seed(0), numpy.random.seed(0), torch.manual_seed(0)
+_sgdlab_reset(FOLDER)
+del _sgdlab_reset
 """
 
 
-def run_notebook(python: Path, notebook: Path) -> dict:
-    """Execute a notebook top to bottom in its folder; what its cells printed, and any error."""
-    done = subprocess.run([python, "-c", NOTEBOOK_RUNNER_CODE, notebook], cwd=notebook.parent,
-                          env=clean_env(), capture_output=True, text=True, timeout=900)
-    executed = nbformat.read(notebook, as_version=4)
-    printed = "".join(
-        output.get("text", "")
-        for cell in executed.cells if cell.cell_type == "code"
-        for output in cell.get("outputs", []) if output.get("output_type") == "stream" and output.get("name") == "stdout"
-    )
-    return {"stdout": printed, "error": done.stderr[-3000:] if done.returncode else None}
+def printed(notebook):
+    return "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+                   for output in cell.get("outputs", [])
+                   if output.get("output_type") == "stream" and output.get("name") == "stdout")
+
+
+out, *paths = sys.argv[1:]
+results, manager = {}, None
+for path in paths:
+    notebook = nbformat.read(path, as_version=4)
+    folder = repr(str(Path(path).parent))
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(RESET.replace("FOLDER", folder)))
+    # One kernel for all, kept between notebooks (a client given its manager leaves it running).
+    manager = manager or NotebookClient(notebook, kernel_name="python3").create_kernel_manager()
+    client = NotebookClient(notebook, timeout=600, kernel_name="python3", km=manager)
+    error = None
+    try:
+        client.execute()
+    except CellExecutionError as failure:
+        error = str(failure)
+    except Exception as failure:  # the kernel died: the next notebook gets a new one
+        error, manager = f"{type(failure).__name__}: {failure}", None
+    finally:
+        if client.kc is not None:
+            client.kc.stop_channels()
+    results[path] = {"stdout": printed(notebook), "error": error}
+if manager is not None and manager.has_kernel:
+    run_sync(manager.shutdown_kernel)(now=True)
+Path(out).write_text(json.dumps(results))
+'''
+
+
+def run_notebooks(python: Path, work: Path, notebooks: list[Path]) -> list[dict]:
+    """Execute the downloaded notebooks in one kernel, each in its folder; what each printed, and any error."""
+    out = work / "notebooks.json"
+    ran = subprocess.run([python, "-c", NOTEBOOK_RUNNER_CODE, out, *notebooks], cwd=work,
+                         env=clean_env(), capture_output=True, text=True, timeout=1800)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    printed = json.loads(out.read_text())
+    return [printed[str(notebook)] for notebook in notebooks]
+
+
+def test_the_notebook_runner_reports_a_failure_and_starts_the_next_notebook_afresh(reader_pythons, tmp_path):
+    """One kernel runs many notebooks: a failure is that notebook's, and the next starts clean."""
+    python = reader_pythons[tuple(sorted(("matplotlib", "torch") + NOTEBOOK_RUNNER))]
+    cells = {"broken": ["left_behind = 1", "raise ValueError('broken on purpose')"],
+             "next": ["print('left_behind' in dir())", "import os\nprint(os.path.basename(os.getcwd()))"]}
+    notebooks = []
+    for name, sources in cells.items():
+        (tmp_path / name).mkdir()
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in sources])
+        nbformat.write(notebook, tmp_path / name / f"{name}.ipynb")
+        notebooks.append(tmp_path / name / f"{name}.ipynb")
+    broken, following = run_notebooks(python, tmp_path, notebooks)
+    assert "broken on purpose" in broken["error"]
+    assert following == {"stdout": "False\nnext\n", "error": None}
 
 
 @pytest.mark.parametrize("kind", ["py", "ipynb"])
