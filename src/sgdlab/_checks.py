@@ -189,17 +189,21 @@ def check_foreach_settings(group: Mapping[str, Any], params: list[Tensor], where
 
 
 def check_params(
-    group: Mapping[str, Any], state: Mapping[Tensor, Any], where: str = ""
+    group: Mapping[str, Any], state: Mapping[Tensor, Any], where: str = "",
+    ranged: set[torch.dtype] | None = None,
 ) -> None:
     """Check a group's parameters, gradients and momentum buffers can take this step.
 
-    One pass over the parameters; the dtype checks run once per dtype.
+    One pass over the parameters; the dtype checks run once per dtype. ``ranged`` holds the
+    dtypes whose range check these settings passed already (step() keeps it while the
+    settings are unchanged); the dtypes checked now are added to it.
     """
     params = group["params"]
     with_grad = [param for param in params if param.grad is not None]
     check_foreach_settings(group, with_grad, where)
     decayed, with_momentum = group["weight_decay"] != 0, group["momentum"] != 0
     seen: set[torch.dtype] = set()
+    ranged = set() if ranged is None else ranged
     for param in with_grad:
         grad, dtype = param.grad, param.dtype
         if grad.dtype is not dtype or grad.shape != param.shape or grad.device != param.device:
@@ -210,7 +214,9 @@ def check_params(
                     f"{_name(where, params, param)} has dtype {dtype}; SGD steps "
                     "floating-point or complex tensors only"
                 )
-            check_range(group, param, _name(where, params, param), where)
+            if dtype not in ranged:
+                check_range(group, param, _name(where, params, param), where)
+                ranged.add(dtype)
             seen.add(dtype)
         if decayed and grad.is_sparse:
             raise ValueError(
@@ -303,19 +309,22 @@ def settings_key(group: Mapping[str, Any]) -> tuple | None:
 def check_step(optimizer: torch.optim.Optimizer, passed: dict | None = None) -> None:
     """Everything ``step()`` needs, for every group, checked before any tensor moves.
 
-    ``passed`` (index -> settings key) remembers settings that passed unchanged, which
-    need no second check: a check of a group's settings costs several microseconds.
+    ``passed`` (index -> settings key, and the dtypes whose range those settings passed)
+    remembers settings that passed unchanged, which need no second check: a check of a
+    group's settings and of their range costs several microseconds.
     """
+    ranges: list[set[torch.dtype] | None] = []
     for index, group in enumerate(optimizer.param_groups):
         where = f"param_groups[{index}]: " if len(optimizer.param_groups) > 1 else ""
         key = settings_key(group) if passed is not None else None
-        if key is None or passed.get(index) != key:
+        if key is None or passed.get(index, (None,))[0] != key:
             check_group(group, where)
             if key is not None:
-                passed[index] = key
+                passed[index] = (key, set())
+        ranges.append(passed[index][1] if key is not None else None)
     for index, group in enumerate(optimizer.param_groups):
         where = f"param_groups[{index}]: " if len(optimizer.param_groups) > 1 else ""
-        check_params(group, optimizer.state, where)
+        check_params(group, optimizer.state, where, ranges[index])
 
 
 def check_state_dict(optimizer: torch.optim.Optimizer, state_dict: object) -> None:
