@@ -305,9 +305,10 @@ def run_scripts(python: Path, work: Path, copies: list[Path]) -> list[dict]:
     return [printed[str(copy)] for copy in copies]
 
 
-#: ``python -c NOTEBOOK_RUNNER_CODE OUT.json NOTEBOOK ...``: run each notebook top to bottom in
-#: one kernel, after a first cell that clears the namespace, makes the notebook's folder the
-#: working one and resets as tools/run_examples.py does; write {notebook: {"stdout", "error"}}.
+#: ``python -c NOTEBOOK_RUNNER_CODE OUT.json NOTEBOOK ...``, from a folder holding
+#: tools/run_examples.py: run each notebook top to bottom in one kernel, after a first cell that
+#: clears the namespace, resets with run_examples.reset_state and makes the notebook's folder
+#: the working one; write {notebook: {"stdout", "error"}}.
 NOTEBOOK_RUNNER_CODE = r'''
 import json, sys
 from pathlib import Path
@@ -317,14 +318,16 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 RESET = """%reset -f
-def _sgdlab_reset(folder):
-    import os, random
-    import matplotlib, matplotlib.pyplot, numpy, torch
+def _sgdlab_reset(folder, runner_folder):
+    import os, sys
+    sys.path.insert(0, runner_folder)
+    try:
+        from run_examples import reset_state
+    finally:
+        sys.path.remove(runner_folder)
+    reset_state()
     os.chdir(folder)
-    matplotlib.pyplot.close("all")
-    matplotlib.rcdefaults()
-    random.seed(0), numpy.random.seed(0), torch.manual_seed(0)
-_sgdlab_reset(FOLDER)
+_sgdlab_reset(FOLDER, RUNNER_FOLDER)
 del _sgdlab_reset
 """
 
@@ -339,8 +342,8 @@ out, *paths = sys.argv[1:]
 results, manager = {}, None
 for path in paths:
     notebook = nbformat.read(path, as_version=4)
-    folder = repr(str(Path(path).parent))
-    notebook.cells.insert(0, nbformat.v4.new_code_cell(RESET.replace("FOLDER", folder)))
+    reset = RESET.replace("RUNNER_FOLDER", repr(str(Path.cwd()))).replace("FOLDER", repr(str(Path(path).parent)))
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(reset))
     # One kernel for all, kept between notebooks (a client given its manager leaves it running).
     manager = manager or NotebookClient(notebook, kernel_name="python3").create_kernel_manager()
     client = NotebookClient(notebook, timeout=600, kernel_name="python3", km=manager)
@@ -382,6 +385,7 @@ def test_the_notebook_runner_reports_a_failure_and_starts_the_next_notebook_afre
         notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in sources])
         nbformat.write(notebook, tmp_path / name / f"{name}.ipynb")
         notebooks.append(tmp_path / name / f"{name}.ipynb")
+    shutil.copy(ROOT / "tools" / "run_examples.py", tmp_path)  # the reset the runner uses
     broken, following = run_notebooks(python, tmp_path, notebooks)
     assert "broken on purpose" in broken["error"]
     assert following == {"stdout": "False\nnext\n", "error": None}
