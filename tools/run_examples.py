@@ -51,7 +51,10 @@ def reset_state() -> None:
 
 
 def run_script(script: Path) -> dict:
-    """Run one script as ``__main__`` from an empty folder; what it printed and raised."""
+    """Run one script as ``__main__`` from an empty folder; what it printed and raised.
+
+    Under ``SGDLAB_ROUNDING_NOISE=SEED`` the script runs in :mod:`rounding_noise`'s mode.
+    """
     reset_state()
     printed, error = io.StringIO(), None
     with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch):
@@ -83,5 +86,8 @@ def run_in_one_process(python: str, scripts: list[Path], env: dict[str, str],
 if __name__ == "__main__":
     out, *scripts = sys.argv[1:]
     os.environ.setdefault("MPLBACKEND", "Agg")
+    from rounding_noise import install_from_environment  # beside this file
+
+    install_from_environment()
     results = {name: run_script(Path(name).resolve()) for name in scripts}
     Path(out).write_text(json.dumps(results, indent=1))

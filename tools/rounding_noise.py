@@ -1,0 +1,222 @@
+"""Rounding noise: every floating-point result of every torch operation moved by up to one ulp.
+
+Another machine's kernels (another BLAS, another vector width, a GPU) round some results one
+unit in the last place (ulp) away from ours. A printed number that is a property of the
+example survives that; one that is an accident of our machine's rounding does not. This
+module makes the accident happen on purpose, in the manner of Monte Carlo arithmetic
+(Verificarlo, CADNA): a ``TorchDispatchMode`` that, after each aten operation, moves each
+element of each floating-point result by -1, 0 or +1 ulp.
+
+- The move is a hash of the seed and the element's bits, so a value gets the same move
+  wherever it is computed: two bit-identical computations stay bit-identical.
+- Whole numbers (zero included), infinities and NaN are left alone: every IEEE machine gets
+  them exactly, and a zero nudged to a denormal would flip signs no machine flips. A move
+  that would overflow to infinity is not made.
+- Views, copies, data movement (indexing, concatenation, padding), exact functions (``abs``,
+  ``max``, ``relu``, ...), random factories and communication (``c10d``) are left alone.
+- float32, float64, float16 and bfloat16, on any device; other dtypes pass through.
+
+``SGDLAB_ROUNDING_NOISE=SEED`` in the environment turns it on for a whole process through
+:func:`install_from_environment` (the example runner and ``conf.py`` call it), so the tests
+run every gallery script and page doctest under several seeds.
+
+>>> import torch
+>>> x = torch.full((10_000,), 0.1)
+>>> sums = set()
+>>> for seed in range(5):
+...     with RoundingNoise(seed):
+...         sums.add(x.sum().item())
+>>> len(sums) > 1, x.sum().item() in sums or len(sums) > 1
+(True, True)
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+#: The environment variable holding the seed; unset or empty means no noise.
+ENVIRONMENT_VARIABLE = "SGDLAB_ROUNDING_NOISE"
+
+#: Each floating dtype and the integer dtype of the same width its bits are read as.
+BITS_DTYPE = {torch.float64: torch.int64, torch.float32: torch.int32,
+              torch.float16: torch.int16, torch.bfloat16: torch.int16}
+
+aten = torch.ops.aten
+
+#: Operations whose result every machine computes exactly (they move, select or compare values,
+#: or change a sign): noise there would be noise no machine makes.
+EXACT = {
+    aten.clone, aten.copy_, aten._to_copy, aten.detach, aten.alias, aten.lift_fresh,
+    aten.lift_fresh_copy, aten.contiguous, aten._copy_from, aten._copy_from_and_resize,
+    aten.empty, aten.empty_like, aten.empty_strided, aten.zeros, aten.zeros_like, aten.ones,
+    aten.ones_like, aten.full, aten.full_like, aten.new_empty, aten.new_empty_strided,
+    aten.new_zeros, aten.new_ones, aten.new_full, aten.scalar_tensor, aten.fill_, aten.zero_,
+    aten.fill, aten.index, aten.index_select, aten.gather, aten.take, aten.masked_select,
+    aten.index_put, aten.index_put_, aten.masked_fill, aten.masked_fill_, aten.where,
+    aten.cat, aten.stack, aten.flip, aten.roll, aten.repeat, aten.constant_pad_nd, aten.tril,
+    aten.triu, aten.slice_scatter, aten.select_scatter, aten.diagonal_scatter, aten.embedding,
+    aten.neg, aten.neg_, aten.abs, aten.abs_, aten.sign, aten.sgn, aten.relu, aten.relu_,
+    aten.threshold_backward, aten.clamp, aten.clamp_, aten.clamp_min, aten.clamp_min_,
+    aten.clamp_max, aten.clamp_max_, aten.maximum, aten.minimum, aten.max, aten.min, aten.amax,
+    aten.amin, aten.sort, aten.topk, aten.median, aten.kthvalue, aten.floor, aten.ceil,
+    aten.round, aten.trunc, aten.set_, aten.resize_, aten.unfold, aten._foreach_copy_,
+    aten._foreach_zero_, aten._foreach_neg, aten._foreach_neg_, aten._foreach_abs,
+    aten._foreach_abs_, aten._foreach_maximum, aten._foreach_minimum, aten.nonzero,
+    aten.unique_dim, aten._unique2, aten.hardtanh, aten.hardtanh_,
+}
+
+
+def _mix32(x):
+    """Wang's 32-bit integer hash of each element (< 2**32) of an int64 tensor or uint64 array."""
+    x = (((x >> 16) ^ x) * 0x45D9F3B) & 0xFFFFFFFF
+    x = (((x >> 16) ^ x) * 0x45D9F3B) & 0xFFFFFFFF
+    return (x >> 16) ^ x
+
+
+def _seed_word(seed: int) -> int:
+    return (seed * 0x9E3779B1) & 0xFFFFFFFF
+
+
+def ulp_moves(values: torch.Tensor, seed: int) -> torch.Tensor:
+    """The move, -1, 0 or +1, each element of floating ``values`` gets under ``seed`` (int64).
+
+    A hash of the seed and the element's bits: the same on every device.
+    """
+    width = values.element_size() * 8
+    bits = values.view(BITS_DTYPE[values.dtype]).to(torch.int64)
+    low = bits & 0xFFFFFFFF if width > 16 else bits & 0xFFFF
+    high = (bits >> 32) & 0xFFFFFFFF if width == 64 else torch.zeros_like(bits)
+    return _mix32(low ^ _mix32(high ^ _seed_word(seed))) % 3 - 1
+
+
+def nudge(values: torch.Tensor, seed: int) -> torch.Tensor:
+    """``values`` with each element moved by its :func:`ulp_moves` ulp; whole and non-finite ones kept.
+
+    >>> nudge(torch.tensor([0.1, 1 / 3, 0.7]), seed=2).tolist() != torch.tensor([0.1, 1 / 3, 0.7]).tolist()
+    True
+    >>> nudge(torch.tensor([0.0, -0.0, 3.0, -7.0, float("inf")]), seed=2).tolist()
+    [0.0, -0.0, 3.0, -7.0, inf]
+    """
+    bits_dtype = BITS_DTYPE[values.dtype]
+    moved = (values.view(bits_dtype) + ulp_moves(values, seed).to(bits_dtype)).view(values.dtype)
+    keep = ~values.isfinite() | (values == values.trunc()) | ~moved.isfinite()
+    return torch.where(keep, values, moved)
+
+
+#: On the CPU the same moves are made in place through NumPy, much faster on small tensors.
+_UNSIGNED = {8: numpy.uint64, 4: numpy.uint32, 2: numpy.uint16}
+_SIGNED = {8: numpy.int64, 4: numpy.int32, 2: numpy.int16}
+
+
+def _nudge_in_place_on_cpu(values: torch.Tensor, seed: int) -> None:
+    """Make :func:`nudge`'s moves in ``values`` itself, a CPU tensor, without touching its version."""
+    size = values.element_size()
+    bits = values.detach().view(BITS_DTYPE[values.dtype]).numpy()
+    unsigned = bits.view(_UNSIGNED[size]).astype(numpy.uint64)
+    if size == 8:
+        low, high = unsigned & 0xFFFFFFFF, unsigned >> 32
+    else:
+        low, high = unsigned, numpy.zeros_like(unsigned)
+    moves = (_mix32(low ^ _mix32(high ^ _seed_word(seed))) % 3).astype(numpy.int64) - 1
+    if values.dtype == torch.bfloat16:  # NumPy has no bfloat16: its bits are a float32's top half
+        as_float = lambda b: (b.view(numpy.uint16).astype(numpy.uint32) << 16).view(numpy.float32)
+    else:
+        as_float = lambda b: b.view({8: numpy.float64, 4: numpy.float32, 2: numpy.float16}[size])
+    original = as_float(bits)
+    moved_bits = (bits + moves).astype(_SIGNED[size])
+    moved = as_float(moved_bits)
+    with numpy.errstate(invalid="ignore"):
+        change = numpy.isfinite(original) & (original != numpy.trunc(original)) & numpy.isfinite(moved)
+    numpy.copyto(bits, moved_bits, where=change)
+
+
+def _nudge_in_place(values: torch.Tensor, seed: int) -> None:
+    if values.device.type == "cpu":
+        _nudge_in_place_on_cpu(values, seed)
+    else:
+        with torch.no_grad():
+            values.copy_(nudge(values, seed))
+
+
+def _noisy_kind(value) -> bool:
+    """Whether ``value`` is a plain dense tensor of a floating dtype the noise moves."""
+    return (isinstance(value, torch.Tensor) and value.dtype in BITS_DTYPE
+            and value.layout == torch.strided and value.device.type != "meta" and value.numel() > 0)
+
+
+def _tensors(value) -> list[torch.Tensor]:
+    """The tensors in a result or an argument, in lists and tuples at any depth."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [tensor for item in value for tensor in _tensors(item)]
+    return []
+
+
+class RoundingNoise(TorchDispatchMode):
+    """Move each floating result of each torch operation run inside by -1, 0 or +1 ulp.
+
+    Args:
+        seed: which moves; the same seed gives the same moves, another seed others.
+
+    >>> with RoundingNoise(seed=0):
+    ...     same = torch.tensor(0.1) * 3 == torch.tensor(0.1) * 3
+    >>> bool(same)
+    True
+    """
+
+    def __init__(self, seed: int):
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed must be an int, got {seed!r}")
+        super().__init__()
+        self.seed = seed
+
+    def _leaves_alone(self, func) -> bool:
+        return (func.overloadpacket in EXACT or func.is_view or func.namespace != "aten"
+                or torch.Tag.nondeterministic_seeded in func.tags)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        result = func(*args, **kwargs)
+        if self._leaves_alone(func):
+            return result
+        # An operation writes into the arguments its schema marks as written (in-place and
+        # out= forms); any other tensor it returns is new. Each is nudged where it is, once.
+        written = [value for argument, value in zip(func._schema.arguments, args) if _is_written(argument)]
+        written += [kwargs[argument.name] for argument in func._schema.arguments
+                    if _is_written(argument) and argument.name in kwargs]
+        done = set()
+        for tensor in _tensors(written) + _tensors(result):
+            if _noisy_kind(tensor) and id(tensor) not in done:
+                done.add(id(tensor))
+                _nudge_in_place(tensor, self.seed)
+        return result
+
+
+def _is_written(argument) -> bool:
+    return argument.alias_info is not None and argument.alias_info.is_write
+
+
+def seed_from_environment() -> int | None:
+    """The seed in ``SGDLAB_ROUNDING_NOISE``, or None when it is unset or empty."""
+    text = os.environ.get(ENVIRONMENT_VARIABLE, "").strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{ENVIRONMENT_VARIABLE} must be an integer seed, got {text!r}") from None
+
+
+def install_from_environment() -> RoundingNoise | None:
+    """Turn the noise on for the rest of this process when ``SGDLAB_ROUNDING_NOISE`` names a seed."""
+    seed = seed_from_environment()
+    if seed is None:
+        return None
+    mode = RoundingNoise(seed)
+    mode.__enter__()  # never left: the process ends under it
+    return mode
