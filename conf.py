@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent
 # Local extensions: how the gallery is built, how figures are shown, the measurement records.
 sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+# The repository's tools: the one output comparer and the rounding noise (sgdlab_doctest).
+sys.path.insert(0, str(ROOT / "tools"))
 
 import sgdlab  # noqa: E402  (the version shown comes from the installed package)
 import torch  # noqa: E402
@@ -24,6 +26,7 @@ version = ".".join(release.split(".")[:2])
 extensions = [
     "myst_parser",
     "sphinx.ext.doctest",
+    "sgdlab_doctest",  # +TOLERANT outputs go through the one comparer; SGDLAB_ROUNDING_NOISE
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
@@ -104,9 +107,12 @@ intersphinx_disabled_reftypes = ["std:*"]
 # Docstring examples are run by pytest (--doctest-modules); here only {doctest} blocks run.
 doctest_test_doctest_blocks = ""
 doctest_global_setup = """
+import os
 import torch
 import sgdlab
 torch.manual_seed(0)
+# A block about this machine's own rounding says `:skipif: ROUNDING_NOISE`.
+ROUNDING_NOISE = bool(os.environ.get("SGDLAB_ROUNDING_NOISE"))
 """
 doctest_default_flags = (
     __import__("doctest").ELLIPSIS

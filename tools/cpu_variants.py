@@ -1,9 +1,20 @@
-"""The CPU variants a reader's machine may differ by, and a way to run a command under each.
+"""The variants a printed number must survive, and a way to run a command under each.
 
-PyTorch picks one of its CPU kernel sets at start-up (``ATEN_CPU_CAPABILITY``): ``default``
-runs everywhere, ``avx2`` and ``avx512`` where the processor has them, and each may round
-differently. The thread count (``OMP_NUM_THREADS``) changes how reductions are split. So the
-variants are every kernel set this processor supports, each with 1 and 2 threads.
+A reader's machine rounds differently from ours: another BLAS, another vector width, another
+thread count, a GPU. Two kinds of variant stand for them:
+
+- *CPU variants*: PyTorch picks one of its CPU kernel sets at start-up
+  (``ATEN_CPU_CAPABILITY``): ``default`` runs everywhere, ``avx2`` and ``avx512`` where the
+  processor has them; the thread count (``OMP_NUM_THREADS``) changes how reductions are split.
+  Two of them run: ``default-1thread``, which every machine has and the snapshots are
+  recorded under, and the best kernel set with 2 threads.
+- *noise variants* ``noise-1``, ``noise-2``, ``noise-3``: ``default-1thread`` with every
+  floating result of every torch operation moved by up to one ulp
+  (``SGDLAB_ROUNDING_NOISE``, ``tools/rounding_noise.py``). They stand for the machines we do
+  not have, which is why the other CPU variants are not run: MKL picks its kernels by
+  processor whatever ``ATEN_CPU_CAPABILITY`` says, so no variant on this machine shows
+  another processor's matrix products, and the noise moves every result, those included.
+
 ``python tools/cpu_variants.py`` lists them; ``python tools/cpu_variants.py -- CMD ...`` runs
 CMD under each in turn and stops at the first failure; ``--only NAME,NAME -- CMD ...`` under
 those named (``make doctest CPU_VARIANTS=default-1thread``, for a quick check).
@@ -21,8 +32,12 @@ import torch
 KERNEL_LADDER = ("default", "avx2", "avx512")
 
 
-def variants(capability: str | None = None) -> dict[str, dict[str, str]]:
-    """Each variant's name and the environment that selects it, on this CPU or one with ``capability``."""
+#: The seeds of the noise variants.
+NOISE_SEEDS = (1, 2, 3)
+
+
+def cpu_variants(capability: str | None = None) -> dict[str, dict[str, str]]:
+    """Every kernel set of this CPU (or one with ``capability``) with 1 and 2 threads, by name."""
     best = (capability or torch.backends.cpu.get_cpu_capability()).lower()
     # On another architecture only the default kernel set is known here.
     kernel_sets = KERNEL_LADDER[: KERNEL_LADDER.index(best) + 1] if best in KERNEL_LADDER else ("default",)
@@ -30,12 +45,20 @@ def variants(capability: str | None = None) -> dict[str, dict[str, str]]:
             for kernels in kernel_sets for threads in (1, 2)}
 
 
+def variants(capability: str | None = None) -> dict[str, dict[str, str]]:
+    """The variants that run, by name: ``default-1thread``, the best kernel set with 2 threads, the noise."""
+    kernels = cpu_variants(capability)
+    canonical = kernels["default-1thread"]
+    chosen = {name: kernels[name] for name in ("default-1thread", list(kernels)[-1])}
+    return {**chosen, **{f"noise-{seed}": {**canonical, "SGDLAB_ROUNDING_NOISE": str(seed)} for seed in NOISE_SEEDS}}
+
+
 def run_under_each(command: list[str], only: list[str] | None = None) -> int:
     """Run ``command`` once per variant (those named in ``only``, if given); the first non-zero exit status, or 0."""
     known = variants()
     unknown = sorted(set(only or ()) - set(known))
     if unknown:
-        raise SystemExit(f"--only: no variant {', '.join(unknown)} on this CPU (it has {', '.join(known)})")
+        raise SystemExit(f"--only: no variant {', '.join(unknown)} on this machine (it has {', '.join(known)})")
     for name, env in known.items():
         if only and name not in only:
             continue

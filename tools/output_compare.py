@@ -1,15 +1,18 @@
 """Whether two printed outputs of a gallery script say the same thing: the one comparer.
 
-The snapshot tests, the downloaded-script tests and ``make gpu-check`` all decide agreement
-here. Two outputs agree when, line by line,
+The snapshot tests, the downloaded-script tests, the page doctests' ``+TOLERANT`` examples and
+``make gpu-check`` all decide agreement here. Lines are compared once device names (``cpu``,
+``cuda``, ``cuda:0``, and the ``device='cuda:0'`` argument of a tensor's repr) are masked,
+numbers followed by a unit of time (``ns``, ``us``, ``µs``, ``ms``, ``s``) are blanked as
+timings, and runs of spaces are one. Then a line is one of two kinds:
 
-- the words are the same, once device names (``cpu``, ``cuda``, ``cuda:0``, and the
-  ``device='cuda:0'`` argument of a tensor's repr) are masked and runs of spaces are one;
-- each number equals its counterpart within the larger of one unit in its last printed digit
-  (a value near a half-way point may round either way) and 1e-5 of the larger magnitude
-  (float32 kernels that sum in another order);
-- numbers followed by a unit of time (``ns``, ``us``, ``µs``, ``ms``, ``s``) are timings,
-  which differ from run to run: they are skipped.
+- *stable*, the default: the text must be exactly the same. A number that is a property of
+  the example prints the same on every machine and under rounding noise.
+- *tolerant*: a snapshot line that starts with :data:`TOLERANT_MARK` (``"~ "``), for a value
+  printed at its dtype's full precision, such as the article's ``tensor(1337.7185)``. The
+  words must be the same and each number must equal its counterpart within the larger of one
+  unit in its last printed digit (a value near a half-way point may round either way) and
+  1e-5 of the larger magnitude (float32 kernels that sum in another order).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import itertools
 import re
 
 RELATIVE_TOLERANCE = 1e-5
+#: The start of a snapshot line whose numbers are compared within :func:`allowance`.
+TOLERANT_MARK = "~ "
 
 #: A tensor's repr names every device but the CPU: ``tensor(5., device='cuda:0')``.
 DEVICE_IN_REPR = re.compile(r",\s*device='[^']*'")
@@ -37,8 +42,33 @@ def normalise(line: str) -> str:
 
 
 def lines(output: str) -> list[str]:
-    """The non-empty lines of an output, normalised."""
-    return [normalise(line) for line in output.splitlines() if line.strip()]
+    """The non-empty lines of an output, normalised, with any tolerant mark removed."""
+    return [normalise(text) for _, text in marked_lines(output)]
+
+
+def marked_lines(output: str) -> list[tuple[bool, str]]:
+    """The non-empty lines of an output, each as (marked tolerant, the line without its mark)."""
+    return [(line.startswith(TOLERANT_MARK), line.removeprefix(TOLERANT_MARK))
+            for line in output.splitlines() if line.strip()]
+
+
+def tolerant_count(snapshot: str) -> int:
+    """How many lines of a snapshot are marked tolerant."""
+    return sum(tolerant for tolerant, _ in marked_lines(snapshot))
+
+
+def carry_marks(snapshot: str, output: str) -> str:
+    """``output`` as a new snapshot: a line keeps the tolerant mark of the old ``snapshot``'s line
+    at the same place when their words agree (``make snapshots`` re-records without losing them)."""
+    old, index, new = marked_lines(snapshot), 0, []
+    for line in output.rstrip().splitlines():
+        if line.strip():
+            tolerant, before = old[index] if index < len(old) else (False, "")
+            same_words = NUMBER.sub("#", normalise(before)) == NUMBER.sub("#", normalise(line))
+            line = TOLERANT_MARK + line if tolerant and same_words else line
+            index += 1
+        new.append(line)
+    return "\n".join(new) + "\n"
 
 
 def last_digit_unit(token: str) -> float:
@@ -70,14 +100,22 @@ def largest_difference(expected: str, actual: str) -> float:
     return max((abs(float(a) - float(b)) for a, b in number_pairs(expected, actual) if a != b), default=0.0)
 
 
-def differences(expected: str, actual: str) -> list[str]:
-    """What differs between two outputs, one message per problem; empty when they agree."""
+def differences(expected: str, actual: str, tolerant: bool = False) -> list[str]:
+    """What differs between two outputs, one message per problem; empty when they agree.
+
+    ``expected`` is a snapshot: its marked lines (all, with ``tolerant=True``) are compared
+    within :func:`allowance`, the others exactly.
+    """
     problems = []
-    for number, (left, right) in enumerate(itertools.zip_longest(lines(expected), lines(actual)), start=1):
+    pairs = itertools.zip_longest(marked_lines(expected), lines(actual))
+    for number, (marked, right) in enumerate(pairs, start=1):
+        is_tolerant, left = (tolerant or marked[0], normalise(marked[1])) if marked else (False, None)
         if right is None:
             problems.append(f"line {number}: missing {left!r}")
         elif left is None:
             problems.append(f"line {number}: unexpected {right!r}")
+        elif not is_tolerant and left != right:
+            problems.append(f"line {number}: expected {left!r}, got {right!r}")
         elif NUMBER.sub("#", left) != NUMBER.sub("#", right):  # the wording differs
             problems.append(f"line {number}: expected {left!r}, got {right!r}")
         else:

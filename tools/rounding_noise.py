@@ -7,11 +7,14 @@ module makes the accident happen on purpose, in the manner of Monte Carlo arithm
 (Verificarlo, CADNA): a ``TorchDispatchMode`` that, after each aten operation, moves each
 element of each floating-point result by -1, 0 or +1 ulp.
 
-- The move is a hash of the seed and the element's bits, so a value gets the same move
-  wherever it is computed: two bit-identical computations stay bit-identical.
-- Whole numbers (zero included), infinities and NaN are left alone: every IEEE machine gets
-  them exactly, and a zero nudged to a denormal would flip signs no machine flips. A move
-  that would overflow to infinity is not made.
+- The move is a hash of the seed and the bits of the element's magnitude, so a value gets the
+  same move wherever it is computed (two bit-identical computations stay bit-identical), and
+  ``-x`` gets the mirror of ``x``'s move, as round-to-nearest is symmetric about zero
+  (minimising ``-f`` still retraces maximising ``f`` exactly).
+- Whole numbers (zero included), subnormal numbers, infinities and NaN are left alone: every
+  IEEE machine gets whole numbers exactly, a zero nudged to a subnormal would flip signs no
+  machine flips, and a subnormal nudged to zero would turn a division into NaN. A move that
+  would overflow to infinity is not made.
 - Views, copies, data movement (indexing, concatenation, padding), exact functions (``abs``,
   ``max``, ``relu``, ...), random factories and communication (``c10d``) are left alone.
 - float32, float64, float16 and bfloat16, on any device; other dtypes pass through.
@@ -66,7 +69,8 @@ EXACT = {
     aten.round, aten.trunc, aten.set_, aten.resize_, aten.unfold, aten._foreach_copy_,
     aten._foreach_zero_, aten._foreach_neg, aten._foreach_neg_, aten._foreach_abs,
     aten._foreach_abs_, aten._foreach_maximum, aten._foreach_minimum, aten.nonzero,
-    aten.unique_dim, aten._unique2, aten.hardtanh, aten.hardtanh_,
+    aten.unique_dim, aten._unique2, aten.hardtanh, aten.hardtanh_, aten.nextafter, aten.nextafter_,
+    aten.copysign, aten.copysign_, aten.fmod, aten.fmod_, aten.frexp, aten.signbit,
 }
 
 
@@ -87,7 +91,7 @@ def ulp_moves(values: torch.Tensor, seed: int) -> torch.Tensor:
     A hash of the seed and the element's bits: the same on every device.
     """
     width = values.element_size() * 8
-    bits = values.view(BITS_DTYPE[values.dtype]).to(torch.int64)
+    bits = values.abs().view(BITS_DTYPE[values.dtype]).to(torch.int64)
     low = bits & 0xFFFFFFFF if width > 16 else bits & 0xFFFF
     high = (bits >> 32) & 0xFFFFFFFF if width == 64 else torch.zeros_like(bits)
     return _mix32(low ^ _mix32(high ^ _seed_word(seed))) % 3 - 1
@@ -103,7 +107,8 @@ def nudge(values: torch.Tensor, seed: int) -> torch.Tensor:
     """
     bits_dtype = BITS_DTYPE[values.dtype]
     moved = (values.view(bits_dtype) + ulp_moves(values, seed).to(bits_dtype)).view(values.dtype)
-    keep = ~values.isfinite() | (values == values.trunc()) | ~moved.isfinite()
+    tiny = torch.finfo(values.dtype).tiny
+    keep = ~values.isfinite() | (values == values.trunc()) | (values.abs() < tiny) | ~moved.isfinite()
     return torch.where(keep, values, moved)
 
 
@@ -116,7 +121,8 @@ def _nudge_in_place_on_cpu(values: torch.Tensor, seed: int) -> None:
     """Make :func:`nudge`'s moves in ``values`` itself, a CPU tensor, without touching its version."""
     size = values.element_size()
     bits = values.detach().view(BITS_DTYPE[values.dtype]).numpy()
-    unsigned = bits.view(_UNSIGNED[size]).astype(numpy.uint64)
+    sign = numpy.uint64(1 << (8 * size - 1))
+    unsigned = bits.view(_UNSIGNED[size]).astype(numpy.uint64) & ~sign  # the magnitude's bits
     if size == 8:
         low, high = unsigned & 0xFFFFFFFF, unsigned >> 32
     else:
@@ -130,7 +136,8 @@ def _nudge_in_place_on_cpu(values: torch.Tensor, seed: int) -> None:
     moved_bits = (bits + moves).astype(_SIGNED[size])
     moved = as_float(moved_bits)
     with numpy.errstate(invalid="ignore"):
-        change = numpy.isfinite(original) & (original != numpy.trunc(original)) & numpy.isfinite(moved)
+        change = (numpy.isfinite(original) & (original != numpy.trunc(original))
+                  & (numpy.abs(original) >= torch.finfo(values.dtype).tiny) & numpy.isfinite(moved))
     numpy.copyto(bits, moved_bits, where=change)
 
 

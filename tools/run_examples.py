@@ -1,7 +1,7 @@
 """Run gallery scripts one after another in this process and write what each printed as JSON.
 
 Usage: ``python tools/run_examples.py OUT.json SCRIPT ...``; OUT.json maps each script, as
-given, to ``{"stdout": ..., "error": traceback or null}``. One process saves importing torch and
+given, to ``{"stdout": ..., "error": traceback or null, "seconds": ...}``. One process saves importing torch and
 matplotlib per script, most of a short script's time. Each script runs as ``__main__`` from an
 empty folder (so it finds nothing of the repository beside it), after sphinx-gallery's reset:
 figures closed, matplotlib's settings restored, Python, NumPy and torch seeded with 0. Torch
@@ -20,6 +20,7 @@ import runpy
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 from pathlib import Path
 
@@ -56,14 +57,14 @@ def run_script(script: Path) -> dict:
     Under ``SGDLAB_ROUNDING_NOISE=SEED`` the script runs in :mod:`rounding_noise`'s mode.
     """
     reset_state()
-    printed, error = io.StringIO(), None
+    printed, error, start = io.StringIO(), None, time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch):
         try:
             with contextlib.redirect_stdout(printed):
                 runpy.run_path(str(script), run_name="__main__")
         except BaseException:  # a script's SystemExit is a failure too
             error = traceback.format_exc()
-    return {"stdout": printed.getvalue(), "error": error}
+    return {"stdout": printed.getvalue(), "error": error, "seconds": round(time.perf_counter() - start, 2)}
 
 
 def run_in_one_process(python: str, scripts: list[Path], env: dict[str, str],

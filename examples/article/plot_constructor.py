@@ -67,7 +67,8 @@ for label, path in paths.items():
 # --------------------------------------
 # ``foreach`` and ``fused`` pick the implementation. ``foreach=True`` gives the same bits as
 # the plain loop. The fused kernel may round differently inside (on some CPUs it lands one
-# float32 unit away), so compare it with a tolerance, not bit for bit.
+# float32 unit away, and the units add up over the steps), so compare it with a
+# tolerance, not bit for bit.
 
 momentum = {"lr": 0.1, "momentum": 0.9}
 reference = trajectory({**momentum, "foreach": False})
@@ -77,7 +78,7 @@ print(
 )
 gap = (reference - trajectory({**momentum, "fused": True})).abs().max().item()
 print(
-    f"fused=True vs foreach=False over {STEPS} steps: within 1e-6: {gap <= 1e-6}"
+    f"fused=True vs foreach=False over {STEPS} steps: within 1e-5: {gap <= 1e-5}"
 )
 
 # %%

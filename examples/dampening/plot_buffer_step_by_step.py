@@ -21,7 +21,7 @@ import torch
 device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 print(f"Running on {device}")
 
-LR, MOMENTUM, DAMPENING, STEPS = 0.5, 0.9, 0.3, 5
+LR, MOMENTUM, DAMPENING, STEPS = 0.5, 0.9, 0.4, 5
 
 
 def run_steps(dampening=DAMPENING, steps=STEPS):

@@ -74,7 +74,7 @@ print(
     "gap after steps 1, 2, 3: "
     + ", ".join(f"{g:.4f}" for g in gaps[:3].tolist())
 )
-print(f"gap after {STEPS} steps: {gaps[-1].item():.4f}")
+print(f"gap after {STEPS} steps: {gaps[-1].item():.3f}")
 
 # %%
 # Both buffers climb towards the same limit, :math:`(1 - \tau) g / (1 - \mu)`. PyTorch's

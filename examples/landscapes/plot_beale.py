@@ -78,7 +78,7 @@ def summary(trajectory):
     """The end point and value, or where the run diverged and its gradients."""
     if trajectory.diverged:
         sizes = trajectory.grads().norm(dim=1)[: trajectory.diverged_at + 1]
-        norms = ", ".join(f"{size:.3g}" for size in sizes.tolist())
+        norms = ", ".join(f"{size:.2g}" for size in sizes.tolist())
         return (
             f"diverged (inf or nan) at step {trajectory.diverged_at}\n"
             f"{'':24}gradient norms {norms}"

@@ -52,8 +52,8 @@ def step_lengths(flip):
 steady, flipping = step_lengths(flip=False), step_lengths(flip=True)
 for column, mu in enumerate(MUS):
     print(
-        f"mu = {mu}: step {STEPS}, steady gradient {steady[-1, column]:.4f} "
-        f"(lr / (1 - mu) = {LR / (1 - mu):.4f})"
+        f"mu = {mu}: step {STEPS}, steady gradient {steady[-1, column]:.3f} "
+        f"(lr / (1 - mu) = {LR / (1 - mu):.3f})"
     )
     print(
         f"          flipping gradient {flipping[-1, column]:.4f} "
