@@ -32,6 +32,7 @@ Requires: ``pip install sgdlab``
 
 import io
 import multiprocessing
+import socket
 import time
 from datetime import timedelta
 
@@ -117,9 +118,14 @@ def run_rank(rank, world_size, port, use_cuda):
 # -------------------
 # The same launcher as in the data-parallel example.
 #
-# The launcher (this process) binds the rendezvous store to port 0, so the system picks a
-# free port, forks one process per rank and watches them: the first rank that fails, or
-# the deadline, stops all of them and raises. It runs before this process touches CUDA.
+# The launcher (this process) binds a socket to port 0, so the system picks a free port
+# and no other program can take it between the choice and its use. It forks one process
+# per rank, and only then starts the rendezvous store on that socket: a process that
+# forks while another of its threads runs (the store's server is one) can leave the child
+# waiting for a lock that no thread of the child will release. It then watches the ranks:
+# the first that fails, or the deadline, stops all of them and raises. It runs before
+# this process touches CUDA, so that on a machine with two GPUs the ranks can still use
+# them.
 
 
 def launch(run_rank, world_size, timeout_s):
@@ -130,23 +136,29 @@ def launch(run_rank, world_size, timeout_s):
             "this example forks one process per rank, which this system cannot do "
             "(Windows): run it under Linux, macOS or WSL"
         )
-    store = dist.TCPStore(
-        "127.0.0.1",
-        0,
-        is_master=True,
-        wait_for_workers=False,
-        timeout=timedelta(seconds=timeout_s),
-    )
+    # A plain socket, bound to port 0, holds a free port; the store's server thread starts
+    # only after the fork (forking while another thread runs can deadlock the child).
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
     # device_count() asks NVML where it can: CUDA stays uninitialised, forking safe.
     use_cuda = (
         torch.cuda.device_count() >= world_size and not torch.cuda.is_initialized()
     )
     ranks = mp.start_processes(
         run_rank,
-        args=(world_size, store.port, use_cuda),
+        args=(world_size, port, use_cuda),
         nprocs=world_size,
         join=False,
         start_method="fork",
+    )
+    # The ranks' connections wait in the socket's queue until the store serves them.
+    store = dist.TCPStore(
+        "127.0.0.1",
+        port,
+        is_master=True,
+        wait_for_workers=False,
+        timeout=timedelta(seconds=timeout_s),
+        master_listen_fd=listener.detach(),
     )
     deadline = time.monotonic() + timeout_s
     try:
