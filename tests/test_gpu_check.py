@@ -14,6 +14,8 @@ from run_examples import example_id, gallery_scripts
 
 SCRIPT = ROOT / "examples" / "article" / "plot_worked_example.py"
 CPU_RUN = {"stdout": "Running on cpu\nx = -1332.7185\nloss after 3 steps: 0.12345\n", "error": None}
+#: x is printed at float32's full precision: its snapshot line is marked tolerant.
+MARKS = "Running on cpu\n~ x = -1332.7185\nloss after 3 steps: 0.12345\n"
 
 
 def cuda_run(stdout: str, error: str | None = None) -> dict:
@@ -22,16 +24,20 @@ def cuda_run(stdout: str, error: str | None = None) -> dict:
 
 def test_a_cuda_run_within_the_tolerance_agrees():
     cuda = cuda_run("Running on cuda:0\nx = -1332.7186\nloss after 3 steps: 0.12345\n")
-    entry = gpu_check.compare_runs(SCRIPT, CPU_RUN, cuda)
+    entry = gpu_check.compare_runs(SCRIPT, CPU_RUN, cuda, MARKS)
     assert entry["problems"] == []
     assert (entry["lines"], entry["numbers"]) == (3, 3)
     assert entry["largest_difference"] == pytest.approx(1e-4)
 
 
 def test_a_changed_number_is_caught():
-    cuda = cuda_run("Running on cuda\nx = -1332.7185\nloss after 3 steps: 0.12399\n")
-    assert gpu_check.compare_runs(SCRIPT, CPU_RUN, cuda)["problems"] == [
-        "line 3: 0.12345 became 0.12399 (allowed difference 1e-05)"
+    cuda = cuda_run("Running on cuda\nx = -1332.7185\nloss after 3 steps: 0.12346\n")
+    assert gpu_check.compare_runs(SCRIPT, CPU_RUN, cuda, MARKS)["problems"] == [
+        "line 3: expected 'loss after 3 steps: 0.12345', got 'loss after 3 steps: 0.12346'"
+    ]
+    tolerant_too_far = cuda_run("Running on cuda\nx = -1332.9185\nloss after 3 steps: 0.12345\n")
+    assert gpu_check.compare_runs(SCRIPT, CPU_RUN, tolerant_too_far, MARKS)["problems"] == [
+        "line 2: -1332.7185 became -1332.9185 (allowed difference 0.0133)"
     ]
 
 

@@ -23,11 +23,12 @@ from pathlib import Path
 
 import torch
 
-from output_compare import NUMBER, differences, largest_difference, lines
+from output_compare import NUMBER, carry_marks, differences, largest_difference, lines
 from repo_git import ROOT, git
 from run_examples import example_id, gallery_scripts, run_in_one_process
 
 DATA = ROOT / "docs" / "_data"
+SNAPSHOTS = ROOT / "tests" / "snapshots"
 #: The tests, less those that build the site (venv + Sphinx) or the package and use no device.
 PYTEST = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "--ignore=tests/test_build.py", "--ignore=tests/site"]
 #: The environment of each run: CUDA hidden, and CUDA as the machine has it; no display.
@@ -35,10 +36,18 @@ RUNS = {"cpu": {**os.environ, "CUDA_VISIBLE_DEVICES": "", "MPLBACKEND": "Agg"},
         "cuda": {**os.environ, "MPLBACKEND": "Agg"}}
 
 
-def compare_runs(script: Path, cpu: dict, cuda: dict) -> dict:
-    """The record's entry for one script: what was compared, the largest difference, problems."""
+def compare_runs(script: Path, cpu: dict, cuda: dict, snapshot: str | None = None) -> dict:
+    """The record's entry for one script: what was compared, the largest difference, problems.
+
+    The lines its snapshot (``snapshot``, else the file in ``tests/snapshots``) marks tolerant
+    are compared within the comparer's allowance, the others exactly.
+    """
+    if snapshot is None:
+        path = SNAPSHOTS / script.relative_to(ROOT / "examples").with_suffix(".txt")
+        snapshot = path.read_text() if path.exists() else ""
+    expected = carry_marks(snapshot, cpu["stdout"])
     problems = [f"{run} run raised:\n{ran['error'][-1500:]}" for run, ran in (("cpu", cpu), ("cuda", cuda))
-                if ran["error"]] or differences(cpu["stdout"], cuda["stdout"])
+                if ran["error"]] or differences(expected, cuda["stdout"])
     compared = lines(cpu["stdout"])
     return {
         "example": example_id(script),
