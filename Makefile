@@ -46,8 +46,8 @@ html-noplot: $(STAMP) ## Build the site without running the gallery examples (fa
 	$(SPHINXBUILD) -D plot_gallery=0 -b html $(DOCSDIR) $(BUILDDIR)/html-noplot
 
 # CPU_VARIANTS=default-1thread (names from `python tools/cpu_variants.py`, comma-separated) runs fewer.
-doctest: $(STAMP) ## Run the {doctest} blocks of the pages under every CPU variant (kernel sets x 1 and 2 threads)
-	@echo "==> running the doctests of the pages under each CPU variant"
+doctest: $(STAMP) ## Run the {doctest} blocks of the pages under every variant (CPU kernels, threads, rounding noise)
+	@echo "==> running the doctests of the pages under each variant"
 	$(PY) tools/cpu_variants.py $(if $(CPU_VARIANTS),--only $(CPU_VARIANTS)) -- $(SPHINXBUILD) -q -D plot_gallery=0 -b doctest \
 		-d $(BUILDDIR)/doctest/.doctrees $(DOCSDIR) $(BUILDDIR)/doctest
 

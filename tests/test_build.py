@@ -46,6 +46,7 @@ def make_project(root: Path, pages: dict[str, str], examples: dict[str, str]) ->
         if support.is_dir():
             shutil.copytree(support, docs / support.name)
     shutil.copytree(ROOT / "src" / "sgdlab", root / "src" / "sgdlab")
+    shutil.copytree(ROOT / "tools", root / "tools")  # conf.py imports the comparer and the noise
     for name, text in {"index.md": INDEX, **pages}.items():
         (docs / name).write_text(text)
     section = root / "examples" / "section"

@@ -172,3 +172,21 @@ def test_a_tolerant_doctest_output_agrees_within_the_comparer_and_no_further():
     # 1e-4 relative: 1337.7185 * (1 + 1e-4) = 1337.8523
     assert not checker_agrees("tensor(1337.7185)\n", "tensor(1337.8523)\n", tolerant=True)
     assert not checker_agrees("tensor(1337.7185)\n", "tensor(1337.7185, dtype=torch.float64)\n", tolerant=True)
+
+
+# -- the README's count of tolerant outputs ------------------------------------------------
+
+
+def test_the_readme_counts_the_tolerant_outputs():
+    from output_compare import tolerant_count
+
+    lines = sum(tolerant_count(path.read_text()) for path in (ROOT / "tests" / "snapshots").rglob("*.txt"))
+    scripts = sum(1 for path in (ROOT / "tests" / "snapshots").rglob("*.txt") if tolerant_count(path.read_text()))
+    flagged = {path: sum(line.startswith(">>> ") and line.endswith("# doctest: +TOLERANT")
+                         for line in path.read_text().splitlines())
+               for path in (ROOT / "docs").rglob("*.md") if "auto_examples" not in path.parts}
+    pages = [path for path, count in flagged.items() if count]
+    examples = sum(flagged.values())
+    readme = (ROOT / "README.md").read_text()
+    assert f"**{lines} lines** in {scripts} article scripts" in readme
+    assert f"**{examples} examples** on {len(pages)} article pages" in readme

@@ -35,6 +35,7 @@ run every gallery script and page doctest under several seeds.
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy
@@ -141,9 +142,34 @@ def _nudge_in_place_on_cpu(values: torch.Tensor, seed: int) -> None:
     numpy.copyto(bits, moved_bits, where=change)
 
 
+#: Per dtype: the smallest normal number and the bits of infinity.
+_TINY = {dtype: torch.finfo(dtype).tiny for dtype in BITS_DTYPE}
+_INFINITY_BITS = {torch.float64: 0x7FF0000000000000, torch.float32: 0x7F800000,
+                  torch.float16: 0x7C00, torch.bfloat16: 0x7F80}
+
+
+def _nudge_one_on_cpu(values: torch.Tensor, seed: int) -> None:
+    """:func:`_nudge_in_place_on_cpu` for a one-element tensor, in Python integers (faster)."""
+    value = values.item()
+    if not math.isfinite(value) or value == math.trunc(value) or abs(value) < _TINY[values.dtype]:
+        return
+    width = values.element_size() * 8
+    bits = values.detach().view(BITS_DTYPE[values.dtype]).numpy().reshape(-1)
+    raw = int(bits[0]) & ((1 << width) - 1)
+    magnitude = raw & ~(1 << (width - 1))
+    low, high = (magnitude & 0xFFFFFFFF, magnitude >> 32) if width == 64 else (magnitude, 0)
+    move = _mix32(low ^ _mix32(high ^ _seed_word(seed))) % 3 - 1
+    if move and magnitude + move < _INFINITY_BITS[values.dtype]:
+        moved = raw + move
+        bits[0] = moved - (1 << width) if moved >> (width - 1) else moved
+
+
 def _nudge_in_place(values: torch.Tensor, seed: int) -> None:
     if values.device.type == "cpu":
-        _nudge_in_place_on_cpu(values, seed)
+        if values.numel() == 1:
+            _nudge_one_on_cpu(values, seed)
+        else:
+            _nudge_in_place_on_cpu(values, seed)
     else:
         with torch.no_grad():
             values.copy_(nudge(values, seed))
@@ -182,20 +208,16 @@ class RoundingNoise(TorchDispatchMode):
         super().__init__()
         self.seed = seed
 
-    def _leaves_alone(self, func) -> bool:
-        return (func.overloadpacket in EXACT or func.is_view or func.namespace != "aten"
-                or torch.Tag.nondeterministic_seeded in func.tags)
-
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         result = func(*args, **kwargs)
-        if self._leaves_alone(func):
+        written_arguments = _written_arguments(func)
+        if written_arguments is None:
             return result
         # An operation writes into the arguments its schema marks as written (in-place and
         # out= forms); any other tensor it returns is new. Each is nudged where it is, once.
-        written = [value for argument, value in zip(func._schema.arguments, args) if _is_written(argument)]
-        written += [kwargs[argument.name] for argument in func._schema.arguments
-                    if _is_written(argument) and argument.name in kwargs]
+        written = [args[index] if index < len(args) else kwargs.get(name)
+                   for index, name in written_arguments]
         done = set()
         for tensor in _tensors(written) + _tensors(result):
             if _noisy_kind(tensor) and id(tensor) not in done:
@@ -204,8 +226,18 @@ class RoundingNoise(TorchDispatchMode):
         return result
 
 
-def _is_written(argument) -> bool:
-    return argument.alias_info is not None and argument.alias_info.is_write
+_WRITTEN: dict = {}
+
+
+def _written_arguments(func) -> tuple[tuple[int, str], ...] | None:
+    """The (position, name) of each argument ``func`` writes into; None for an op left alone."""
+    if func not in _WRITTEN:
+        leaves_alone = (func.overloadpacket in EXACT or func.is_view or func.namespace != "aten"
+                        or torch.Tag.nondeterministic_seeded in func.tags)
+        _WRITTEN[func] = None if leaves_alone else tuple(
+            (index, argument.name) for index, argument in enumerate(func._schema.arguments)
+            if argument.alias_info is not None and argument.alias_info.is_write)
+    return _WRITTEN[func]
 
 
 def seed_from_environment() -> int | None:
