@@ -3,9 +3,9 @@ The momentum buffer, step by step
 =================================
 
 A table of the momentum buffer ``torch.optim.SGD`` keeps, one row per step, beside the
-formula that produced it: :math:`b_1 = g_1`, then
-:math:`b_t = \\mu b_{t-1} + (1 - \\tau) g_t`, and the update
-:math:`p_t = p_{t-1} - \\text{lr}\\, b_t`. The gradients are real ones, from the bowl
+formula that produced it: :math:`v_1 = g_1`, then
+:math:`v_t = \\mu v_{t-1} + (1 - \\tau) g_t`, and the update
+:math:`p_t = p_{t-1} - \\text{lr}\\, v_t`. The gradients are real ones, from the bowl
 :math:`f(p) = p^2 / 2` (so :math:`g = p`).
 
 Requires: ``pip install torch matplotlib``
@@ -24,11 +24,11 @@ print(f"Running on {device}")
 LR, MOMENTUM, DAMPENING, STEPS = 0.5, 0.9, 0.4, 5
 
 
-def run_steps(dampening=DAMPENING, steps=STEPS):
+def run_steps(dampening=DAMPENING, steps=STEPS, lr=LR):
     """(gradient, buffer, p) after each step on p^2 / 2 from p = 2."""
     p = torch.tensor(2.0, device=device, requires_grad=True)
     optimizer = torch.optim.SGD(
-        [p], lr=LR, momentum=MOMENTUM, dampening=dampening
+        [p], lr=lr, momentum=MOMENTUM, dampening=dampening
     )
     rows = []
     for _ in range(steps):
@@ -69,10 +69,10 @@ previous = None
 for t, (grad, buffer, p) in enumerate(rows, start=1):
     by_hand = buffer_by_hand(previous, grad).item()
     if previous is None:
-        formula = f"b_1 = g_1 = {grad:.4f}"
+        formula = f"v_1 = g_1 = {grad:.4f}"
     else:
         damped = f"{1 - DAMPENING:.1f} x {grad:.4f}"
-        formula = f"b_{t} = {MOMENTUM} x {previous:.4f} + {damped}"
+        formula = f"v_{t} = {MOMENTUM} x {previous:.4f} + {damped}"
     print(f"step {t}: {formula:<38} = {by_hand:7.4f}")
     print(
         f"        stored {buffer:7.4f}, equal: {by_hand == buffer}, p = {p:.4f}"
@@ -82,12 +82,14 @@ for t, (grad, buffer, p) in enumerate(rows, start=1):
 # %%
 # The same run for several dampening values
 # -----------------------------------------
-# The first step is the same for every dampening: :math:`b_1 = g_1`, so p goes from 2 to
+# The first step is the same for every dampening: :math:`v_1 = g_1`, so p goes from 2 to
 # :math:`2 - 0.5 \times 2 = 1`. From then on dampening scales down only the *new*
 # gradient, the spring that pulls p towards 0 from either side, while the buffer built by
-# the undamped first step still decays by only :math:`\mu` per step. More dampening does
-# not make the parameter move less: with a weaker spring, the first push carries p further
-# past 0 and it takes more steps to turn back (the lowest p and its step, printed below).
+# the undamped first step still decays by only :math:`\mu` per step. At this rate
+# (:math:`\text{lr}\,\lambda = 0.5`, so the first step already covers half the way to 0)
+# more dampening does not make the parameter move less: with a weaker spring, the push of
+# the first step carries p further past 0 and it takes more steps to turn back (the lowest
+# p and its step, printed below).
 
 dampenings = [0.0, 0.3, 0.6, 0.9]
 paths = {
@@ -100,6 +102,23 @@ for tau, path in paths.items():
         f"dampening {tau}: 1 - tau = {1 - tau:.1f}, "
         f"p after step 1 = {path[1]:.4f}, "
         f"lowest p {lowest:.2f} at step {path.index(lowest)}"
+    )
+
+# %%
+# That depends on the rate. At :math:`\text{lr} = 0.1` the first step moves p only from
+# 2 to 1.8, and more dampening makes p swing *less* far past 0. Over 200 steps, the
+# lowest p for each dampening (0, 0.3, 0.6, 0.9), at both rates:
+
+for lr in (LR, 0.1):
+    lows = [
+        min(row[2] for row in run_steps(dampening=tau, steps=200, lr=lr))
+        for tau in dampenings
+    ]
+    deeper = all(a > b for a, b in zip(lows, lows[1:]))
+    shallower = all(a < b for a, b in zip(lows, lows[1:]))
+    print(
+        f"lr {lr}: lowest p {', '.join(f'{low:.2f}' for low in lows)} "
+        f"(deeper: {deeper}, shallower: {shallower})"
     )
 
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")

@@ -72,10 +72,34 @@ print(
 # With ``.data`` the gradient printed above is :math:`2p` at the *updated* value: the
 # derivative at a point the graph never saw, and no warning. Under ``no_grad`` the same
 # update bumps the version counter and the backward pass stops with an error that names
-# the problem. ``torch.optim.SGD`` updates parameters in place under ``no_grad`` too,
-# which is why a ``backward()`` through a graph built before ``optimizer.step()`` raises
-# the same error.
-#
+# the problem. ``torch.optim.SGD`` updates parameters in place under ``no_grad`` too, so
+# a ``backward()`` through a graph built before ``optimizer.step()`` raises the same
+# error, but only when the graph saved the parameter for its backward pass:
+# :math:`p^2` saves :math:`p` (its derivative is :math:`2p`), while :math:`3p` saves
+# nothing of :math:`p` (its derivative is 3) and backpropagates without a complaint.
+
+
+def backward_after_step(loss_of):
+    """Build the loss, step, then call backward: what happens."""
+    w = torch.tensor(3.0, device=device, requires_grad=True)
+    optimizer = torch.optim.SGD([w], lr=0.1)
+    (w**2).backward()
+    loss = loss_of(w)
+    optimizer.step()
+    try:
+        loss.backward()
+    except RuntimeError as error:
+        if "modified by an inplace operation" in str(error):
+            return "RuntimeError, modified by an inplace operation"
+        raise
+    return "no error"
+
+
+for name, loss_of in [("p**2", lambda w: w**2), ("3 * p", lambda w: 3 * w)]:
+    result = backward_after_step(loss_of)
+    print(f"loss {name} built before step(): {result}")
+
+# %%
 # The picture: the slope the graph stands for (the tangent at :math:`p = 3`) and the slope
 # ``.data`` returned (the tangent at :math:`p = 2.5`).
 
