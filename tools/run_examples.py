@@ -87,8 +87,9 @@ def run_in_one_process(python: str, scripts: list[Path], env: dict[str, str],
 if __name__ == "__main__":
     out, *scripts = sys.argv[1:]
     os.environ.setdefault("MPLBACKEND", "Agg")
-    from rounding_noise import install_from_environment  # beside this file
+    if os.environ.get("SGDLAB_ROUNDING_NOISE"):  # the downloads copy this file alone
+        from rounding_noise import install_from_environment  # beside this file
 
-    install_from_environment()
+        install_from_environment()
     results = {name: run_script(Path(name).resolve()) for name in scripts}
     Path(out).write_text(json.dumps(results, indent=1))
