@@ -99,7 +99,7 @@ for k in (1, 2, 4, 8, 16):
     grows_k_fold &= abs(ratio / predicted - 1) < 0.1
     print(
         f"batch {k * BASE_BATCH:3d}, lr {k * BASE_LR:.3f}: one step's noise "
-        f"variance {ratio:4.1f} x the base run's (predicted {predicted:4.1f})"
+        f"variance {ratio:4.1f} x base (predicted {predicted:4.1f})"
     )
 print("one step's noise variance grows k-fold, within 10%:", grows_k_fold)
 
