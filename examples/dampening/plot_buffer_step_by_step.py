@@ -3,9 +3,9 @@ The momentum buffer, step by step
 =================================
 
 A table of the momentum buffer ``torch.optim.SGD`` keeps, one row per step, beside the
-formula that produced it: :math:`b_1 = g_1`, then
-:math:`b_t = \\mu b_{t-1} + (1 - \\tau) g_t`, and the update
-:math:`p_t = p_{t-1} - \\text{lr}\\, b_t`. The gradients are real ones, from the bowl
+formula that produced it: :math:`v_1 = g_1`, then
+:math:`v_t = \\mu v_{t-1} + (1 - \\tau) g_t`, and the update
+:math:`p_t = p_{t-1} - \\text{lr}\\, v_t`. The gradients are real ones, from the bowl
 :math:`f(p) = p^2 / 2` (so :math:`g = p`).
 
 Requires: ``pip install torch matplotlib``
@@ -69,20 +69,20 @@ previous = None
 for t, (grad, buffer, p) in enumerate(rows, start=1):
     by_hand = buffer_by_hand(previous, grad).item()
     if previous is None:
-        formula = f"b_1 = g_1 = {grad:.4f}"
+        formula = f"v_1 = g_1 = {grad:.4f}"
     else:
         damped = f"{1 - DAMPENING:.1f} x {grad:.4f}"
-        formula = f"b_{t} = {MOMENTUM} x {previous:.4f} + {damped}"
-    print(f"step {t}: {formula:<38} = {by_hand:7.4f}")
+        formula = f"v_{t} = {MOMENTUM} x {previous:.5f} + {damped}"
+    print(f"step {t}: {formula:<39} = {by_hand:8.5f}")
     print(
-        f"        stored {buffer:7.4f}, equal: {by_hand == buffer}, p = {p:.4f}"
+        f"        stored {buffer:8.5f}, equal: {by_hand == buffer}, p = {p:.4f}"
     )
     previous = buffer
 
 # %%
 # The same run for several dampening values
 # -----------------------------------------
-# The first step is the same for every dampening: :math:`b_1 = g_1`, so p goes from 2 to
+# The first step is the same for every dampening: :math:`v_1 = g_1`, so p goes from 2 to
 # :math:`2 - 0.5 \times 2 = 1`. From then on dampening scales down only the *new*
 # gradient, the spring that pulls p towards 0 from either side, while the buffer built by
 # the undamped first step still decays by only :math:`\mu` per step. More dampening does

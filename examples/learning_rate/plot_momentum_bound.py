@@ -4,7 +4,7 @@ With momentum the bound moves to (2 + 2 mu) / lambda
 
 With ``momentum=mu`` (and no dampening), ``torch.optim.SGD`` on
 :math:`f(x) = \\frac{\\lambda}{2} x^2` is a two-step recurrence: the buffer
-:math:`b_{t+1} = \\mu b_t + \\lambda x_t` and :math:`x_{t+1} = x_t - \\text{lr}\\, b_{t+1}`.
+:math:`v_{t+1} = \\mu v_t + \\lambda x_t` and :math:`x_{t+1} = x_t - \\text{lr}\\, v_{t+1}`.
 It converges exactly when both roots of :math:`z^2 - (1 + \\mu - \\text{lr}\\,\\lambda) z + \\mu`
 lie inside the unit circle, which for :math:`0 \\le \\mu < 1` means
 :math:`0 < \\text{lr} < (2 + 2\\mu) / \\lambda`. Momentum almost doubles the largest stable
@@ -79,13 +79,13 @@ plt.show()
 # -----------------
 # For every pair :math:`(\text{lr}\,\lambda, \mu)` on a grid, the largest root's modulus
 # (the factor by which the error shrinks per step, in the long run) from the recurrence's
-# 2 x 2 matrix on :math:`(x, b)`. The line :math:`\text{lr}\,\lambda = 2 + 2\mu` is the edge
+# 2 x 2 matrix on :math:`(x, v)`. The line :math:`\text{lr}\,\lambda = 2 + 2\mu` is the edge
 # where it reaches 1.
 
 steps_lam = torch.linspace(0.01, 4.2, 300, dtype=torch.float64)
 mus = torch.linspace(0.0, 0.99, 200, dtype=torch.float64)
 a, m = torch.meshgrid(steps_lam, mus, indexing="xy")
-# One step maps (x, b) to (x - a x - lr mu b, lambda x + mu b); in units where lambda = 1,
+# One step maps (x, v) to (x - a x - lr mu v, lambda x + mu v); in units where lambda = 1,
 # the matrix is [[1 - a, -a m], [1, m]] with a = lr * lambda.
 matrix = torch.stack(
     [
