@@ -115,7 +115,7 @@ plt.show()
 # --------------------
 # One start proves little, so each setting below runs from every point of a grid around
 # the start, 0.2 apart and at least 0.1 away from the ridges between dimples (near the
-# half-integers), for 1000 steps (3000 at momentum 0.99, whose oscillations fade more
+# half-integers), for 600 steps (2500 at momentum 0.99, whose oscillations fade more
 # slowly). A run *settles* when its last step is shorter than 1e-4; its own dimple is the
 # one around the whole-number point nearest its start. All the rates are below the bound
 # :math:`(2 + 2\mu) / \lambda` of the dimples' bottoms, except the last one.
@@ -140,7 +140,7 @@ GRID_SETTINGS = {
 
 def where_each_ends(settings):
     """Run SGD from every start at once: row i of ``points`` is run i."""
-    steps = 3000 if settings.get("momentum") == 0.99 else 1000
+    steps = 2500 if settings.get("momentum") == 0.99 else 600
     points = starts.clone().requires_grad_()
     optimizer = torch.optim.SGD([points], **settings)
     for _ in range(steps):
