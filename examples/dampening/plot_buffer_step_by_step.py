@@ -75,7 +75,8 @@ for t, (grad, buffer, p) in enumerate(rows, start=1):
         formula = f"v_{t} = {MOMENTUM} x {previous:.5f} + {damped}"
     print(f"step {t}: {formula:<39} = {by_hand:8.5f}")
     print(
-        f"        stored {buffer:8.5f}, equal: {by_hand == buffer}, p = {p:.4f}"
+        f"        stored {buffer:8.5f}, equal: {by_hand == buffer}, "
+        f"p = {p:.4f}"
     )
     previous = buffer
 

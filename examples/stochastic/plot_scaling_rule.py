@@ -94,11 +94,12 @@ BASE_BATCH, BASE_LR = 4, 0.005
 base_noise = step_noise(BASE_BATCH, BASE_LR)
 grows_k_fold = True
 for k in (1, 2, 4, 8, 16):
-    ratio = step_noise(k * BASE_BATCH, k * BASE_LR) / base_noise
-    predicted = k * (N - k * BASE_BATCH) / (N - BASE_BATCH)
+    size, lr = k * BASE_BATCH, k * BASE_LR
+    ratio = step_noise(size, lr) / base_noise
+    predicted = k * (N - size) / (N - BASE_BATCH)
     grows_k_fold &= abs(ratio / predicted - 1) < 0.1
     print(
-        f"batch {k * BASE_BATCH:3d}, lr {k * BASE_LR:.3f}: one step's noise "
+        f"batch {size:3d}, lr {lr:.3f}: one step's noise "
         f"variance {ratio:4.1f} x base (predicted {predicted:4.1f})"
     )
 print("one step's noise variance grows k-fold, within 10%:", grows_k_fold)
