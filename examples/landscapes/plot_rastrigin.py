@@ -4,8 +4,8 @@ SGD among Rastrigin's local minima
 
 Rastrigin's function :math:`20 + \\sum_i \\left(x_i^2 - 10 \\cos(2 \\pi x_i)\\right)` is a bowl
 covered in a regular grid of local minima; the global one is :math:`0` at the origin.
-Plain gradient descent follows the slope downhill: below the stability bound of the
-dimples it settles in the dimple it starts in, from every start tried below. Momentum
+Plain gradient descent follows the slope downhill: at each rate tried below the stability
+bound of the dimples, every run settles in the dimple it starts in. Momentum
 changes that. A run with momentum can carry its speed over a ridge and settle in another
 dimple, even at a rate every dimple's bottom would accept. The gradient is exact here; on
 a real problem SGD adds noise too, and noise is a second way out of a poor minimum.
