@@ -3,10 +3,10 @@ The first step is not damped
 ============================
 
 With ``momentum=mu`` and ``dampening=tau``, ``torch.optim.SGD`` keeps a buffer
-:math:`b_t = \\mu b_{t-1} + (1 - \\tau) g_t` and steps by :math:`-\\text{lr}\\, b_t`. One
+:math:`v_t = \\mu v_{t-1} + (1 - \\tau) g_t` and steps by :math:`-\\text{lr}\\, v_t`. One
 would expect the first buffer to be :math:`(1 - \\tau) g_1` (a buffer that starts at zero).
 It is not: PyTorch creates the buffer on the first step as a copy of the gradient,
-:math:`b_1 = g_1`, and applies the dampening factor only from the second step on.
+:math:`v_1 = g_1`, and applies the dampening factor only from the second step on.
 
 This script feeds a constant gradient of 1 to a single number and compares the buffer the
 optimizer keeps with the one a zero-initialised buffer would give.
@@ -46,23 +46,23 @@ def buffers_with_constant_gradient():
 torch_buffers = buffers_with_constant_gradient()
 print(
     "buffer after steps 1, 2, 3: "
-    + ", ".join(f"{b:.4f}" for b in torch_buffers[:3].tolist())
+    + ", ".join(f"{v:.4f}" for v in torch_buffers[:3].tolist())
 )
 
 # %%
 # Compare with a buffer that starts at zero
 # -----------------------------------------
-# Starting from :math:`b_0 = 0` and applying the damped update on every step gives a first
+# Starting from :math:`v_0 = 0` and applying the damped update on every step gives a first
 # buffer of :math:`1 - \tau`. PyTorch's first buffer is the whole gradient, so its first step
 # is as long as a step without dampening would be.
 
 
 def zero_start_buffers(momentum, dampening, steps):
-    """The buffers b_t = mu b_(t-1) + (1 - tau) g from b_0 = 0, with g = 1."""
-    buffers, b = [], 0.0
+    """The buffers v_t = mu v_(t-1) + (1 - tau) g from v_0 = 0, with g = 1."""
+    buffers, v = [], 0.0
     for _ in range(steps):
-        b = momentum * b + (1 - dampening) * 1.0
-        buffers.append(b)
+        v = momentum * v + (1 - dampening) * 1.0
+        buffers.append(v)
     return torch.tensor(buffers)
 
 
@@ -86,9 +86,9 @@ print(f"limit (1 - tau) / (1 - mu) = {limit:.4f}")
 
 steps = torch.arange(1, STEPS + 1)
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
-ax.plot(steps, torch_buffers, "o-", ms=3, label="torch.optim.SGD (b_1 = g_1)")
+ax.plot(steps, torch_buffers, "o-", ms=3, label="torch.optim.SGD (v_1 = g_1)")
 ax.plot(
-    steps, zero_start, "s-", ms=3, label="zero start (b_1 = (1 - tau) g_1)"
+    steps, zero_start, "s-", ms=3, label="zero start (v_1 = (1 - tau) g_1)"
 )
 ax.axhline(
     limit,
@@ -98,7 +98,7 @@ ax.axhline(
 )
 ax.set(
     xlabel="step t",
-    ylabel="momentum buffer b_t",
+    ylabel="momentum buffer v_t",
     title=f"Constant gradient 1, momentum {MOMENTUM}, dampening {DAMPENING}",
 )
 ax.legend(loc="lower right")

@@ -68,7 +68,18 @@ for name, path in paths.items():
 # ---------
 # Classical momentum overshoots across the steep direction again and again; Nesterov's
 # extra gradient term damps the overshoots, and its loss falls below 1e-3 within the 60
-# steps (printed above) while classical momentum's does not.
+# steps (printed above) while classical momentum's does not. Below, how often each run
+# crosses :math:`y = 0` (counting only points with :math:`|y| > 10^{-3}`), and how far
+# past :math:`x = 0` it goes in the flat direction: at this rate, which is below both
+# bounds printed at the end, both converge.
+
+for name, path in paths.items():
+    y = path[:, 1][path[:, 1].abs() > 1e-3]
+    crossings = int((y[1:] * y[:-1] < 0).sum())
+    print(
+        f"{name:<18}: sign changes of y {crossings:2d}, "
+        f"largest x {path[:, 0].max().item():.2f}"
+    )
 
 xs, ys = torch.meshgrid(
     torch.linspace(-3, 3, 200), torch.linspace(-3, 3, 200), indexing="xy"

@@ -6,8 +6,8 @@ Three common ways to write SGD with momentum :math:`\\mu`:
 
 * PyTorch: :math:`v \\leftarrow \\mu v + g`, then :math:`p \\leftarrow p - \\text{lr}\\, v`
   (the buffer holds gradients, the learning rate is applied last);
-* Sutskever et al. (2013): :math:`v \\leftarrow \\mu v + \\text{lr}\\, g`, then
-  :math:`p \\leftarrow p - v` (the velocity already holds the learning rate);
+* Sutskever et al. (2013): :math:`u \\leftarrow \\mu u + \\text{lr}\\, g`, then
+  :math:`p \\leftarrow p - u` (the velocity :math:`u` already holds the learning rate);
 * Polyak's heavy ball: :math:`p_{t+1} = p_t - \\text{lr}\\, g_t + \\mu (p_t - p_{t-1})`.
 
 With a constant learning rate, Sutskever's velocity is PyTorch's buffer times lr, and all
@@ -23,8 +23,9 @@ Requires: ``pip install torch matplotlib``
 # The three forms on the same bowl
 # --------------------------------
 # The bowl :math:`f(x, y) = (x^2 + 10 y^2) / 2` (condition number 10), from (-2.5, 2); the
-# learning rate drops tenfold at step 30. PyTorch's form is ``torch.optim.SGD`` itself; the
-# other two are written out below.
+# learning rate drops tenfold at step 30, by ``torch.optim.lr_scheduler.MultiStepLR``.
+# PyTorch's form is ``torch.optim.SGD`` under that scheduler; the other two are written
+# out below and use the rates the scheduler gave, step by step.
 
 import matplotlib.pyplot as plt
 import torch
@@ -46,22 +47,29 @@ def gradient(point):
     return CURVATURES * point
 
 
-def lr_at(step):
-    """0.05 before the drop, 0.005 from DROP_AT on."""
-    return 0.05 if step < DROP_AT else 0.005
+rates = []  # the rate each step of PyTorch's form used
 
 
 def pytorch_form():
     p = torch.tensor(START, device=device, requires_grad=True)
-    optimizer = torch.optim.SGD([p], lr=lr_at(0), momentum=MU)
+    optimizer = torch.optim.SGD([p], lr=0.05, momentum=MU)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, milestones=[DROP_AT], gamma=0.1
+    )
     path = [p.detach().clone()]
-    for step in range(STEPS):
-        optimizer.param_groups[0]["lr"] = lr_at(step)
+    for _ in range(STEPS):
+        rates.append(optimizer.param_groups[0]["lr"])
         optimizer.zero_grad()
         bowl(p).backward()
         optimizer.step()
+        scheduler.step()
         path.append(p.detach().clone())
     return torch.stack(path).cpu()
+
+
+def lr_at(step):
+    """The rate the scheduler gave PyTorch's form at ``step``."""
+    return rates[step]
 
 
 def sutskever_form():

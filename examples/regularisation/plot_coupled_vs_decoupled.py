@@ -3,11 +3,12 @@ Coupled against decoupled weight decay, and what momentum changes
 =================================================================
 
 *Coupled* decay, what ``torch.optim.SGD``'s ``weight_decay`` does, adds
-:math:`\\lambda p` to the gradient, so the decay also enters the momentum buffer.
+:math:`\\mathrm{wd}\\, p` to the gradient, so the decay also enters the momentum buffer.
 *Decoupled* decay shrinks the parameter directly, :math:`p \\leftarrow (1 - \\text{lr}\\,
-\\lambda)\\, p`, and lets the optimizer step on the plain gradient (the idea behind AdamW;
-``torch.optim`` has no SGD with decoupled decay, so this script applies the shrink itself,
-under ``torch.no_grad()``, before each ``step()``).
+\\mathrm{wd})\\, p`, and lets the optimizer step on the plain gradient (SGDW, from
+Loshchilov and Hutter's *Decoupled Weight Decay Regularization*, the paper behind AdamW;
+``torch.optim`` has no SGDW, so this script applies the shrink itself, under
+``torch.no_grad()``, before each ``step()``).
 
 Without momentum the two are the same update written twice. With momentum they part: the
 buffer accumulates the coupled decay and amplifies it, up to :math:`1 / (1 - \\mu)` times.
@@ -63,10 +64,11 @@ for (kind, momentum), sizes in found.items():
 
 # %%
 # Without momentum the two columns agree, up to float32 rounding (the two runs multiply in
-# a different order, and the last bits drift apart over 100 steps). With momentum 0.9, coupled decay pulls the
-# parameter to zero much faster, overshoots and oscillates around it (the buffer is a
-# heavy ball rolling in the bowl :math:`\frac{\lambda}{2} p^2`), while decoupled decay
-# still shrinks it by the same factor :math:`1 - \text{lr}\,\lambda` per step.
+# a different order, and the last bits drift apart over 100 steps). With momentum 0.9,
+# coupled decay pulls the parameter to zero much faster, overshoots and oscillates around
+# it (the buffer is a heavy ball rolling in the bowl :math:`\frac{\mathrm{wd}}{2} p^2`),
+# while decoupled decay still shrinks it by the same factor
+# :math:`1 - \text{lr}\,\mathrm{wd}` per step: with no loss gradient, its buffer stays 0.
 
 print(f"decoupled shrink factor per step 1 - lr * wd = {1 - LR * WD:.4f}")
 gap = (found["coupled", 0.0] - found["decoupled", 0.0]).abs().max().item()
@@ -90,13 +92,17 @@ plt.show()
 # %%
 # With a loss as well
 # -------------------
-# On a real loss the effect is the same in kind: with momentum, coupled decay acts like a
-# stronger penalty. Fit :math:`w` to the line :math:`y = 3x` with both kinds of decay.
+# Fit :math:`w` to the line :math:`y = 3x` with both kinds of decay, at a constant rate,
+# for several momenta. With momentum, decoupled decay is the *weaker* penalty: it ends
+# where coupled decay with :math:`\mathrm{wd}\,(1 - \mu)` ends. Coupled decay ends at
+# the minimum of :math:`L(w) + \frac{\mathrm{wd}}{2} w^2` whatever the momentum.
+
+x = torch.linspace(-1, 1, 20, device=device)
+WD_FIT = 0.5
 
 
-def fit(momentum, decoupled, wd=0.5, steps=200):
+def fit(momentum, decoupled, wd=WD_FIT, steps=300):
     """Least squares for y = 3 x with weight decay; return the final w."""
-    x = torch.linspace(-1, 1, 20, device=device)
     w = torch.zeros((), device=device, requires_grad=True)
     optimizer = torch.optim.SGD(
         [w], lr=LR, momentum=momentum, weight_decay=0.0 if decoupled else wd
@@ -111,13 +117,30 @@ def fit(momentum, decoupled, wd=0.5, steps=200):
     return w.item()
 
 
-for case, settings in CASES.items():
-    kind, momentum = case
-    print(f"{kind:<9} momentum {momentum}: w = {fit(*settings):.4f}")
+def penalised_minimum(wd):
+    """Where mean((w x - 3 x)^2) + wd / 2 w^2 is smallest."""
+    mean_square = (x**2).mean().item()
+    return 6 * mean_square / (2 * mean_square + wd)
+
+
+lowest = penalised_minimum(WD_FIT)
+print(f"penalised minimum for wd = {WD_FIT}: w = {lowest:.4f}")
+coupled_holds = decoupled_is_weaker = True
+print("momentum   coupled w   decoupled w   minimum for wd (1 - mu)")
+for momentum in (0.0, 0.5, 0.9):
+    coupled, decoupled = fit(momentum, False), fit(momentum, True)
+    weaker = penalised_minimum(WD_FIT * (1 - momentum))
+    print(f"{momentum:8} {coupled:11.4f} {decoupled:13.4f} {weaker:25.4f}")
+    coupled_holds &= abs(coupled - lowest) < 1e-3
+    decoupled_is_weaker &= abs(decoupled - weaker) < 1e-3
+print("coupled ends at the minimum for wd, any momentum:", coupled_holds)
+print("decoupled ends at the minimum for wd (1 - mu):", decoupled_is_weaker)
 
 # %%
-# With momentum the coupled run ends near the same point as without it: at a fixed point
-# the buffer equals the (decayed) gradient divided by :math:`1 - \mu`, so momentum rescales
-# the whole step and the balance between loss and penalty does not move. The decoupled
-# decay, applied outside the buffer, is *not* rescaled, so with momentum the loss wins more
-# of the balance and :math:`w` ends closer to 3.
+# Why: at a fixed point the buffer equals the (decayed) gradient divided by
+# :math:`1 - \mu`, so momentum rescales a coupled run's whole step and the balance
+# between loss and penalty does not move. The decoupled shrink, applied outside the
+# buffer, is *not* rescaled; the fixed point of a decoupled run solves
+# :math:`\nabla L / (1 - \mu) + \mathrm{wd}\, w = 0`, that of a coupled run with
+# :math:`\mathrm{wd}\,(1 - \mu)`. At momentum 0.9 the decoupled penalty is ten times
+# weaker, and :math:`w` ends closer to 3.

@@ -5,11 +5,14 @@ Batch size against learning rate: the linear scaling rule
 Doubling the batch halves the number of steps in an epoch and halves the gradient noise
 (see the gradient-noise example). The *linear scaling rule* says: when the batch grows
 :math:`k` times, multiply the learning rate by :math:`k` too. Then an epoch's :math:`N/B`
-steps of size :math:`\\text{lr}` cover the same distance, and the noise each step adds,
-which grows with :math:`\\text{lr} / B`, stays the same. It is an approximation: it
-assumes that :math:`k` small steps do what one step :math:`k` times larger does, which
-fails once that larger step is no longer small against the curvature. This script tries
-the rule on a least-squares problem, with a fixed budget of three epochs.
+steps cover about the same distance, and :math:`\\text{lr} / B`, which sets the loss floor
+that gradient noise leaves (see the noise-floor example), stays the same. The noise of one
+step does not: its variance, :math:`\\text{lr}^2 \\sigma^2 / B` for gradients whose
+one-sample variance is :math:`\\sigma^2`, grows :math:`k`-fold, spread over :math:`k`
+times fewer steps. The rule is an approximation: it assumes that :math:`k` small steps do
+what one step :math:`k` times larger does, which fails once that larger step is no longer
+small against the curvature. This script tries the rule on a least-squares problem, with
+a fixed budget of three epochs, after measuring one step's noise.
 
 Requires: ``pip install torch matplotlib``
 """
@@ -63,12 +66,50 @@ def excess_after_budget(batch_size, lr):
 
 
 # %%
+# One step's noise under the rule
+# -------------------------------
+# At the least-squares solution the full gradient is zero, so a minibatch step there is
+# pure noise. Over 200 shuffles, the mean squared length of one step, for each batch
+# size :math:`k B` at :math:`k` times the base rate, against the base run's. Batches drawn
+# without replacement from :math:`N` samples have slightly less variance than
+# :math:`\sigma^2 / B`, by the factor :math:`(N - B) / (N - 1)`, hence the prediction
+# :math:`k (N - k B) / (N - B)` rather than :math:`k` itself.
+
+solution = torch.linalg.lstsq(x64, y64[:, None]).solution.squeeze(1)
+per_sample = 2 * (x64 @ solution - y64)[:, None] * x64  # one row per sample
+generator = torch.Generator().manual_seed(2)
+
+
+def step_noise(batch_size, lr, shuffles=200):
+    """Mean squared length of one SGD step at the solution."""
+    squares = []
+    for _ in range(shuffles):
+        order = torch.randperm(N, generator=generator)
+        means = per_sample[order].reshape(-1, batch_size, D).mean(1)
+        squares.append(means.pow(2).sum(1))
+    return lr**2 * torch.cat(squares).mean().item()
+
+
+BASE_BATCH, BASE_LR = 4, 0.005
+base_noise = step_noise(BASE_BATCH, BASE_LR)
+grows_k_fold = True
+for k in (1, 2, 4, 8, 16):
+    size, lr = k * BASE_BATCH, k * BASE_LR
+    ratio = step_noise(size, lr) / base_noise
+    predicted = k * (N - size) / (N - BASE_BATCH)
+    grows_k_fold &= abs(ratio / predicted - 1) < 0.1
+    print(
+        f"batch {size:3d}, lr {lr:.3f}: one step's noise "
+        f"variance {ratio:4.1f} x base (predicted {predicted:4.1f})"
+    )
+print("one step's noise variance grows k-fold, within 10%:", grows_k_fold)
+
+# %%
 # The rule tried
 # --------------
 # The base run: batches of 4 at lr = 0.005. Each larger batch is tried twice: with the
 # learning rate scaled by the rule, and with the base learning rate unchanged.
 
-BASE_BATCH, BASE_LR = 4, 0.005
 sizes = [BASE_BATCH * 2**k for k in range(9)]
 scaled, unscaled = [], []
 print("batch  steps   lr (scaled)   excess loss: lr scaled   lr = 0.005")
