@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from helpers import ROOT
+import sgdlab_doctest  # noqa: F401  (registers the pages' +TOLERANT doctest flag)
 
 NOTATION = ROOT / "docs" / "notation.md"
 PAGES = sorted(p for p in (ROOT / "docs").rglob("*.md") if "auto_examples" not in p.parts)
@@ -191,10 +192,7 @@ def test_the_notation_page_defines_every_symbol_the_rules_use():
 
 #: Files known to break the notation, and why they are not fixed yet: each is an expected
 #: failure that must fail (strict), so fixing it means removing it from here.
-KNOWN = {
-    "docs/performance.md": "its fused-kernel table's headers (lambda for the weight decay, "
-    "theta, b) come from tools/bench.py, and the page describes them",
-}
+KNOWN: dict[str, str] = {}
 
 
 def _cases():

@@ -415,7 +415,7 @@ def md_fused(step: dict) -> list[str]:
         lines += [f"**{device}**: {found['identical']} of {len(found['grid'])} combinations give the "
                   f"for-loop's values bit for bit; the largest difference is {found['max_units']:.2f} "
                   f"float32 units, over {found['steps'] * found['numel']:,} values.", ""]
-        lines += md_table(["maximize", "λ", "μ", "τ", "nesterov", "θ", "b"], [
+        lines += md_table(["maximize", "wd", "μ", "τ", "nesterov", "p", "v"], [
             [r["maximize"], r["weight_decay"], r["momentum"], r["dampening"], r["nesterov"],
              f"{r['param_units']:.2f}", "" if r["momentum"] == 0 else f"{r['buffer_units']:.2f}"]
             for r in found["grid"]])
