@@ -147,10 +147,15 @@ print(
 # Theory for a fixed learning rate predicts the best momentum: the smallest :math:`\mu`
 # that turns the flat direction's convergence into a damped oscillation,
 # :math:`\mu^* = (1 - \sqrt{\text{lr}\,\lambda_1})^2`, where the error shrinks by
-# :math:`\sqrt{\mu^*}` per step instead of :math:`1 - \text{lr}\,\lambda_1`.
+# :math:`\sqrt{\mu^*}` per step instead of :math:`1 - \text{lr}\,\lambda_1`. It holds
+# when the steep direction oscillates at that momentum too,
+# :math:`\text{lr}\,\lambda_2 \le (2 - \sqrt{\text{lr}\,\lambda_1})^2` (checked below);
+# at a larger rate :math:`\mu^*` can even diverge (see the momentum guide).
 
 lr = 1 / LARGE
 best_mu = (1 - (lr * SMALL) ** 0.5) ** 2
+condition = lr * LARGE <= (2 - (lr * SMALL) ** 0.5) ** 2
+print(f"lr lambda_2 <= (2 - sqrt(lr lambda_1))^2: {condition}")
 print(f"predicted best mu = (1 - sqrt(lr lambda_1))^2 = {best_mu:.3f}")
 print(
     f"error factor per step {best_mu**0.5:.3f}, against {1 - lr * SMALL:.3f} "

@@ -2,8 +2,8 @@
 Batch size against learning rate: the linear scaling rule
 =========================================================
 
-Doubling the batch halves the number of steps in an epoch and halves the gradient noise
-(see the gradient-noise example). The *linear scaling rule* says: when the batch grows
+Doubling the batch halves the number of steps in an epoch and halves the variance of the
+gradient noise (see the gradient-noise example). The *linear scaling rule* says: when the batch grows
 :math:`k` times, multiply the learning rate by :math:`k` too. Then an epoch's :math:`N/B`
 steps cover about the same distance, and :math:`\\text{lr} / B`, which sets the loss floor
 that gradient noise leaves (see the noise-floor example), stays the same. The noise of one
