@@ -109,7 +109,9 @@ print(f"weight after 8 steps: {straight_model.weight.detach().cpu()}")
 file.seek(0)
 on_cpu = torch.load(file, map_location="cpu")
 wide_model = nn.Linear(3, 1).to(device, torch.float64)
-wide_optimizer = torch.optim.SGD(wide_model.parameters(), lr=0.1, momentum=0.9)
+wide_optimizer = torch.optim.SGD(
+    wide_model.parameters(), lr=0.1, momentum=0.9
+)
 wide_optimizer.load_state_dict(on_cpu["optimizer"])
 saved_buffer = on_cpu["optimizer"]["state"][0]["momentum_buffer"]
 loaded_buffer = wide_optimizer.state[wide_model.weight]["momentum_buffer"]
