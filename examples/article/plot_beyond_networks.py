@@ -110,6 +110,27 @@ for lr, path in bounded.items():
     print(f"lr {lr}: |x - x*| < {TOLERANCE:g} {when}")
 
 # %%
+# How each rate gets there: whether x ever goes past :math:`x^*`, whether it falls at every
+# step, and, for lr 0.01, whether it only rises after its lowest point. Last, where the lr
+# 0.01 run stops: once lr times the gradient is less than half the gap between neighbouring
+# float32 numbers, a step leaves x unchanged.
+
+for lr, path in bounded.items():
+    below = bool((path < x_star).any())
+    falls = bool((path.diff() < 0).all())
+    print(f"lr {lr}: ever below x*: {below}; falls at every step: {falls}")
+fast = bounded[0.01]
+lowest = int(fast.argmin())
+rises = bool((fast.diff()[lowest:] >= 0).all())
+print(f"lr 0.01: lowest x at step {lowest}, then only rises: {rises}")
+last_move = int((fast.diff() != 0).nonzero()[-1]) + 1
+near = abs(fast[-1].item() - x_star) < 1e-5
+print(
+    f"lr 0.01: x stops moving before step {STEPS}: {last_move < STEPS}; "
+    f"within 1e-5 of x*: {near}"
+)
+
+# %%
 # The article's function
 # ----------------------
 # x leaves for -1332.7185 at once (the axis of x is symmetric-logarithmic so that 5 fits
@@ -139,9 +160,9 @@ plt.show()
 # %%
 # The bounded variant
 # -------------------
-# lr 0.01 overshoots to where the slope is nearly flat and climbs back; lr 0.001 slides
-# down without overshooting, but slowly. The floor of the lr 0.01 curve is float32
-# rounding: x cannot get any closer to x*.
+# lr 0.01 overshoots far past x*, to where y is nearly a straight line of slope -2, and
+# climbs back; lr 0.001 slides down without overshooting, but slowly (both checked above).
+# The floor of the lr 0.01 curve is where its steps round to nothing in float32.
 
 fig, (bounded_x, bounded_loss) = plt.subplots(
     2, 1, figsize=(6.4, 6.4), layout="constrained"

@@ -128,3 +128,28 @@ plt.show()
 
 ratio = (paths["maximize=True"][1] / paths["maximize=True"][0]).item()
 print(f"maximize=True: x_1 / x_0 = {ratio:.4f}")
+
+# %%
+# The swings in numbers: the lowest point of each momentum run, and the step from which
+# :math:`|x|` stays below 0.1. Then weight decay's first step against the plain one: the
+# factor :math:`1 - \eta\,(2 + \text{wd})` instead of :math:`1 - 2\eta`.
+
+SWINGS = [
+    "momentum=0.9",
+    "momentum=0.9, dampening=0.5",
+    "momentum=0.9, nesterov=True",
+]
+for label in SWINGS:
+    path = paths[label]
+    lowest = int(path.argmin())
+    outside = (path.abs() >= 0.1).nonzero()
+    settled = int(outside[-1]) + 1
+    when = f"from step {settled}" if settled <= STEPS else "not by step 30"
+    print(
+        f"{label}: lowest {path[lowest].item():.3f} (step {lowest}), "
+        f"|x| < 0.1 {when}"
+    )
+for label in ("plain", "weight_decay=0.5"):
+    factor = (paths[label][1] / paths[label][0]).item()
+    print(f"{label}: x_1 / x_0 = {factor:.4f}")
+print(f"1 - 0.1 (2 + 0.5) = {1 - 0.1 * (2 + 0.5):.4f}")

@@ -16,15 +16,15 @@ Requires: ``pip install torch matplotlib``
 # %%
 # A manual edit at epoch 4
 # ------------------------
-# Both schedulers start from ``lr = 0.1`` and halve it every 3 epochs. At epoch 4 the code
-# sets ``lr = 0.01`` by hand.
+# The three schedulers start from ``lr = 0.1`` and halve it every 3 epochs. At epoch 4 the
+# code sets ``lr = 0.01`` by hand.
 
 import textwrap
 import warnings
 
 import matplotlib.pyplot as plt
 import torch
-from torch.optim.lr_scheduler import LambdaLR, StepLR
+from torch.optim.lr_scheduler import LambdaLR, MultiplicativeLR, StepLR
 
 device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 print(f"Running on {device}")
@@ -59,23 +59,27 @@ SCHEDULERS = {
     "StepLR (from the current lr)": lambda opt: StepLR(
         opt, step_size=3, gamma=0.5
     ),
+    "MultiplicativeLR (from the current lr)": lambda opt: MultiplicativeLR(
+        opt, lambda epoch: 0.5 if epoch % 3 == 0 else 1.0
+    ),
 }
 curves = {}
 for name, make in SCHEDULERS.items():
     curves[name] = lr_per_epoch(make)
     print(f"{name}:")
     print("    " + ", ".join(f"{lr:.4g}" for lr in curves[name]))
-curves["no edit (either scheduler)"] = lr_per_epoch(
-    SCHEDULERS["StepLR (from the current lr)"], edit=False
-)
+unedited = [lr_per_epoch(make, edit=False) for make in SCHEDULERS.values()]
+same = all(curve == unedited[0] for curve in unedited)
+print(f"without the edit the three schedules are the same: {same}")
+curves["no edit (any of the three)"] = unedited[0]
 
 # %%
-# ``LambdaLR`` throws the edit away at the next epoch; ``StepLR`` keeps it and goes on
-# halving from it. To change the rate for good under ``LambdaLR``, change
+# ``LambdaLR`` throws the edit away at the next epoch; ``StepLR`` and ``MultiplicativeLR``
+# keep it and go on halving from it. To change the rate for good under ``LambdaLR``, change
 # ``scheduler.base_lrs`` (or build a new scheduler).
 
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
-for (name, used), marker in zip(curves.items(), "os^"):
+for (name, used), marker in zip(curves.items(), "osD^"):
     ax.step(range(EPOCHS), used, where="post", marker=marker, ms=4, label=name)
 ax.axvline(
     EDIT_AT, color="gray", ls=":", label=f"lr set to {EDITED_LR} by hand"
@@ -84,10 +88,31 @@ ax.set(
     yscale="log",
     xlabel="epoch",
     ylabel="learning rate",
-    title="A manual lr edit under two schedulers",
+    title="A manual lr edit under three schedulers",
 )
 ax.legend(loc="lower left")
 plt.show()
+
+# %%
+# Here the edit also sets ``base_lrs`` to the base from which the schedule gives 0.01 at
+# epoch 4; the rate then follows ``StepLR``'s edited curve.
+
+p = torch.zeros(1, device=device, requires_grad=True)
+optimizer = torch.optim.SGD([p], lr=0.1)
+scheduler = LambdaLR(optimizer, lambda epoch: 0.5 ** (epoch // 3))
+for_good = []
+for epoch in range(EPOCHS):
+    if epoch == EDIT_AT:
+        optimizer.param_groups[0]["lr"] = EDITED_LR
+        scheduler.base_lrs = [EDITED_LR / 0.5 ** (EDIT_AT // 3)]
+    for_good.append(optimizer.param_groups[0]["lr"])
+    p.grad = torch.ones(1, device=device)
+    optimizer.step()
+    scheduler.step()
+print("LambdaLR with base_lrs changed too:")
+print("    " + ", ".join(f"{lr:.4g}" for lr in for_good))
+same = for_good == curves["StepLR (from the current lr)"]
+print(f"the same as StepLR's edited curve: {same}")
 
 # %%
 # Stepping the scheduler before the optimizer

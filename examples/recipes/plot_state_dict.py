@@ -101,6 +101,25 @@ print(f"3 steps + save/load + 5 steps against 8 steps: weights equal: {same}")
 print(f"weight after 8 steps: {straight_model.weight.detach().cpu()}")
 
 # %%
+# The cast, checked: the saved float32 state loaded on the CPU (``map_location="cpu"``)
+# into an optimizer over a float64 copy of the model on ``device``. The buffer comes out
+# with its parameter's dtype and on its device (on a machine without a GPU both are the
+# CPU, so only the dtype is put to the test there).
+
+file.seek(0)
+on_cpu = torch.load(file, map_location="cpu")
+wide_model = nn.Linear(3, 1).to(device, torch.float64)
+wide_optimizer = torch.optim.SGD(
+    wide_model.parameters(), lr=0.1, momentum=0.9
+)
+wide_optimizer.load_state_dict(on_cpu["optimizer"])
+saved_buffer = on_cpu["optimizer"]["state"][0]["momentum_buffer"]
+loaded_buffer = wide_optimizer.state[wide_model.weight]["momentum_buffer"]
+print(f"saved buffer: {saved_buffer.dtype}; loaded: {loaded_buffer.dtype}")
+same_device = loaded_buffer.device == wide_model.weight.device
+print(f"on its parameter's device: {same_device}")
+
+# %%
 # Without the optimizer's state
 # -----------------------------
 # Reloading only the model and starting a new optimizer resets the momentum buffers to

@@ -34,7 +34,8 @@ images = torch.tensor(digits.data, dtype=torch.float32) / 16
 labels = torch.tensor(digits.target)
 order = torch.randperm(len(labels))
 held_out, train = order[:360], order[360:]
-train_set = TensorDataset(images[train], labels[train])
+positions = torch.arange(len(train))  # which sample each row is
+train_set = TensorDataset(images[train], labels[train], positions)
 print(
     f"{len(labels)} images of {images.shape[1]} pixels, 10 classes: "
     f"{len(train)} to train on, {len(held_out)} held out"
@@ -91,30 +92,36 @@ def evaluate(rows):
 
 
 batch_losses, train_curve, held_out_curve = [], [], []
+each_once = True  # every epoch uses every training sample exactly once
 print("epoch   step   train loss   held-out loss   held-out accuracy")
 for epoch in range(1, EPOCHS + 1):
-    for batch_images, batch_labels in loader:  # one step per batch
+    seen = []
+    for batch_images, batch_labels, batch_positions in loader:
+        seen.append(batch_positions)  # one step per batch:
         optimizer.zero_grad()
         loss = loss_fn(model(batch_images.to(device)), batch_labels.to(device))
         loss.backward()
         optimizer.step()
         batch_losses.append(loss.item())
+    each_once &= torch.equal(torch.cat(seen).sort().values, positions)
     train_loss, _ = evaluate(train)
     held_out_loss, accuracy = evaluate(held_out)
     train_curve.append(train_loss)
     held_out_curve.append(held_out_loss)
-    if epoch in (1, 2, 3, 4, 6, 8):
-        print(
-            f"{epoch:5d} {epoch * steps_per_epoch:6d} {train_loss:12.3f} "
-            f"{held_out_loss:15.3f} {accuracy:19.1%}"
-        )
+    print(
+        f"{epoch:5d} {epoch * steps_per_epoch:6d} {train_loss:12.3f} "
+        f"{held_out_loss:15.3f} {accuracy:19.1%}"
+    )
+print(f"each epoch used every training sample exactly once: {each_once}")
 
 # %%
-# The loss of each batch is noisy; the epoch losses are smooth
-# ------------------------------------------------------------
+# The loss of each batch is noisy; the epoch losses much less
+# -----------------------------------------------------------
 # The grey line is the loss of each batch at the moment it was used: it jumps from batch
 # to batch because each batch is a different small sample. The dots are the losses of the
-# whole training set and of the held-out set after each epoch.
+# whole training set and of the held-out set after each epoch. They are far steadier, but
+# not smooth: the parameters at the end of an epoch come from its last few noisy steps, and
+# the training-set loss goes up after some epochs (printed below the figure).
 
 steps = torch.arange(1, len(batch_losses) + 1) / steps_per_epoch
 epochs = range(1, EPOCHS + 1)
@@ -130,3 +137,20 @@ ax.set(
 )
 ax.legend()
 plt.show()
+
+# %%
+# The spread of the batch losses within the last epoch, against the epochs after which the
+# training-set loss went up and by how much at most.
+
+last_epoch = torch.tensor(batch_losses[-steps_per_epoch:])
+print(
+    f"batch losses in epoch {EPOCHS}: from {last_epoch.min():.3f} "
+    f"to {last_epoch.max():.3f}"
+)
+changes = zip(epochs[1:], train_curve, train_curve[1:])
+rises = {epoch: after - before for epoch, before, after in changes}
+rises = {epoch: rise for epoch, rise in rises.items() if rise > 0}
+print(
+    f"training-set loss went up after epochs {list(rises)}, "
+    f"by at most {max(rises.values()):.3f}"
+)
