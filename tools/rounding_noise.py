@@ -113,39 +113,55 @@ def nudge(values: torch.Tensor, seed: int) -> torch.Tensor:
     return torch.where(keep, values, moved)
 
 
-#: On the CPU the same moves are made in place through NumPy, much faster on small tensors.
+#: On the CPU the same moves are made in place through NumPy, much faster on small tensors:
+#: the hash in uint32 arithmetic (which wraps as the int64 version masks), the checks on the
+#: bits' exponent field.
 _UNSIGNED = {8: numpy.uint64, 4: numpy.uint32, 2: numpy.uint16}
-_SIGNED = {8: numpy.int64, 4: numpy.int32, 2: numpy.int16}
+_FLOAT_VIEW = {torch.float64: numpy.float64, torch.float32: numpy.float32, torch.float16: numpy.float16}
+
+
+def _mix32_array(x: numpy.ndarray) -> numpy.ndarray:
+    """:func:`_mix32` of a uint32 array, wrapping instead of masking."""
+    x = ((x >> 16) ^ x) * numpy.uint32(0x45D9F3B)
+    x = ((x >> 16) ^ x) * numpy.uint32(0x45D9F3B)
+    return (x >> 16) ^ x
 
 
 def _nudge_in_place_on_cpu(values: torch.Tensor, seed: int) -> None:
     """Make :func:`nudge`'s moves in ``values`` itself, a CPU tensor, without touching its version."""
-    size = values.element_size()
-    bits = values.detach().view(BITS_DTYPE[values.dtype]).numpy()
-    sign = numpy.uint64(1 << (8 * size - 1))
-    unsigned = bits.view(_UNSIGNED[size]).astype(numpy.uint64) & ~sign  # the magnitude's bits
+    size, dtype = values.element_size(), values.dtype
+    bits = values.detach().view(BITS_DTYPE[dtype]).numpy()
+    flat = bits.reshape(-1)  # a copy when ``values`` is not contiguous: written back below
+    unsigned = flat.view(_UNSIGNED[size])
+    magnitude = unsigned & _UNSIGNED[size]((1 << (8 * size - 1)) - 1)
     if size == 8:
-        low, high = unsigned & 0xFFFFFFFF, unsigned >> 32
+        high = _mix32_array((magnitude >> 32).astype(numpy.uint32) ^ numpy.uint32(_seed_word(seed)))
+        hashed = _mix32_array((magnitude & 0xFFFFFFFF).astype(numpy.uint32) ^ high)
     else:
-        low, high = unsigned, numpy.zeros_like(unsigned)
-    moves = (_mix32(low ^ _mix32(high ^ _seed_word(seed))) % 3).astype(numpy.int64) - 1
-    if values.dtype == torch.bfloat16:  # NumPy has no bfloat16: its bits are a float32's top half
-        as_float = lambda b: (b.view(numpy.uint16).astype(numpy.uint32) << 16).view(numpy.float32)
+        hashed = _mix32_array(magnitude.astype(numpy.uint32) ^ numpy.uint32(_mix32(_seed_word(seed))))
+    moves = (hashed % 3).astype(numpy.int8) - 1
+    if dtype == torch.bfloat16:  # NumPy has no bfloat16: its bits are a float32's top half
+        as_float = (unsigned.astype(numpy.uint32) << 16).view(numpy.float32)
     else:
-        as_float = lambda b: b.view({8: numpy.float64, 4: numpy.float32, 2: numpy.float16}[size])
-    original = as_float(bits)
-    moved_bits = (bits + moves).astype(_SIGNED[size])
-    moved = as_float(moved_bits)
-    with numpy.errstate(invalid="ignore"):
-        change = (numpy.isfinite(original) & (original != numpy.trunc(original))
-                  & (numpy.abs(original) >= torch.finfo(values.dtype).tiny) & numpy.isfinite(moved))
-    numpy.copyto(bits, moved_bits, where=change)
+        as_float = flat.view(_FLOAT_VIEW[dtype])
+    infinity, tiny = _INFINITY_BITS[dtype], _TINY_BITS[dtype]
+    change = ((moves != 0) & (magnitude >= tiny) & (magnitude < infinity)
+              & ((magnitude < infinity - 1) | (moves < 0))
+              & (as_float != numpy.trunc(as_float)))
+    moved = flat + moves
+    if flat.base is bits or flat is bits or numpy.shares_memory(flat, bits):
+        numpy.copyto(flat, moved, where=change, casting="unsafe")
+    else:
+        numpy.copyto(bits, moved.reshape(bits.shape), where=change.reshape(bits.shape), casting="unsafe")
 
 
 #: Per dtype: the smallest normal number and the bits of infinity.
 _TINY = {dtype: torch.finfo(dtype).tiny for dtype in BITS_DTYPE}
 _INFINITY_BITS = {torch.float64: 0x7FF0000000000000, torch.float32: 0x7F800000,
                   torch.float16: 0x7C00, torch.bfloat16: 0x7F80}
+#: The bits of each dtype's smallest normal number: the lowest exponent, a zero mantissa.
+_TINY_BITS = {torch.float64: 0x0010000000000000, torch.float32: 0x00800000,
+              torch.float16: 0x0400, torch.bfloat16: 0x0080}
 
 
 def _nudge_one_on_cpu(values: torch.Tensor, seed: int) -> None:
