@@ -46,10 +46,13 @@ html-noplot: $(STAMP) ## Build the site without running the gallery examples (fa
 	$(SPHINXBUILD) -D plot_gallery=0 -b html $(DOCSDIR) $(BUILDDIR)/html-noplot
 
 # CPU_VARIANTS=default-1thread (names from `python tools/cpu_variants.py`, comma-separated) runs fewer.
+# Two variants run at once, each on its own mirror of the docs (its own gallery output).
 doctest: $(STAMP) ## Run the {doctest} blocks of the pages under every variant (CPU kernels, threads, rounding noise)
 	@echo "==> running the doctests of the pages under each variant"
-	$(PY) tools/cpu_variants.py $(if $(CPU_VARIANTS),--only $(CPU_VARIANTS)) -- $(SPHINXBUILD) -q -D plot_gallery=0 -b doctest \
-		-d $(BUILDDIR)/doctest/.doctrees $(DOCSDIR) $(BUILDDIR)/doctest
+	$(PY) tools/cpu_variants.py $(if $(CPU_VARIANTS),--only $(CPU_VARIANTS)) --parallel 2 \
+		--docs $(DOCSDIR) --mirrors $(abspath $(BUILDDIR))/doctest-sources -- \
+		$(SPHINXBUILD) -q -D plot_gallery=0 -b doctest \
+		-d $(abspath $(BUILDDIR))/doctest/{variant}/.doctrees {docs} $(abspath $(BUILDDIR))/doctest/{variant}
 
 # Two pytest workers, one per core, each taking whole files (pytest-xdist); the files marked
 # long_running start first (tests/conftest.py). PYTEST_WORKERS=0 runs in one process. The site

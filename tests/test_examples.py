@@ -87,6 +87,23 @@ def test_a_command_runs_under_the_variants_named_and_an_unknown_name_is_refused(
     assert capsys.readouterr().out == ""  # nothing ran
 
 
+def test_variants_run_two_at_a_time_each_on_its_own_mirror_of_the_docs(tmp_path, capsys):
+    docs = tmp_path / "project" / "docs"
+    (docs / "auto_examples").mkdir(parents=True)
+    (docs / "index.md").write_text("x")
+    (tmp_path / "project" / "examples").mkdir()
+    check = ("import sys, pathlib; docs = pathlib.Path(sys.argv[1]); "
+             "assert (docs / 'index.md').read_text() == 'x' and (docs.parent / 'examples').is_dir(); "
+             "assert not (docs / 'auto_examples').exists() and docs.parent.name == sys.argv[2]; "
+             "sys.exit(sys.argv[2] == 'noise-2')")
+    status = run_under_each(["python3", "-c", check, "{docs}", "{variant}"], only=["default-1thread", "noise-2"],
+                            parallel=2, docs=docs, mirrors=tmp_path / "mirrors")
+    out = capsys.readouterr().out
+    assert status == 1  # the failing variant's status, after both ran
+    assert "==> failed under noise-2" in out and "failed under default-1thread" not in out
+    assert out.index("==> default-1thread:") < out.index("==> noise-2:")  # reported in order
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("script", EXAMPLES, ids=example_id)
 def test_example_matches_its_snapshot(script, variant, variant_runs):

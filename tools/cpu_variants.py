@@ -17,14 +17,19 @@ thread count, a GPU. Two kinds of variant stand for them:
 
 ``python tools/cpu_variants.py`` lists them; ``python tools/cpu_variants.py -- CMD ...`` runs
 CMD under each in turn and stops at the first failure; ``--only NAME,NAME -- CMD ...`` under
-those named (``make doctest CPU_VARIANTS=default-1thread``, for a quick check).
+those named (``make doctest CPU_VARIANTS=default-1thread``, for a quick check);
+``--parallel 2 --docs docs --mirrors DIR`` two at a time, each Sphinx run on its own mirror
+of the docs (``make doctest``).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import torch
 
@@ -53,28 +58,80 @@ def variants(capability: str | None = None) -> dict[str, dict[str, str]]:
     return {**chosen, **{f"noise-{seed}": {**canonical, "SGDLAB_ROUNDING_NOISE": str(seed)} for seed in NOISE_SEEDS}}
 
 
-def run_under_each(command: list[str], only: list[str] | None = None) -> int:
-    """Run ``command`` once per variant (those named in ``only``, if given); the first non-zero exit status, or 0."""
+def mirror_docs(docs: Path, workspace: Path) -> Path:
+    """A folder at ``workspace`` that looks like the project to Sphinx, with its own gallery output.
+
+    Everything beside ``docs`` and inside it is a symbolic link, except ``docs/auto_examples``,
+    which sphinx-gallery writes on each run: two Sphinx runs at once would write the same
+    files there. Returns the mirrored ``docs``.
+    """
+    docs = docs.resolve()
+    mirrored = workspace / docs.name
+    mirrored.mkdir(parents=True, exist_ok=True)
+    for entry in docs.parent.iterdir():
+        link = workspace / entry.name
+        if entry != docs and not link.exists() and not link.is_symlink():
+            link.symlink_to(entry)
+    for entry in docs.iterdir():
+        link = mirrored / entry.name
+        if entry.name not in ("auto_examples", "sg_execution_times.rst") and not link.is_symlink():
+            link.symlink_to(entry)
+    return mirrored
+
+
+def run_under_each(command: list[str], only: list[str] | None = None, parallel: int = 1,
+                   docs: Path | None = None, mirrors: Path | None = None) -> int:
+    """Run ``command`` once per variant (those named in ``only``, if given); the first non-zero exit status, or 0.
+
+    ``{variant}`` in the command becomes the variant's name, ``{docs}`` the docs folder: a
+    mirror of ``docs`` under ``mirrors/<variant>`` (see :func:`mirror_docs`) when ``mirrors``
+    is given. ``parallel`` runs that many at once, each one's output printed when it ends.
+    """
     known = variants()
     unknown = sorted(set(only or ()) - set(known))
     if unknown:
         raise SystemExit(f"--only: no variant {', '.join(unknown)} on this machine (it has {', '.join(known)})")
-    for name, env in known.items():
-        if only and name not in only:
-            continue
-        print(f"==> {name}: {' '.join(command)}", flush=True)
-        if status := subprocess.run(command, env={**os.environ, **env}).returncode:
-            print(f"==> failed under {name} ({' '.join(f'{k}={v}' for k, v in env.items())})", flush=True)
-            return status
+    chosen = [name for name in known if not only or name in only]
+
+    def run_one(name: str) -> tuple[str, int, str]:
+        folder = mirror_docs(docs, mirrors / name) if mirrors else docs
+        line = [part.replace("{variant}", name).replace("{docs}", str(folder)) for part in command]
+        heading = f"==> {name}: {' '.join(line)}"
+        if parallel == 1:
+            print(heading, flush=True)
+            return name, subprocess.run(line, env={**os.environ, **known[name]}).returncode, ""
+        ran = subprocess.run(line, env={**os.environ, **known[name]}, capture_output=True, text=True)
+        return name, ran.returncode, "\n".join(filter(None, [heading, ran.stdout.rstrip(), ran.stderr.rstrip()]))
+
+    statuses = {}
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        for name, status, output in (pool.map(run_one, chosen) if parallel > 1 else map(run_one, chosen)):
+            if output:
+                print(output, flush=True)
+            if status:
+                env = known[name]
+                print(f"==> failed under {name} ({' '.join(f'{k}={v}' for k, v in env.items())})", flush=True)
+                statuses[name] = status
+                if parallel == 1:
+                    break
+    return next(iter(statuses.values()), 0)
+
+
+def main(arguments: list[str]) -> int:
+    parser = argparse.ArgumentParser(description="List the variants, or run a command under each.")
+    parser.add_argument("--only", type=lambda text: text.split(","), help="variant names, comma-separated")
+    parser.add_argument("--parallel", type=int, default=1, help="how many variants run at once")
+    parser.add_argument("--docs", type=Path, help="the docs folder that {docs} stands for")
+    parser.add_argument("--mirrors", type=Path, help="where each variant's mirror of the docs is made")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ...")
+    options = parser.parse_args(arguments)
+    command = options.command[1:] if options.command[:1] == ["--"] else options.command
+    if command:
+        return run_under_each(command, options.only, options.parallel, options.docs, options.mirrors)
+    for name, env in variants().items():
+        print(name, *(f"{key}={value}" for key, value in env.items()))
     return 0
 
 
 if __name__ == "__main__":
-    arguments = sys.argv[1:]
-    only = None
-    if arguments[:1] == ["--only"]:
-        only, arguments = arguments[1].split(","), arguments[2:]
-    if arguments[:1] == ["--"]:
-        sys.exit(run_under_each(arguments[1:], only))
-    for name, env in variants().items():
-        print(name, *(f"{key}={value}" for key, value in env.items()))
+    sys.exit(main(sys.argv[1:]))

@@ -5,8 +5,9 @@ A learning-rate range test
 A range test trains for a short while with a learning rate that grows by a constant factor
 at every step, and records the loss. While the rate is too small the loss barely moves;
 then it falls; once the rate is too large, the loss turns and blows up. A good rate sits
-somewhat below that turn. The problem is the cubic fit of :math:`\\sin(x)` from
-:doc:`plot_polynomial_fit`; because its loss is a quadratic in the coefficients, the rate
+well below that turn, which comes only some way past the rate at which the run starts to
+diverge. The problem is the cubic fit of :math:`\\sin(x)` from :doc:`plot_polynomial_fit`;
+because its loss is a quadratic in the coefficients, the rate
 at which plain gradient descent must diverge is known exactly, :math:`2 / \\lambda_{max}`,
 and the test can be checked against it.
 

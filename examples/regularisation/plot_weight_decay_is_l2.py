@@ -3,7 +3,7 @@
 =================================================
 
 ``torch.optim.SGD(..., weight_decay=wd)`` adds :math:`\\text{wd}\\cdot p` to each gradient
-before anything else happens (before momentum, before Nesterov). That is exactly the
+before momentum and Nesterov (only ``maximize``'s sign flip comes first). That is exactly the
 gradient of :math:`\\frac{\\text{wd}}{2}\\lVert p \\rVert^2`, so SGD with ``weight_decay``
 and SGD on the loss plus that penalty take the same steps. This is called *coupled* weight
 decay: the decay goes through the same machinery as the gradient. The script checks it
