@@ -26,22 +26,17 @@ import torch
 from helpers import ROOT, offline_env
 from cpu_variants import cpu_variants, run_under_each, variants
 from output_compare import carry_marks, differences
-from run_examples import example_id, gallery_scripts, run_in_one_process
+from run_examples import SNAPSHOTS, example_id, gallery_scripts, run_in_one_process, snapshot_path
 
 # Every script under every variant is the longest part of pytest: under pytest-xdist this file
 # goes to a worker of its own first (see conftest.py).
 pytestmark = pytest.mark.long_running
 
 EXAMPLES = gallery_scripts()
-SNAPSHOTS = ROOT / "tests" / "snapshots"
 UPDATE = os.environ.get("SGDLAB_UPDATE_SNAPSHOTS") == "1"
 #: The variant the snapshots are recorded under: every CPU has it.
 CANONICAL = "default-1thread"
 VARIANTS = {CANONICAL: variants()[CANONICAL]} if UPDATE else variants()
-
-
-def snapshot_path(script: Path) -> Path:
-    return SNAPSHOTS / script.relative_to(ROOT / "examples").with_suffix(".txt")
 
 
 def run_all(scripts: list[Path], env: dict[str, str], python: str) -> dict[str, dict]:

@@ -25,10 +25,9 @@ import torch
 
 from output_compare import NUMBER, carry_marks, differences, largest_difference, lines
 from repo_git import ROOT, git
-from run_examples import example_id, gallery_scripts, run_in_one_process
+from run_examples import example_id, gallery_scripts, run_in_one_process, snapshot_path
 
 DATA = ROOT / "docs" / "_data"
-SNAPSHOTS = ROOT / "tests" / "snapshots"
 #: The tests, less those that build the site (venv + Sphinx) or the package and use no device.
 PYTEST = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "--ignore=tests/test_build.py", "--ignore=tests/site"]
 #: The environment of each run: CUDA hidden, and CUDA as the machine has it; no display.
@@ -43,7 +42,7 @@ def compare_runs(script: Path, cpu: dict, cuda: dict, snapshot: str | None = Non
     are compared within the comparer's allowance, the others exactly.
     """
     if snapshot is None:
-        path = SNAPSHOTS / script.relative_to(ROOT / "examples").with_suffix(".txt")
+        path = snapshot_path(script)
         snapshot = path.read_text() if path.exists() else ""
     expected = carry_marks(snapshot, cpu["stdout"])
     problems = [f"{run} run raised:\n{ran['error'][-1500:]}" for run, ran in (("cpu", cpu), ("cuda", cuda))

@@ -41,6 +41,11 @@ def normalise(line: str) -> str:
     return " ".join(TIMING.sub("<time>", line).split())
 
 
+def words(line: str) -> str:
+    """A normalised line with each number replaced by ``#``: what must agree on any line."""
+    return NUMBER.sub("#", line)
+
+
 def lines(output: str) -> list[str]:
     """The non-empty lines of an output, normalised, with any tolerant mark removed."""
     return [normalise(text) for _, text in marked_lines(output)]
@@ -64,7 +69,7 @@ def carry_marks(snapshot: str, output: str) -> str:
     for line in output.rstrip().splitlines():
         if line.strip():
             tolerant, before = old[index] if index < len(old) else (False, "")
-            same_words = NUMBER.sub("#", normalise(before)) == NUMBER.sub("#", normalise(line))
+            same_words = words(normalise(before)) == words(normalise(line))
             line = TOLERANT_MARK + line if tolerant and same_words else line
             index += 1
         new.append(line)
@@ -116,7 +121,7 @@ def differences(expected: str, actual: str, tolerant: bool = False) -> list[str]
             problems.append(f"line {number}: unexpected {right!r}")
         elif not is_tolerant and left != right:
             problems.append(f"line {number}: expected {left!r}, got {right!r}")
-        elif NUMBER.sub("#", left) != NUMBER.sub("#", right):  # the wording differs
+        elif words(left) != words(right):
             problems.append(f"line {number}: expected {left!r}, got {right!r}")
         else:
             problems += [f"line {number}: {a} became {b} (allowed difference {allowance(a, b):.3g})"

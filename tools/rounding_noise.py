@@ -113,6 +113,16 @@ def nudge(values: torch.Tensor, seed: int) -> torch.Tensor:
     return torch.where(keep, values, moved)
 
 
+def _bits_of(value: float, dtype: torch.dtype) -> int:
+    """The bits of ``value`` stored as ``dtype``, as an integer."""
+    return torch.tensor(value, dtype=dtype).view(BITS_DTYPE[dtype]).item()
+
+
+#: Per dtype, the bits of infinity and of the smallest normal number: a magnitude's bits are
+#: finite below the first, subnormal below the second.
+_INFINITY_BITS = {dtype: _bits_of(math.inf, dtype) for dtype in BITS_DTYPE}
+_TINY_BITS = {dtype: _bits_of(torch.finfo(dtype).tiny, dtype) for dtype in BITS_DTYPE}
+
 #: On the CPU the same moves are made in place through NumPy, much faster on small tensors:
 #: the hash in uint32 arithmetic (which wraps as the int64 version masks), the checks on the
 #: bits' exponent field.
@@ -131,7 +141,7 @@ def _nudge_in_place_on_cpu(values: torch.Tensor, seed: int) -> None:
     """Make :func:`nudge`'s moves in ``values`` itself, a CPU tensor, without touching its version."""
     size, dtype = values.element_size(), values.dtype
     bits = values.detach().view(BITS_DTYPE[dtype]).numpy()
-    flat = bits.reshape(-1)  # a copy when ``values`` is not contiguous: written back below
+    flat = bits.reshape(-1)  # a copy when ``values`` is not contiguous: the result goes to ``bits``
     unsigned = flat.view(_UNSIGNED[size])
     magnitude = unsigned & _UNSIGNED[size]((1 << (8 * size - 1)) - 1)
     if size == 8:
@@ -148,31 +158,23 @@ def _nudge_in_place_on_cpu(values: torch.Tensor, seed: int) -> None:
     change = ((moves != 0) & (magnitude >= tiny) & (magnitude < infinity)
               & ((magnitude < infinity - 1) | (moves < 0))
               & (as_float != numpy.trunc(as_float)))
-    moved = flat + moves
-    if flat.base is bits or flat is bits or numpy.shares_memory(flat, bits):
-        numpy.copyto(flat, moved, where=change, casting="unsafe")
-    else:
-        numpy.copyto(bits, moved.reshape(bits.shape), where=change.reshape(bits.shape), casting="unsafe")
+    numpy.copyto(bits, (flat + moves).reshape(bits.shape), where=change.reshape(bits.shape),
+                 casting="unsafe")
 
 
-#: Per dtype: the smallest normal number and the bits of infinity.
-_TINY = {dtype: torch.finfo(dtype).tiny for dtype in BITS_DTYPE}
-_INFINITY_BITS = {torch.float64: 0x7FF0000000000000, torch.float32: 0x7F800000,
-                  torch.float16: 0x7C00, torch.bfloat16: 0x7F80}
-#: The bits of each dtype's smallest normal number: the lowest exponent, a zero mantissa.
-_TINY_BITS = {torch.float64: 0x0010000000000000, torch.float32: 0x00800000,
-              torch.float16: 0x0400, torch.bfloat16: 0x0080}
 
 
 def _nudge_one_on_cpu(values: torch.Tensor, seed: int) -> None:
     """:func:`_nudge_in_place_on_cpu` for a one-element tensor, in Python integers (faster)."""
     value = values.item()
-    if not math.isfinite(value) or value == math.trunc(value) or abs(value) < _TINY[values.dtype]:
+    if not math.isfinite(value) or value == math.trunc(value):
         return
     width = values.element_size() * 8
     bits = values.detach().view(BITS_DTYPE[values.dtype]).numpy().reshape(-1)
     raw = int(bits[0]) & ((1 << width) - 1)
     magnitude = raw & ~(1 << (width - 1))
+    if magnitude < _TINY_BITS[values.dtype]:  # subnormal
+        return
     low, high = (magnitude & 0xFFFFFFFF, magnitude >> 32) if width == 64 else (magnitude, 0)
     move = _mix32(low ^ _mix32(high ^ _seed_word(seed))) % 3 - 1
     if move and magnitude + move < _INFINITY_BITS[values.dtype]:

@@ -25,11 +25,17 @@ import traceback
 from pathlib import Path
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+SNAPSHOTS = EXAMPLES.parent / "tests" / "snapshots"
 
 
 def gallery_scripts() -> list[Path]:
     """Every gallery script of the repository, in a stable order."""
     return sorted(EXAMPLES.rglob("plot_*.py"))
+
+
+def snapshot_path(script: Path) -> Path:
+    """Where the snapshot of what a gallery script prints is kept: ``tests/snapshots/article/plot_x.txt``."""
+    return SNAPSHOTS / script.relative_to(EXAMPLES).with_suffix(".txt")
 
 
 def example_id(script: Path) -> str:
