@@ -32,7 +32,11 @@ from run_examples import SNAPSHOTS, example_id, gallery_scripts, run_in_one_proc
 # goes to a worker of its own first (see conftest.py).
 pytestmark = pytest.mark.long_running
 
-EXAMPLES = gallery_scripts()
+#: ``SGDLAB_EXAMPLES=plot_nesterov,stochastic/`` runs only the scripts whose id contains one of
+#: the comma-separated parts (for a quick check while editing; ``make test`` runs them all).
+ONLY = [part for part in os.environ.get("SGDLAB_EXAMPLES", "").split(",") if part]
+EXAMPLES = [script for script in gallery_scripts()
+            if not ONLY or any(part in example_id(script) for part in ONLY)]
 UPDATE = os.environ.get("SGDLAB_UPDATE_SNAPSHOTS") == "1"
 #: The variant the snapshots are recorded under: every CPU has it.
 CANONICAL = "default-1thread"
