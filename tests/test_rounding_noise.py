@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import os
+import sys
 
 import pytest
 import torch
@@ -192,3 +193,65 @@ def test_the_readme_counts_the_tolerant_outputs():
     readme = (ROOT / "README.md").read_text()
     assert f"**{lines} lines** in {scripts} article scripts" in readme
     assert f"**{examples} examples** on {len(pages)} article pages" in readme
+
+
+# --- Rounding edges: values read out to Python move by READOUT_ULPS ulps of their dtype ---
+
+from rounding_noise import READOUT_ULPS, shift_readout  # noqa: E402
+
+
+def test_a_value_on_a_rounding_edge_prints_differently_under_seeds_1_and_2():
+    """The loss that printed 0.0280 on one CPU and 0.0279 on another is caught on any CPU."""
+    printed = set()
+    for seed in (1, 2):
+        with RoundingNoise(seed, readout_ulps=READOUT_ULPS):
+            on_the_edge = torch.tensor(0.5, dtype=torch.float64) * 0.0559  # 0.02795
+            printed.add(f"{on_the_edge.item():.4f}")
+    assert printed == {"0.0279", "0.0280"}
+    for seed in (1, 2, 3):  # far from an edge: the same everywhere
+        with RoundingNoise(seed, readout_ulps=READOUT_ULPS):
+            away = torch.tensor(0.5) * 0.0562
+            assert f"{away.item():.4f}" == "0.0281"
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_computed_values_read_out_moved_by_the_given_ulps_in_every_dtype_and_mirrored(dtype):
+    for seed in (1, 2, 3):
+        with RoundingNoise(seed, readout_ulps=4):
+            values = torch.tensor([0.1, -0.3, 1.7, 5.3], dtype=dtype) * 1.5
+            read = values.tolist()
+            one_by_one = [value.item() for value in values]
+            negated = (-values).tolist()
+        stored = torch.Tensor.tolist(values)  # outside the mode: the values as they are
+        assert read == one_by_one and negated == [-value for value in read]
+        for before, after in zip(stored, read):
+            if seed == 1:
+                assert abs(after) > abs(before)
+            if seed == 2:
+                assert abs(after) < abs(before)
+            assert abs(after - before) <= 8 * torch.finfo(dtype).eps * abs(before)
+
+
+def test_values_made_from_python_numbers_and_whole_values_read_out_as_they_are():
+    """Every machine stores torch.tensor(0.1) and 3.0 alike: nothing to move."""
+    with RoundingNoise(1, readout_ulps=READOUT_ULPS):
+        made = torch.tensor([0.1, 1 / 3])
+        read = made.tolist(), made[1].item()
+        whole = (torch.tensor([1.5, 2.5]) * 2).tolist()
+        special = (torch.tensor([1.0, 1.0]) * torch.tensor([float("inf"), float("nan")])).tolist()
+        counts = (torch.arange(3) * 2).tolist()
+        tiny = (torch.tensor(1e-40) * 1).item()
+    assert read == (torch.Tensor.tolist(made), torch.Tensor.tolist(made)[1])
+    assert whole == [3.0, 5.0] and special[0] == float("inf") and special[1] != special[1]
+    assert counts == [0, 2, 4] and tiny == torch.tensor(1e-40).item()
+    assert shift_readout(7, torch.float32, seed=1) == 7  # a Python int is not a readout
+    assert torch.Tensor.tolist is torch.Tensor.tolist  # and tolist is torch's own again:
+    assert torch.tensor([0.5]).tolist() == [0.5]
+
+
+def test_the_process_wide_noise_reads_out_with_the_edge_shift():
+    script = ("import torch, rounding_noise; rounding_noise.install_from_environment(); "
+              "print(f'{(torch.tensor(0.5, dtype=torch.float64) * 0.0559).item():.4f}')")
+    printed = [run([sys.executable, "-c", script], env=offline_env(**{ENVIRONMENT_VARIABLE: str(seed)}),
+                   cwd=ROOT / "tools").stdout.strip() for seed in (1, 2)]
+    assert printed == ["0.0280", "0.0279"]

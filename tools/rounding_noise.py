@@ -19,6 +19,20 @@ element of each floating-point result by -1, 0 or +1 ulp.
   ``max``, ``relu``, ...), random factories and communication (``c10d``) are left alone.
 - float32, float64, float16 and bfloat16, on any device; other dtypes pass through.
 
+One ulp per operation does not reach what another machine does to a long computation: a
+reordered sum, a BLAS kernel with another blocking, a hundred training steps carry the
+difference to many ulps of the final value. A printed number that sits right on a rounding
+edge (a loss of 0.02795000 printed with four decimals) then prints 0.0279 on one machine and
+0.0280 on another, whatever this machine's kernels do. So the process-wide mode also moves
+every value *read out* of a tensor to Python (``item()``, ``float()``, an f-string of a
+one-element tensor, ``tolist()``, and so ``print(tensor)``) by :data:`READOUT_ULPS` ulps of its
+dtype: seed 1 reads every such value that far away from zero, seed 2 that far towards zero,
+any other seed one or the other by a hash of the value (``-x`` still reads as the mirror of
+``x``). A digit within that distance of a rounding edge flips under seed 1 or seed 2, on any
+machine: the edge is found by the check, not by luck. Only values that an operation computed
+move so: a tensor made from Python numbers (``torch.tensor(0.1)``) holds the same float on
+every machine, and reads out as it is.
+
 ``SGDLAB_ROUNDING_NOISE=SEED`` in the environment turns it on for a whole process through
 :func:`install_from_environment` (the example runner and ``conf.py`` call it), so the tests
 run every gallery script and page doctest under several seeds.
@@ -37,6 +51,8 @@ from __future__ import annotations
 
 import math
 import os
+import struct
+import weakref
 
 import numpy
 import torch
@@ -44,6 +60,10 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 #: The environment variable holding the seed; unset or empty means no noise.
 ENVIRONMENT_VARIABLE = "SGDLAB_ROUNDING_NOISE"
+
+#: How many ulps of its dtype a value read out of a tensor moves under the process-wide noise
+#: (about 2e-6 relative in float32): seed 1 away from zero, seed 2 towards it, others by a hash.
+READOUT_ULPS = 16
 
 #: Each floating dtype and the integer dtype of the same width its bits are read as.
 BITS_DTYPE = {torch.float64: torch.int64, torch.float32: torch.int32,
@@ -193,6 +213,89 @@ def _nudge_in_place(values: torch.Tensor, seed: int) -> None:
             values.copy_(nudge(values, seed))
 
 
+#: Per dtype, the struct format of its bits read as an unsigned integer and as a float.
+_STRUCT = {torch.float64: ("<Q", "<d"), torch.float32: ("<I", "<f"), torch.float16: ("<H", "<e")}
+
+
+def _readout_direction(bits: int, seed: int) -> int:
+    """+1 (a larger magnitude) or -1: seed 1 always +1, seed 2 always -1, others by a hash."""
+    if seed in (1, 2):
+        return 1 if seed == 1 else -1
+    return 1 if _mix32((bits & 0xFFFFFFFF) ^ _mix32((bits >> 32) ^ _seed_word(seed))) % 2 else -1
+
+
+def shift_readout(value, dtype: torch.dtype, seed: int, ulps: int = READOUT_ULPS):
+    """``value``, read out of a tensor of ``dtype``, moved by ``ulps`` ulps of that dtype.
+
+    Whole numbers, subnormal numbers, infinities and NaN are kept, as :func:`nudge` keeps
+    them, and so is a move that would overflow.
+
+    >>> shift_readout(0.02795000, torch.float64, seed=1) > 0.02795000
+    True
+    >>> shift_readout(-0.5, torch.float32, seed=1) < -0.5 < shift_readout(-0.5, torch.float32, seed=2)
+    True
+    >>> shift_readout(-0.3, torch.float32, seed=3) == -shift_readout(0.3, torch.float32, seed=3)
+    True
+    >>> [shift_readout(v, torch.float32, seed=1) for v in (3.0, float("inf"), 1e-40, 7)]
+    [3.0, inf, 1e-40, 7]
+    """
+    if not isinstance(value, float) or not ulps or dtype not in BITS_DTYPE:
+        return value
+    if not math.isfinite(value) or value == math.trunc(value) or abs(value) < torch.finfo(dtype).tiny:
+        return value
+    # A bfloat16 value is a float32 whose low 16 bits are zero: its bits are the top half.
+    unsigned, floating = _STRUCT[torch.float32 if dtype == torch.bfloat16 else dtype]
+    bits = struct.unpack(unsigned, struct.pack(floating, value))[0]
+    low_half = 16 if dtype == torch.bfloat16 else 0
+    bits >>= low_half
+    width = 16 if dtype == torch.bfloat16 else struct.calcsize(unsigned) * 8
+    magnitude = bits & ~(1 << (width - 1))
+    moved_magnitude = magnitude + _readout_direction(magnitude, seed) * ulps
+    if moved_magnitude < _TINY_BITS[dtype] or moved_magnitude >= _INFINITY_BITS[dtype]:
+        return value
+    moved_bits = (moved_magnitude | (bits - magnitude)) << low_half
+    return struct.unpack(floating, struct.pack(unsigned, moved_bits))[0]
+
+
+def _shift_all(values, dtype: torch.dtype, seed: int, ulps: int):
+    """:func:`shift_readout` over the nested lists ``tolist()`` returns."""
+    if isinstance(values, list):
+        return [_shift_all(item, dtype, seed, ulps) for item in values]
+    return shift_readout(values, dtype, seed, ulps)
+
+
+#: The RoundingNoise modes whose readout shift is on, innermost last (``tolist`` is not an
+#: aten operation, so it is wrapped while one is).
+_READING_MODES: list = []
+_TOLIST = torch.Tensor.tolist
+
+#: The tensors an operation computed (and the noise moved), by the address of their storage:
+#: a view or an alias of one reads out shifted too. A weak reference, so that an address
+#: freed and reused by a tensor made from Python numbers is not taken for a computed one.
+_COMPUTED: "weakref.WeakValueDictionary[int, torch.Tensor]" = weakref.WeakValueDictionary()
+
+
+def _storage_address(tensor: torch.Tensor) -> int:
+    return tensor.untyped_storage().data_ptr()
+
+
+def _was_computed(tensor: torch.Tensor) -> bool:
+    """Whether an operation under the noise wrote ``tensor``'s storage (and it is still that one)."""
+    if not _noisy_kind(tensor):
+        return False
+    address = _storage_address(tensor)
+    computed = _COMPUTED.get(address)
+    return computed is not None and _storage_address(computed) == address
+
+
+def _shifted_tolist(self):
+    values = _TOLIST(self)
+    if _READING_MODES and _was_computed(self):
+        mode = _READING_MODES[-1]
+        return _shift_all(values, self.dtype, mode.seed, mode.readout_ulps)
+    return values
+
+
 def _noisy_kind(value) -> bool:
     """Whether ``value`` is a plain dense tensor of a floating dtype the noise moves."""
     return (isinstance(value, torch.Tensor) and value.dtype in BITS_DTYPE
@@ -213,24 +316,53 @@ class RoundingNoise(TorchDispatchMode):
 
     Args:
         seed: which moves; the same seed gives the same moves, another seed others.
+        readout_ulps: how many ulps a value read out to Python moves (:func:`shift_readout`);
+            0, the default, reads values as they are.
 
     >>> with RoundingNoise(seed=0):
     ...     same = torch.tensor(0.1) * 3 == torch.tensor(0.1) * 3
     >>> bool(same)
     True
+    >>> with RoundingNoise(seed=1, readout_ulps=4):
+    ...     third = torch.tensor([1.0]) / 3
+    ...     read = third.item(), third.tolist()[0], torch.tensor(1 / 3).item()
+    >>> read[0] > third.item() and read[0] == read[1], read[2] == torch.tensor(1 / 3).item()
+    (True, True)
     """
 
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, readout_ulps: int = 0):
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an int, got {seed!r}")
+        if isinstance(readout_ulps, bool) or not isinstance(readout_ulps, int) or readout_ulps < 0:
+            raise ValueError(f"readout_ulps must be an int >= 0, got {readout_ulps!r}")
         super().__init__()
         self.seed = seed
+        self.readout_ulps = readout_ulps
+
+    def __enter__(self):
+        if self.readout_ulps:
+            _READING_MODES.append(self)
+            torch.Tensor.tolist = _shifted_tolist
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        if self.readout_ulps:
+            _READING_MODES.remove(self)
+            if not _READING_MODES:
+                torch.Tensor.tolist = _TOLIST
+        return super().__exit__(*exc)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         result = func(*args, **kwargs)
+        if func is aten._local_scalar_dense.default:  # item(), float(), formatting
+            if self.readout_ulps and _was_computed(args[0]):
+                return shift_readout(result, args[0].dtype, self.seed, self.readout_ulps)
+            return result
         written_arguments = _written_arguments(func)
         if written_arguments is None:
+            if self.readout_ulps and not func.is_view:
+                self._carry_computed(args, kwargs, result)
             return result
         # An operation writes into the arguments its schema marks as written (in-place and
         # out= forms); any other tensor it returns is new. Each is nudged where it is, once.
@@ -241,7 +373,19 @@ class RoundingNoise(TorchDispatchMode):
             if _noisy_kind(tensor) and id(tensor) not in done:
                 done.add(id(tensor))
                 _nudge_in_place(tensor, self.seed)
+                if self.readout_ulps:
+                    _COMPUTED[_storage_address(tensor)] = tensor
         return result
+
+
+    @staticmethod
+    def _carry_computed(args, kwargs, result) -> None:
+        """An exact operation (a copy, ``-x``, a concatenation) of a computed tensor computes too."""
+        inputs = _tensors(list(args)) + _tensors(list(kwargs.values()))
+        if any(_was_computed(tensor) for tensor in inputs):
+            for tensor in _tensors(result):  # an in-place one returns the tensor it wrote
+                if _noisy_kind(tensor):
+                    _COMPUTED[_storage_address(tensor)] = tensor
 
 
 _WRITTEN: dict = {}
@@ -274,6 +418,6 @@ def install_from_environment() -> RoundingNoise | None:
     seed = seed_from_environment()
     if seed is None:
         return None
-    mode = RoundingNoise(seed)
+    mode = RoundingNoise(seed, readout_ulps=READOUT_ULPS)
     mode.__enter__()  # never left: the process ends under it
     return mode

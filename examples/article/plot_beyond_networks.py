@@ -91,9 +91,12 @@ def bounded_run(lr, steps=STEPS):
 bounded = {lr: bounded_run(lr) for lr in RATES}
 for lr, path in bounded.items():
     end = path[-1]
+    # y itself is printed as its distance to y* (in float64): at lr 0.01 y sits within
+    # a few float32 units of 9.00815, where four decimals could round either way.
+    above = bounded_y(end.double()).item() - y_star
     print(
         f"lr {lr}: first step x = {path[1].item():.4f}; after {STEPS} steps "
-        f"x = {end.item():.4f}, y = {bounded_y(end).item():.4f}"
+        f"x = {end.item():.4f}, y - y* = {above:.4f}"
     )
 
 # %%
@@ -124,10 +127,10 @@ lowest = int(fast.argmin())
 rises = bool((fast.diff()[lowest:] >= 0).all())
 print(f"lr 0.01: lowest x at step {lowest}, then only rises: {rises}")
 last_move = int((fast.diff() != 0).nonzero()[-1]) + 1
-near = abs(fast[-1].item() - x_star) < 1e-5
+near = abs(fast[-1].item() - x_star) < 1e-4
 print(
     f"lr 0.01: x stops moving before step {STEPS}: {last_move < STEPS}; "
-    f"within 1e-5 of x*: {near}"
+    f"within 1e-4 of x*: {near}"
 )
 
 # %%

@@ -25,7 +25,7 @@ LR, MOMENTUM, DAMPENING, STEPS = 0.5, 0.9, 0.4, 5
 
 
 def run_steps(dampening=DAMPENING, steps=STEPS, lr=LR):
-    """(gradient, buffer, p) after each step on p^2 / 2 from p = 2."""
+    """(gradient, buffer, p) after each step on p^2 / 2 from p = 2, as tensors."""
     p = torch.tensor(2.0, device=device, requires_grad=True)
     optimizer = torch.optim.SGD(
         [p], lr=lr, momentum=MOMENTUM, dampening=dampening
@@ -34,11 +34,10 @@ def run_steps(dampening=DAMPENING, steps=STEPS, lr=LR):
     for _ in range(steps):
         optimizer.zero_grad()
         (0.5 * p**2).backward()
-        grad = p.grad.item()
+        grad = p.grad.detach().clone()
         optimizer.step()
-        rows.append(
-            (grad, optimizer.state[p]["momentum_buffer"].item(), p.item())
-        )
+        buffer = optimizer.state[p]["momentum_buffer"]
+        rows.append((grad, buffer.clone(), p.detach().clone()))
     return rows
 
 
@@ -57,17 +56,13 @@ print(f"p after {STEPS} steps = {rows[-1][2]:.4f}")
 def buffer_by_hand(previous, grad):
     """One buffer update in float32, in the order PyTorch applies it."""
     if previous is None:
-        return torch.tensor(grad)
-    return (
-        torch.tensor(previous)
-        .mul(MOMENTUM)
-        .add(torch.tensor(grad), alpha=1 - DAMPENING)
-    )
+        return grad.clone()
+    return previous.mul(MOMENTUM).add(grad, alpha=1 - DAMPENING)
 
 
 previous = None
 for t, (grad, buffer, p) in enumerate(rows, start=1):
-    by_hand = buffer_by_hand(previous, grad).item()
+    by_hand = buffer_by_hand(previous, grad)
     if previous is None:
         formula = f"v_1 = g_1 = {grad:.4f}"
     else:
@@ -75,7 +70,8 @@ for t, (grad, buffer, p) in enumerate(rows, start=1):
         formula = f"v_{t} = {MOMENTUM} x {previous:.4f} + {damped}"
     print(f"step {t}: {formula:<38} = {by_hand:7.4f}")
     print(
-        f"        stored {buffer:7.4f}, equal: {by_hand == buffer}, p = {p:.4f}"
+        f"        stored {buffer:7.4f}, equal: {torch.equal(by_hand, buffer)}, "
+        f"p = {p:.4f}"
     )
     previous = buffer
 
@@ -93,7 +89,7 @@ for t, (grad, buffer, p) in enumerate(rows, start=1):
 
 dampenings = [0.0, 0.3, 0.6, 0.9]
 paths = {
-    tau: [2.0] + [row[2] for row in run_steps(dampening=tau, steps=40)]
+    tau: [2.0] + [row[2].item() for row in run_steps(dampening=tau, steps=40)]
     for tau in dampenings
 }
 for tau, path in paths.items():
@@ -111,7 +107,7 @@ for tau, path in paths.items():
 
 for lr in (LR, 0.1):
     lows = [
-        min(row[2] for row in run_steps(dampening=tau, steps=200, lr=lr))
+        min(row[2].item() for row in run_steps(dampening=tau, steps=200, lr=lr))
         for tau in dampenings
     ]
     deeper = all(a > b for a, b in zip(lows, lows[1:]))

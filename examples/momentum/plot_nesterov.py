@@ -118,7 +118,7 @@ for name, path in paths.items():
     lengths[name] = (path[1:4] - path[:3]).norm(dim=1)
     print(
         f"{name:<18}: first step lengths "
-        f"{[round(v, 4) for v in lengths[name].tolist()]}"
+        f"{[round(v, 2) for v in lengths[name].tolist()]}"
     )
 ratio = (lengths["Nesterov"][0] / lengths["classical momentum"][0]).item()
 print(f"ratio of the first steps {ratio:.4f}, 1 + mu = {1 + MU}")

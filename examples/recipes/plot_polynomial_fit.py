@@ -69,7 +69,7 @@ runs = {momentum: fit(momentum) for momentum in (0.0, 0.9)}
 for momentum, found in runs.items():
     print(
         f"momentum {momentum}: loss after {STEPS} steps = "
-        f"{found['losses'][-1].item():.4f}"
+        f"{found['losses'][-1].item():.3f}"
     )
     print(f"    {as_polynomial(found['coefficients'])}")
 

@@ -87,7 +87,7 @@ for size in SIZES:
 
 print("batch B   measured   predicted   measured / predicted")
 for size, m, p in zip(SIZES, measured, predicted):
-    print(f"{size:7d} {m:10.2f} {p:11.2f} {m / p:13.2f}")
+    print(f"{size:7d} {m:10.1f} {p:11.1f} {m / p:13.2f}")
 
 # %%
 # The slope on a log-log plot
