@@ -22,10 +22,12 @@ Four things to know:
   device and dtype (floating point only, as torch's fused step requires, with torch's
   message), and the compilations the step needs are made (on small stand-in tensors)
   before the first parameter moves. A refused step changes nothing.
-- Results differ from the for-loop's by a few float32 units. On the CPU, PyTorch computes
-  ``a.add_(b, alpha=c)`` as one fused multiply-add (a single rounding); the compiled code
-  rounds the product ``c * b`` before adding it. The performance page shows the largest
-  difference measured over every combination of settings.
+- Each ``a + c * b`` of the rule is computed as one fused multiply-add (a single
+  rounding), as PyTorch's vectorized CPU kernels compute ``a.add(b, alpha=c)``: where
+  those kernels run, the results are the for-loop's bit for bit. PyTorch's portable
+  ``default`` kernels round the product first, and the results then differ by a unit or
+  so. The performance page shows the largest difference measured over every combination
+  of settings.
 
 Like torch's fused step, it takes the ``grad_scale`` and ``found_inf`` tensors of automatic
 mixed precision's ``GradScaler``: with ``found_inf`` nonzero nothing moves (not even the
@@ -126,16 +128,25 @@ def _rule(param: Tensor, grad: Tensor, buffer: Tensor | None, numbers: Tensor, f
     ``numbers`` holds ``(lr, momentum, 1 - dampening, weight_decay)`` and ``flags``
     ``(maximize, weight decay on, nesterov)``; each branch of the rule is a ``torch.where``
     on a flag, so one compiled graph serves every setting. The stages are those of
-    :mod:`sgdlab.update`, with the same operations: ``where`` only picks a result, and
-    negation and the products are those of the for-loop.
+    :mod:`sgdlab.update`. Each ``a + c * b`` is computed in float64 and rounded once, as
+    PyTorch's CPU kernels round ``a.add(b, alpha=c)`` once (a fused multiply-add); each
+    number is first rounded to the type those kernels compute in.
     """
+    from torch._inductor.inductor_prims import fma
+
+    dtype = param.dtype
+    n = numbers.to(dtype if dtype == torch.float64 else torch.float32)
+
+    def add(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
+        return fma(b, c, a).to(dtype)
+
     g = torch.where(flags[0], -grad, grad)  # stage 1: direction
-    g = torch.where(flags[1], g + param * numbers[3], g)  # stage 2: coupled weight decay
+    g = torch.where(flags[1], add(g, param, n[3]), g)  # stage 2: coupled weight decay
     if buffer is not None:  # stage 3: momentum, then Nesterov's look-ahead
-        advanced = buffer * numbers[1] + g * numbers[2]
+        advanced = add((buffer * n[1]).to(dtype), g, n[2])
         buffer.copy_(advanced)
-        g = torch.where(flags[2], g + advanced * numbers[1], advanced)
-    param.copy_(param - g * numbers[0])  # stage 4: move
+        g = torch.where(flags[2], add(g, advanced, n[1]), advanced)
+    param.copy_(add(param, g, -n[0]))  # stage 4: move
 
 
 @functools.cache
@@ -147,8 +158,10 @@ def _compiled():
     sizes 0 and 1). Made lazily: ``torch.compile`` imports dynamo, which would add about a
     second to ``import sgdlab`` for everyone who never steps fused.
     """
-    compiled = torch.compile(_rule, dynamic=True, fullgraph=True)
-    settings = torch._dynamo.config.patch(recompile_limit=_RECOMPILE_LIMIT)
+    compiled = torch.compile(_rule, fullgraph=True)
+    settings = torch._dynamo.config.patch(  # dynamic=True's settings, set once per step
+        recompile_limit=_RECOMPILE_LIMIT, assume_static_by_default=False,
+        automatic_dynamic_shapes=False)
     return compiled, settings
 
 
