@@ -22,12 +22,11 @@ Four things to know:
   device and dtype (floating point only, as torch's fused step requires, with torch's
   message), and the compilations the step needs are made (on small stand-in tensors)
   before the first parameter moves. A refused step changes nothing.
-- Each ``a + c * b`` of the rule is computed as one fused multiply-add (a single
-  rounding), as PyTorch's vectorized CPU kernels compute ``a.add(b, alpha=c)``: where
-  those kernels run, the results are the for-loop's bit for bit. PyTorch's portable
-  ``default`` kernels round the product first, and the results then differ by a unit or
-  so. The performance page shows the largest difference measured over every combination
-  of settings.
+- Each ``a + c * b`` of the rule is rounded as PyTorch's kernels round
+  ``a.add(b, alpha=c)`` on this machine: once (a fused multiply-add) with the AVX2 and
+  AVX-512 kernels and on CUDA, twice with the portable ``default`` kernels. The results
+  are the for-loop's bit for bit on the CPU; the performance page shows the differences
+  measured over every combination of settings.
 
 Like torch's fused step, it takes the ``grad_scale`` and ``found_inf`` tensors of automatic
 mixed precision's ``GradScaler``: with ``found_inf`` nonzero nothing moves (not even the
@@ -122,15 +121,18 @@ def compiler_problem(device: str | torch.device = "cpu") -> str | None:
 # ---------------------------------------------------------------------------
 
 
-def _rule(param: Tensor, grad: Tensor, buffer: Tensor | None, numbers: Tensor, flags: Tensor) -> None:
+def _rule(
+    param: Tensor, grad: Tensor, buffer: Tensor | None, numbers: Tensor, flags: Tensor, once: bool
+) -> None:
     """sgdlab's rule for one flat tensor, every setting a tensor: the function compiled.
 
     ``numbers`` holds ``(lr, momentum, 1 - dampening, weight_decay)`` and ``flags``
     ``(maximize, weight decay on, nesterov)``; each branch of the rule is a ``torch.where``
     on a flag, so one compiled graph serves every setting. The stages are those of
-    :mod:`sgdlab.update`. Each ``a + c * b`` is computed in float64 and rounded once, as
-    PyTorch's CPU kernels round ``a.add(b, alpha=c)`` once (a fused multiply-add); each
-    number is first rounded to the type those kernels compute in.
+    :mod:`sgdlab.update`. With ``once``, each ``a + c * b`` is one fused multiply-add,
+    rounded once, as PyTorch's vectorized kernels compute ``a.add(b, alpha=c)``; without,
+    the product is rounded first, as its portable ``default`` kernels do. Each number is
+    first rounded to the type those kernels compute in.
     """
     from torch._inductor.inductor_prims import fma
 
@@ -138,7 +140,7 @@ def _rule(param: Tensor, grad: Tensor, buffer: Tensor | None, numbers: Tensor, f
     n = numbers.to(dtype if dtype == torch.float64 else torch.float32)
 
     def add(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
-        return fma(b, c, a).to(dtype)
+        return fma(b, c, a).to(dtype) if once else a + b * c
 
     g = torch.where(flags[0], -grad, grad)  # stage 1: direction
     g = torch.where(flags[1], add(g, param, n[3]), g)  # stage 2: coupled weight decay
@@ -170,6 +172,15 @@ _RECOMPILE_LIMIT = 64
 
 #: The kinds compiled so far (True) or that the compiler could not serve (False).
 _kinds: dict[tuple, bool] = {}
+
+
+def _rounds_once(device: torch.device) -> bool:
+    """Whether PyTorch's kernels on ``device`` compute ``a.add(b, alpha=c)`` with one rounding.
+
+    CUDA's do; on the CPU, the AVX2 and AVX-512 kernels do and the portable ``default``
+    ones do not.
+    """
+    return device.type != "cpu" or torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
 
 
 def _kind(param: Tensor, buffer: Tensor | None) -> tuple:
@@ -423,7 +434,8 @@ def _prepare(plans: list[list]) -> None:
         try:
             with torch.no_grad(), settings:
                 compiled(stand_ins[0], stand_ins[1], stand_ins[2] if with_buffer else None,
-                         _numbers(update.Settings(0.0), device), _flags(False, False, False, device))
+                         _numbers(update.Settings(0.0), device), _flags(False, False, False, device),
+                         _rounds_once(device))
         except Exception as error:  # the compiler failed: this kind runs the for-loop
             _kinds[kind] = False
             _warn_fallback(kind, error)
@@ -446,7 +458,7 @@ def _run_plan(params, grads, buffers, settings: update.Settings, group_plan: lis
             param, buffer = params[index], buffers[index] if with_momentum else None
             try:
                 compiled(_flat(param), _flat(grads[index]), None if buffer is None else _flat(buffer),
-                         numbers[device], flags[device])
+                         numbers[device], flags[device], _rounds_once(device))
             except Exception as error:  # a recompilation that failed: nothing was written
                 _kinds[kind] = False
                 fell_back.append((kind, error))
