@@ -399,22 +399,36 @@ def warn_fallbacks(fell_back: list) -> None:
         _warn_fallback(kind, error)
 
 
+#: Tensors up to this many values are stepped together, copied into one flat tensor per kind:
+#: a compiled call costs tens of microseconds, more than copying a small tensor twice.
+SMALL = 1 << 16
+
+
 def _plan(params: list[Tensor], grads: list[Tensor], buffers: list, settings: update.Settings) -> list:
-    """For each tensor, the kind of compiled graph that steps it, or None for the for-loop."""
+    """The group's compiled calls: ``(kind, indices)``; kind None means the for-loop.
+
+    Large tensors get a call each, over their own memory; small ones of one device, dtype
+    and kind share a call, over a flat copy.
+    """
     with_momentum = settings.momentum != 0
-    plan = []
+    loop, calls, small = [], [], {}
     for index, (param, grad) in enumerate(zip(params, grads)):
         buffer = buffers[index] if with_momentum else None
         if with_momentum and buffer is None or not _compilable(param, grad, buffer):
-            plan.append(None)
+            loop.append(index)
+        elif param.numel() > SMALL:
+            calls.append((_kind(param, buffer), [index]))
         else:
-            plan.append(_kind(param, buffer))
-    return plan
+            small.setdefault((param.device, param.dtype, buffer is not None), []).append(index)
+    for (device, dtype, with_buffer), indices in small.items():
+        total = sum(params[index].numel() for index in indices)
+        calls.append(((device, dtype, with_buffer, total == 1), indices))
+    return [(None, loop), *calls] if loop else calls
 
 
 def _prepare(plans: list[list]) -> None:
     """Compile each kind the plans need and nothing has compiled yet, on stand-in tensors."""
-    needed = {kind for plan in plans for kind in plan if kind is not None and kind not in _kinds}
+    needed = {kind for plan in plans for kind, _ in plan if kind is not None and kind not in _kinds}
     if not needed:
         return
     for device in {kind[0] for kind in needed}:
@@ -444,31 +458,49 @@ def _prepare(plans: list[list]) -> None:
 
 
 def _run_plan(params, grads, buffers, settings: update.Settings, group_plan: list, fell_back: list) -> None:
-    """Step one group's tensors, each by its plan; a compiler failure steps it by the for-loop."""
+    """Make one group's calls; a call the compiler fails on steps its tensors by the for-loop."""
     with_momentum = settings.momentum != 0
     compiled = _compiled()[0]
     numbers, flags = {}, {}
-    for index, kind in enumerate(group_plan):
+    for kind, indices in group_plan:
         if kind is not None and _kinds.get(kind):
             device = kind[0]
             if device not in numbers:
                 numbers[device] = _numbers(settings, device)
                 flags[device] = _flags(settings.maximize, settings.weight_decay != 0,
                                        settings.nesterov, device)
-            param, buffer = params[index], buffers[index] if with_momentum else None
+            chosen = [params[i] for i in indices], [grads[i] for i in indices]
+            chosen += ([buffers[i] for i in indices] if with_momentum else None,)
             try:
-                compiled(_flat(param), _flat(grads[index]), None if buffer is None else _flat(buffer),
-                         numbers[device], flags[device], _rounds_once(device))
+                _call(compiled, *chosen, numbers[device], flags[device], _rounds_once(device))
             except Exception as error:  # a recompilation that failed: nothing was written
                 _kinds[kind] = False
                 fell_back.append((kind, error))
             else:
-                torch.autograd.graph.increment_version(param)
                 continue
-        single = [buffers[index]] if with_momentum else []
-        update._single_tensor([params[index]], [grads[index]], single, settings)
-        if with_momentum:
-            buffers[index] = single[0]
+        for index in indices:
+            single = [buffers[index]] if with_momentum else []
+            update._single_tensor([params[index]], [grads[index]], single, settings)
+            if with_momentum:
+                buffers[index] = single[0]
+
+
+def _call(compiled, params: list[Tensor], grads: list[Tensor], buffers: list[Tensor] | None,
+          numbers: Tensor, flags: Tensor, once: bool) -> None:
+    """One compiled call: over a tensor's own memory, or over flat copies written back."""
+    if len(params) == 1:
+        param = params[0]
+        compiled(_flat(param), _flat(grads[0]), None if buffers is None else _flat(buffers[0]),
+                 numbers, flags, once)
+        torch.autograd.graph.increment_version(param)
+        return
+    flat = [torch.cat([t.reshape(-1) for t in tensors]) if tensors is not None else None
+            for tensors in (params, grads, buffers)]
+    compiled(*flat, numbers, flags, once)
+    sizes = [param.numel() for param in params]
+    for tensors, values in ((params, flat[0]), (buffers, flat[2])):
+        if tensors is not None:
+            torch._foreach_copy_(tensors, [v.view(t.shape) for v, t in zip(values.split(sizes), tensors)])
 
 
 def _numbers(settings: update.Settings, device: torch.device) -> Tensor:
