@@ -222,7 +222,7 @@ def check_tensors(params: Iterable[Tensor], grads: Iterable[Tensor], where: str 
 
     Torch checks the first parameter only; sgdlab checks them all, before anything moves.
 
-    >>> check_tensors([torch.zeros(2, dtype=torch.int64)], [torch.zeros(2)])
+    >>> check_tensors([torch.zeros(2, dtype=torch.int64)], [torch.zeros(2)])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     RuntimeError: `fused=True` requires all the params to be floating point Tensors of supported devices: [...] but torch.int64 and cpu
