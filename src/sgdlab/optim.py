@@ -187,7 +187,7 @@ class SGD(Optimizer):
         groups = self.param_groups
         gathered = [[p for p in group["params"] if p.grad is not None] for group in groups]
         for index, (group, params) in enumerate(zip(groups, gathered)):
-            if group["fused"]:  # torch's fused checks come first, as in torch
+            if group.get("fused"):  # torch's fused checks come first, as in torch
                 where = f"param_groups[{index}]: " if len(groups) > 1 else ""
                 _fused.check_tensors(params, [p.grad for p in params], where)
         _checks.check_step(self, passed=self.__dict__.setdefault("_passed_settings", {}))
