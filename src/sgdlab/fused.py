@@ -24,9 +24,11 @@ Four things to know:
   before the first parameter moves. A refused step changes nothing.
 - Each ``a + c * b`` of the rule is rounded as PyTorch's kernels round
   ``a.add(b, alpha=c)`` on this machine: once (a fused multiply-add) with the AVX2 and
-  AVX-512 kernels and on CUDA, twice with the portable ``default`` kernels. The results
-  are the for-loop's bit for bit on the CPU; the performance page shows the differences
-  measured over every combination of settings.
+  AVX-512 kernels and on CUDA, twice with the portable ``default`` kernels. For float32
+  and float64 the results are the for-loop's bit for bit on the CPU; float16 and
+  bfloat16 keep the intermediate values in float32 where the for-loop rounds each one,
+  so they may differ by a rounding. The performance page shows the differences measured
+  over every combination of settings.
 
 Like torch's fused step, it takes the ``grad_scale`` and ``found_inf`` tensors of automatic
 mixed precision's ``GradScaler``: with ``found_inf`` nonzero nothing moves (not even the
