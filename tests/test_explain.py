@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import itertools
 
+import warnings
+
 import pytest
 import torch
 
@@ -273,3 +275,42 @@ def test_sparse_gradient_with_weight_decay_is_a_value_error():
     embedding(torch.tensor([0, 1])).sum().backward()
     with pytest.raises(ValueError, match=r"weight_decay=0.01 needs dense gradients"):
         sgdlab.explain_step(optimizer)
+
+
+def _flag_grid():
+    paths = [dict(foreach=False), dict(foreach=True), dict(differentiable=True), dict(fused=True)]
+    kinds = [dict(), dict(momentum=0.9), dict(momentum=0.9, dampening=0.3), dict(momentum=0.9, nesterov=True)]
+    for path, kind, maximize, weight_decay, tensor_lr in itertools.product(
+            paths, kinds, (False, True), (0.0, 0.01), (False, True)):
+        yield {**path, **kind, "maximize": maximize, "weight_decay": weight_decay,
+               "lr": torch.tensor(0.05) if tensor_lr else 0.05}
+
+
+@pytest.mark.parametrize("optimizer_class", ["torch", "sgdlab", "sgdlab fused"])
+def test_the_prediction_is_the_step_that_follows_over_the_flag_grid(optimizer_class):
+    """Over foreach, fused, differentiable, maximize, nesterov, dampening and tensor lr, three
+    steps each: explain_step's values and buffers are those step() then gives, bit for bit."""
+    generator = torch.Generator().manual_seed(3)
+    checked = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sgdlab.fused.FusedCompileWarning)
+        for settings in _flag_grid():
+            fused = bool(settings.get("fused"))
+            if optimizer_class != "torch" and fused != (optimizer_class == "sgdlab fused"):
+                continue
+            kind = torch.optim.SGD if optimizer_class == "torch" else sgdlab.SGD
+            params = [torch.randn(5, generator=generator), torch.randn(2, 3, generator=generator).t()]
+            if not settings.get("differentiable"):  # else: in-place steps on leaves would fail
+                params = [param.requires_grad_() for param in params]
+            optimizer = kind(params, **settings)
+            for _ in range(3):
+                for param in params:
+                    param.grad = torch.randn(param.shape, generator=generator).reshape(param.shape)
+                explanation = sgdlab.explain_step(optimizer)
+                optimizer.step()
+                for entry, param in zip(explanation, params):
+                    assert torch.equal(entry.new_value, param.detach()), settings
+                    if optimizer.param_groups[0]["momentum"]:
+                        assert torch.equal(entry.momentum_buffer, optimizer.state[param]["momentum_buffer"]), settings
+                    checked += 1
+    assert checked == 3 * 2 * {"torch": 128, "sgdlab": 96, "sgdlab fused": 32}[optimizer_class]

@@ -6,8 +6,11 @@ fixture steps one optimizer through it, and the tests read what happened.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import math
+import random
 import subprocess
 import warnings
 
@@ -129,3 +132,167 @@ def test_importing_sgdlab_leaves_the_compiler_unloaded(python):
     probe = "import sys, sgdlab; print('torch._dynamo' in sys.modules)"
     loaded = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "False"
+
+
+def random_case(rng: random.Random) -> tuple[list[torch.Tensor], dict]:
+    """A random small parameter list (0-d, one-value, strided and empty tensors among them)
+    and random settings."""
+    params = []
+    for _ in range(rng.randint(1, 6)):
+        shape = tuple(rng.randint(0 if rng.random() < 0.05 else 1, 5) for _ in range(rng.randint(0, 3)))
+        tensor = torch.randn(shape)
+        if tensor.dim() == 2 and rng.random() < 0.3:
+            tensor = tensor.t()  # dense, not contiguous
+        if tensor.dim() >= 1 and tensor.shape[0] > 2 and rng.random() < 0.2:
+            tensor = tensor[::2]  # with gaps: the for-loop steps it
+        params.append(tensor)
+    momentum = rng.choice([0.0, 0.5, 0.9])
+    settings = {"lr": rng.choice([0.1, 0.01, torch.tensor(0.05)]), "momentum": momentum,
+                "weight_decay": rng.choice([0.0, 0.01]), "maximize": rng.random() < 0.5}
+    if momentum and rng.random() < 0.5:
+        settings["nesterov"] = True
+    elif momentum:
+        settings["dampening"] = rng.choice([0.0, 0.1])
+    return params, settings
+
+
+def test_200_parameter_lists_and_settings_compile_a_bounded_number_of_graphs():
+    """Dynamo keeps one graph per kind of tensor, not per list or setting: no recompile limit."""
+    rng = random.Random(0)
+    before = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sgdlab.fused.FusedCompileWarning)
+        warnings.simplefilter("error", sgdlab.fused.FusedFallbackWarning)
+        for _ in range(200):
+            values, settings = random_case(rng)
+            fused_params = [v.clone().requires_grad_() for v in values]
+            loop_params = [v.clone().requires_grad_() for v in values]
+            fused = sgdlab.SGD(fused_params, fused=True, **settings)
+            loop = sgdlab.SGD(loop_params, foreach=False, **settings)
+            for _ in range(2):
+                for fp, lp in zip(fused_params, loop_params):
+                    fp.grad = torch.randn(fp.shape)
+                    lp.grad = fp.grad.clone()
+                fused.step()
+                loop.step()
+            for fp, lp in zip(fused_params, loop_params):
+                assert torch.equal(fp, lp)
+    # float32: with or without a buffer, one value or more
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] - before <= 4
+
+
+def stepped_pair():
+    w = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    w.grad = torch.tensor([0.5, 0.25, -1.0])
+    return w
+
+
+def test_a_step_that_fails_on_a_later_group_changes_nothing():
+    """torch checks the first parameter only: it steps group 0, then fails in its kernel."""
+    good, bad = stepped_pair(), torch.zeros(3, dtype=torch.int64)
+    bad.grad = torch.zeros(3, dtype=torch.int64)
+    reference = torch.optim.SGD([{"params": [good]}, {"params": [bad]}], lr=0.1, fused=True)
+    with pytest.raises(NotImplementedError):
+        reference.step()
+    assert not torch.equal(good.detach(), torch.tensor([1.0, -2.0, 3.0]))  # half done
+    good = stepped_pair()
+    optimizer = sgdlab.SGD([{"params": [good]}, {"params": [bad]}], lr=0.1, momentum=0.9, fused=True)
+    with pytest.raises(RuntimeError, match=r"param_groups\[1\]: `fused=True` requires all the params "
+                       "to be floating point Tensors of supported devices: .* but torch.int64 and cpu"):
+        optimizer.step()
+    assert torch.equal(good.detach(), torch.tensor([1.0, -2.0, 3.0])) and not optimizer.state
+
+
+def test_a_compile_warning_raised_as_an_error_leaves_every_group_as_it_was(monkeypatch):
+    """A compilation (here: a kind forgotten, so prepared again) warns before any write."""
+    first, second = stepped_pair(), stepped_pair()
+    optimizer = sgdlab.SGD([{"params": [first]}, {"params": [second], "lr": 0.5}], lr=0.1, fused=True)
+    monkeypatch.setattr(sgdlab.fused, "_kinds", {})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sgdlab.fused.FusedCompileWarning)
+        with pytest.raises(sgdlab.fused.FusedCompileWarning):
+            optimizer.step()
+    assert torch.equal(first.detach(), torch.tensor([1.0, -2.0, 3.0]))
+    assert torch.equal(second.detach(), torch.tensor([1.0, -2.0, 3.0]))
+
+
+def test_when_the_compiler_fails_the_for_loop_steps_after_one_warning(monkeypatch):
+    def broken(*args):
+        raise torch._dynamo.exc.FailOnRecompileLimitHit("recompile_limit reached")
+
+    monkeypatch.setattr(sgdlab.fused, "_compiled", lambda: (broken, contextlib.nullcontext()))
+    monkeypatch.setattr(sgdlab.fused, "_kinds", {})
+    fused_w, loop_w = stepped_pair(), stepped_pair()
+    fused = sgdlab.SGD([fused_w], lr=0.1, momentum=0.9, fused=True)
+    loop = sgdlab.SGD([loop_w], lr=0.1, momentum=0.9, foreach=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            fused.step()
+            loop.step()
+    fallbacks = [w for w in caught if issubclass(w.category, sgdlab.fused.FusedFallbackWarning)]
+    assert len(fallbacks) == 1 and "FailOnRecompileLimitHit" in str(fallbacks[0].message)
+    assert torch.equal(fused_w, loop_w)
+
+
+@pytest.mark.parametrize("found_inf", [0.0, 1.0])
+def test_grad_scale_and_found_inf_as_torch_s_fused_step(found_inf):
+    """GradScaler sets both on an optimizer whose step supports AMP scaling, then steps it."""
+    results = []
+    for kind in (torch.optim.SGD, sgdlab.SGD):
+        w = stepped_pair()
+        w.grad = torch.tensor([1.0, 0.5, -2.0])  # scaled by 2
+        optimizer = kind([w], lr=0.1, momentum=0.9, fused=True)
+        assert optimizer._step_supports_amp_scaling
+        for step in range(2):
+            optimizer.grad_scale, optimizer.found_inf = torch.tensor(2.0), torch.tensor(found_inf if step else 0.0)
+            optimizer.step()
+            del optimizer.grad_scale, optimizer.found_inf
+            w.grad = torch.tensor([1.0, 0.5, -2.0])
+        results.append((w.detach().clone(), optimizer.state[w]["momentum_buffer"].clone()))
+    (torch_w, torch_b), (our_w, our_b) = results
+    assert torch.equal(torch_w, our_w) and torch.equal(torch_b, our_b)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: torch.randn(3, device="meta"),
+    lambda: torch.randn(3, dtype=torch.complex64),
+    lambda: torch.zeros(3, dtype=torch.int64),
+], ids=["meta", "complex", "int64"])
+def test_refused_tensors_get_torch_s_error(make):
+    errors = []
+    for kind in (torch.optim.SGD, sgdlab.SGD):
+        w = make().requires_grad_(make().is_floating_point() or make().is_complex())
+        w.grad = make()
+        with pytest.raises(Exception) as caught:
+            kind([w], lr=0.1, fused=True).step()
+        errors.append((type(caught.value), str(caught.value)))
+    assert errors[0] == errors[1]
+
+
+def test_a_sparse_gradient_gets_torch_s_error():
+    errors = []
+    for kind in (torch.optim.SGD, sgdlab.SGD):
+        w = torch.zeros(3, requires_grad=True)
+        w.grad = torch.zeros(3).to_sparse()
+        with pytest.raises(RuntimeError) as caught:
+            kind([w], lr=0.1, fused=True).step()
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1] and torch.equal(w.detach(), torch.zeros(3))
+
+
+def test_every_combination_of_settings_matches_the_for_loop_bit_for_bit():
+    """The compiled rule rounds each a + c*b as this machine's kernels round add(alpha=)."""
+    generator = torch.Generator().manual_seed(2)
+    for maximize, weight_decay, (momentum, dampening, nesterov) in itertools.product(
+            (False, True), (0.0, 1e-2), [(0.0, 0.0, False), (0.9, 0.0, False), (0.9, 0.1, False), (0.9, 0.0, True)]):
+        start = [torch.randn(3000, generator=generator) for _ in range(3)]
+        fused, loop = [[t.clone() for t in start] for _ in range(2)]
+        settings = dict(lr=0.01, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sgdlab.fused.FusedCompileWarning)
+            sgdlab.fused.fused_step([fused[0]], [fused[2]], [fused[1]], **settings)
+        sgdlab.sgd([loop[0]], [loop[2]], [loop[1]], foreach=False, **settings)
+        for result, reference in zip(fused[:2], loop[:2]):
+            assert torch.equal(result, reference), settings

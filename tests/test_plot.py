@@ -322,6 +322,8 @@ BAD_PLOTS = [
     (lambda: plot_paths(quadratic(), {"p": [[np.nan, 0.0]]}), ValueError, "no finite point"),
     (lambda: compare(quadratic(), {}), ValueError, "paths is empty"),
     (lambda: compare(quadratic(), [[0.0, 0.0]]), TypeError, "paths must be a dict"),
+    (lambda: compare(quadratic(), {"p": [[0.0, 0.0]]}, layout="grid"), ValueError,
+     "layout must be 'row' or 'column', got 'grid'"),
 ]
 
 

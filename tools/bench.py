@@ -222,8 +222,8 @@ def float32_units(result: torch.Tensor, reference: torch.Tensor, before: torch.T
 def fused_difference(device: torch.device, numel: int = 30_000) -> dict:
     """How far one step of sgdlab's compiled step lands from its for-loop's, per combination of settings.
 
-    Every combination is one parameter group of one compiled call (one compilation); both
-    start from the same random parameter, momentum buffer and gradient.
+    Every combination is one parameter group of one call (the compiled graphs serve every
+    setting); both start from the same random parameter, momentum buffer and gradient.
     """
     # (momentum, dampening, nesterov): none, momentum, dampened, Nesterov; x weight decay x maximize
     kinds = [(0.0, 0.0, False), (0.9, 0.0, False), (0.9, 0.1, False), (0.9, 0.0, True)]

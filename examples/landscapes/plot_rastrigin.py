@@ -29,27 +29,6 @@ device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 print(f"Running on {device}")
 
 
-def paths_and_losses(objective, runs, **contour_options):
-    """Paths over the contour lines (top) and the value along each path (bottom)."""
-    fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(6.4, 9), layout="constrained", height_ratios=[3, 2]
-    )
-    sgdlab.plot_paths(objective, runs, top, **contour_options)
-    handles = top.get_legend().legend_handles
-    top.legend(
-        handles=handles,
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.12),
-        ncols=2,
-    )
-    sgdlab.plot_loss(
-        runs, bottom, ylabel=f"f({', '.join(objective.variables)})"
-    )
-    if bottom.get_legend() is not None:
-        bottom.get_legend().remove()  # the colours are those of the legend above
-    return fig, top, bottom
-
-
 objective = sgdlab.rastrigin()
 START, STEPS = (2.3, -1.6), 200
 SETTINGS = {
@@ -103,8 +82,12 @@ print(
     f"2 / curvature = {2 / curvature:.4f}"
 )
 
-fig, left, right = paths_and_losses(
-    objective, results, bounds=((-1.0, 3.5), (-3.0, 1.5))
+fig, (left, right) = sgdlab.compare(
+    objective,
+    results,
+    log=True,
+    layout="column",
+    bounds=((-1.0, 3.5), (-3.0, 1.5)),
 )
 left.set_title(f"{objective.name}: paths, {STEPS} steps")
 right.set_title("f along each path")

@@ -31,27 +31,6 @@ device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 print(f"Running on {device}")
 
 
-def paths_and_losses(objective, runs, **contour_options):
-    """Paths over the contour lines (top) and the value along each path (bottom)."""
-    fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(6.4, 9), layout="constrained", height_ratios=[3, 2]
-    )
-    sgdlab.plot_paths(objective, runs, top, **contour_options)
-    handles = top.get_legend().legend_handles
-    top.legend(
-        handles=handles,
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.12),
-        ncols=2,
-    )
-    sgdlab.plot_loss(
-        runs, bottom, ylabel=f"f({', '.join(objective.variables)})"
-    )
-    if bottom.get_legend() is not None:
-        bottom.get_legend().remove()  # the colours are those of the legend above
-    return fig, top, bottom
-
-
 objective = sgdlab.rosenbrock()
 STEPS = 500
 SETTINGS = {
@@ -94,7 +73,9 @@ for name, trajectory in results.items():
 # The paths
 # ---------
 
-fig, left, right = paths_and_losses(objective, results)
+fig, (left, right) = sgdlab.compare(
+    objective, results, log=True, layout="column"
+)
 left.set_title(f"{objective.name}: paths, {STEPS} steps")
 # The diverging run's values reach astronomic sizes; keep the axis on the others.
 right.set(title="f along each path", ylim=(1e-8, 1e4))

@@ -6,38 +6,35 @@ each step.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import binding as _binding_module
-from . import devices as _devices_module
-from . import explain as _explain_module
-from . import fused as _fused_module
-from . import objectives as _objectives_module
-from . import optim as _optim_module
-from . import plot as _plot_module
-from . import trajectory as _trajectory_module
-from . import update as _update_module
-from .binding import *  # noqa: F403
-from .devices import *  # noqa: F403
-from .explain import *  # noqa: F403
-from .fused import *  # noqa: F403
-from .objectives import *  # noqa: F403
-from .optim import *  # noqa: F403
-from .plot import *  # noqa: F403
-from .trajectory import *  # noqa: F403
-from .update import *  # noqa: F403
+from .binding import BindingReport, Finding, assign_, check_binding, replace_param, set_lr
+from .devices import devices
+from .explain import ParamUpdate, StepExplanation, describe, explain_step, format_number
+from .fused import FusedCompileWarning, FusedFallbackWarning, compiler_problem, fused_step
+from .objectives import Objective, beale, quadratic, rastrigin, rosenbrock
+from .optim import SGD
+from .plot import compare, plot_contour, plot_loss, plot_paths
+from .trajectory import Step, Trajectory, minimize
+from .update import sgd
 
 try:
     __version__ = version("sgdlab")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
+#: The public names, one list (each module's ``__all__`` holds its own; a test keeps them equal).
 __all__ = [
-    *_devices_module.__all__,
-    *_update_module.__all__,
-    *_optim_module.__all__,
-    *_fused_module.__all__,
-    *_explain_module.__all__,
-    *_binding_module.__all__,
-    *_objectives_module.__all__,
-    *_trajectory_module.__all__,
-    *_plot_module.__all__,
+    # the rule and the optimizer
+    "sgd", "SGD",
+    # the compiled fused step
+    "fused_step", "compiler_problem", "FusedCompileWarning", "FusedFallbackWarning",
+    # explaining a step
+    "explain_step", "StepExplanation", "ParamUpdate", "describe", "format_number",
+    # which tensor the optimizer updates, and safe changes to it
+    "check_binding", "BindingReport", "Finding", "assign_", "replace_param", "set_lr",
+    # objectives, recording, plotting
+    "Objective", "quadratic", "rosenbrock", "rastrigin", "beale",
+    "Step", "Trajectory", "minimize",
+    "plot_contour", "plot_paths", "plot_loss", "compare",
+    # devices
+    "devices",
 ]

@@ -5,7 +5,9 @@
 step direction, equals the new value), followed by how the direction was built when
 maximize, weight decay, momentum or Nesterov take part (``g`` is the direction, ``b`` the
 momentum buffer, ``p`` the parameter). The new values are predicted by
-running the update on copies, so they are the values ``step()`` then produces.
+running the step on copies with the kernel ``step()`` picks (for ``torch.optim.SGD``
+too: sgdlab's for-loop and foreach kernels are bit-identical to torch's), so they are
+the values ``step()`` then produces.
 :func:`~sgdlab.describe` lays out an optimizer's parameter groups as a table.
 """
 
@@ -21,7 +23,7 @@ import torch
 from torch import Tensor
 from torch.optim.sgd import sgd as torch_sgd
 
-from . import _checks
+from . import _checks, _dispatch
 from . import update as _update
 from ._common import named_tensors, parameter_names, require_optimizer
 from .optim import SGD
@@ -191,24 +193,18 @@ class StepExplanation:
 # ---------------------------------------------------------------------------
 
 
-def _uses_foreach(group: Mapping[str, Any], params: list[Tensor]) -> bool:
-    """Which path ``step()`` takes for this group, decided as the optimizer decides it."""
-    if group.get("differentiable"):
-        return False
-    if group["foreach"] is None:
-        return _update._default_foreach(params)
-    return bool(group["foreach"])
-
-
 def _predict_group(
-    group: Mapping[str, Any], values: list[Tensor], grads: list[Tensor], buffers: list
+    optimizer: torch.optim.Optimizer, group: Mapping[str, Any], params: list[Tensor],
+    values: list[Tensor], grads: list[Tensor], buffers: list,
 ) -> None:
-    """Run the group's update on the copies ``values``/``buffers``, in place."""
+    """Run the group's step on the copies ``values``/``buffers``, in place, with the kernel
+    ``step()`` picks for ``params`` (the dispatcher both use)."""
     settings = _update.Settings.of(group)
-    if group.get("fused"):  # torch's fused kernel: predict with torch's own functional form
+    kernel = _dispatch.kernel(group, params)
+    if kernel == "fused" and not isinstance(optimizer, SGD):  # torch's own fused kernel
         torch_sgd(values, grads, buffers, fused=True, **settings._asdict())
         return
-    _update._run(values, grads, buffers, settings, _uses_foreach(group, values))
+    _dispatch.step([(values, grads, buffers, settings, kernel)])
 
 
 def _direction_lines(
@@ -288,14 +284,14 @@ def _explain_group(
     with_momentum = group["momentum"] != 0
     with_grad = [param for param in group["params"] if param.grad is not None]
     with torch.no_grad():
-        values = [param.detach().clone() for param in with_grad]
-        grads = [param.grad.detach().clone() for param in with_grad]
+        values = [_copy_like(param) for param in with_grad]
+        grads = [_copy_like(param.grad) for param in with_grad]
         buffers = [
             _clone_or_none(optimizer.state.get(param, {}).get("momentum_buffer"))
             for param in with_grad
         ] if with_momentum else []
         buffers_before = [_clone_or_none(buffer) for buffer in buffers]
-        _predict_group(group, values, grads, buffers)
+        _predict_group(optimizer, group, with_grad, values, grads, buffers)
         predicted = {id(param): index for index, param in enumerate(with_grad)}
         entries = []
         for param in group["params"]:
@@ -317,7 +313,16 @@ def _explain_group(
 
 def _clone_or_none(tensor: Tensor | None) -> Tensor | None:
     """Copy a tensor so predictions never write into the optimizer's own state."""
-    return None if tensor is None else tensor.detach().clone()
+    return None if tensor is None else _copy_like(tensor)
+
+
+def _copy_like(tensor: Tensor) -> Tensor:
+    """A detached copy with the same strides, so the step takes the same path on it."""
+    tensor = tensor.detach()
+    if tensor.layout != torch.strided:
+        return tensor.clone()
+    copy = torch.empty_strided(tensor.shape, tensor.stride(), dtype=tensor.dtype, device=tensor.device)
+    return copy.copy_(tensor)
 
 
 def explain_step(

@@ -1,24 +1,39 @@
 """sgdlab's fused step: its own update rule compiled by ``torch.compile`` into one pass.
 
 ``sgdlab.SGD(..., fused=True)`` steps through :func:`~sgdlab.fused_step`. It does not call
-PyTorch's hand-written fused kernel: it hands the for-loop rule of :mod:`sgdlab.update`
-to ``torch.compile``, whose compiler (inductor) generates one loop per tensor that reads
+PyTorch's hand-written fused kernel: it hands the rule of :mod:`sgdlab.update`, written for
+one tensor, to ``torch.compile``, whose compiler (inductor) generates one loop that reads
 the parameter, its gradient and its momentum buffer once and writes the parameter and the
 buffer once. The rule stays the single source; the kernel is generated from it.
 
-Three things to know:
+Four things to know:
 
-- The first step of a new shape of problem compiles (tens of seconds on two CPU cores:
-  the performance page has the time measured), and says so with a
-  :class:`FusedCompileWarning`. Inductor keeps what it compiled in its
-  on-disk cache, so the next run with the same shapes loads it instead.
-- The learning rate enters the compiled code as a tensor, so a scheduler that changes it
-  every step causes no recompilation. The other settings are constants in the compiled
-  code: changing momentum, dampening or weight decay compiles again.
-- Results differ from the for-loop's by a few float32 units. On the CPU, PyTorch computes
-  ``a.add_(b, alpha=c)`` as one fused multiply-add (a single rounding); the compiled code
-  rounds the product ``c * b`` before adding it. The performance page shows the largest
-  difference measured over every combination of settings.
+- It compiles a bounded number of graphs: one per device, dtype and kind of tensor (with or
+  without a momentum buffer, one value or more), each for any size. The settings reach the
+  compiled code as tensors, so a new learning rate, momentum, weight decay or flag compiles
+  nothing. Each compilation takes seconds (tens on two CPU cores: the performance page has
+  the time measured) and says so with a :class:`FusedCompileWarning`; inductor keeps the
+  generated code in its on-disk cache, so the next process loads it instead.
+- Whatever the compiler cannot serve runs the for-loop rule instead, after one
+  :class:`FusedFallbackWarning`: a step never fails in the middle of training because of
+  the compiler. Tensors whose memory is not one dense block (a slice with gaps) run the
+  for-loop rule too, without a warning; so does a step that creates momentum buffers.
+- Everything is checked before anything is written: every group's settings, every tensor's
+  device and dtype (floating point only, as torch's fused step requires, with torch's
+  message), and the compilations the step needs are made (on small stand-in tensors)
+  before the first parameter moves. A refused step changes nothing.
+- Each ``a + c * b`` of the rule is rounded as PyTorch's kernels round
+  ``a.add(b, alpha=c)`` on this machine: once (a fused multiply-add) with the AVX2 and
+  AVX-512 kernels and on CUDA, twice with the portable ``default`` kernels. For float32
+  and float64 the results are the for-loop's bit for bit on the CPU; float16 and
+  bfloat16 keep the intermediate values in float32 where the for-loop rounds each one,
+  so they may differ by a rounding. The performance page shows the differences measured
+  over every combination of settings.
+
+Like torch's fused step, it takes the ``grad_scale`` and ``found_inf`` tensors of automatic
+mixed precision's ``GradScaler``: with ``found_inf`` nonzero nothing moves (not even the
+momentum buffers, which torch's fused step leaves uninitialised on a first step); otherwise
+the gradients are divided by ``grad_scale`` in place, then stepped.
 
 The step needs a working compiler: a C++ compiler and Python's headers on the CPU, Triton
 on CUDA. :func:`~sgdlab.compiler_problem` says what is missing, and
@@ -31,8 +46,8 @@ import functools
 import os
 import shutil
 import sysconfig
-import time
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +56,26 @@ from torch import Tensor
 
 from . import _checks, update
 
-__all__ = ["FusedCompileWarning", "compiler_problem", "fused_step"]
+__all__ = ["FusedCompileWarning", "FusedFallbackWarning", "compiler_problem", "fused_step"]
 
 
 class FusedCompileWarning(UserWarning):
-    """Issued when the fused step compiles: the first step of a new shape of problem.
+    """Issued when the fused step compiles: the first step of a new kind of tensor.
 
     A warning, so that it shows once per place in the code and can be silenced as usual,
     with ``warnings.simplefilter("ignore", FusedCompileWarning)``:
 
     >>> issubclass(FusedCompileWarning, UserWarning)
+    True
+    """
+
+
+class FusedFallbackWarning(FusedCompileWarning):
+    """Issued once per kind of tensor when the compiler cannot serve it: the for-loop steps it.
+
+    A kind of :class:`FusedCompileWarning`, so that silencing that silences this too:
+
+    >>> issubclass(FusedFallbackWarning, FusedCompileWarning)
     True
     """
 
@@ -93,34 +118,419 @@ def compiler_problem(device: str | torch.device = "cpu") -> str | None:
     return f"a torch.compile backend for {device.type} devices"
 
 
-def _rule(groups: list[tuple[list[Tensor], list[Tensor], list[Tensor | None], dict]]) -> None:
-    """Apply sgdlab's for-loop rule to every group: the function ``torch.compile`` compiles."""
-    for params, grads, buffers, settings in groups:
-        update._single_tensor(params, grads, buffers, update.Settings(**settings))
+# ---------------------------------------------------------------------------
+# The rule for one tensor, as the compiler sees it
+# ---------------------------------------------------------------------------
+
+
+def _rule(
+    param: Tensor, grad: Tensor, buffer: Tensor | None, numbers: Tensor, flags: Tensor, once: bool
+) -> None:
+    """sgdlab's rule for one flat tensor, every setting a tensor: the function compiled.
+
+    ``numbers`` holds ``(lr, momentum, 1 - dampening, weight_decay)`` and ``flags``
+    ``(maximize, weight decay on, nesterov)``; each branch of the rule is a ``torch.where``
+    on a flag, so one compiled graph serves every setting. The stages are those of
+    :mod:`sgdlab.update`. With ``once``, each ``a + c * b`` is one fused multiply-add,
+    rounded once, as PyTorch's vectorized kernels compute ``a.add(b, alpha=c)``; without,
+    the product is rounded first, as its portable ``default`` kernels do. Each number is
+    first rounded to the type those kernels compute in.
+    """
+    from torch._inductor.inductor_prims import fma
+
+    dtype = param.dtype
+    n = numbers.to(dtype if dtype == torch.float64 else torch.float32)
+
+    def add(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
+        return fma(b, c, a).to(dtype) if once else a + b * c
+
+    g = torch.where(flags[0], -grad, grad)  # stage 1: direction
+    g = torch.where(flags[1], add(g, param, n[3]), g)  # stage 2: coupled weight decay
+    if buffer is not None:  # stage 3: momentum, then Nesterov's look-ahead
+        advanced = add((buffer * n[1]).to(dtype), g, n[2])
+        buffer.copy_(advanced)
+        g = torch.where(flags[2], add(g, advanced, n[1]), advanced)
+    param.copy_(add(param, g, -n[0]))  # stage 4: move
 
 
 @functools.cache
 def _compiled():
     """The compiled rule and the dynamo settings it runs under, made on first use.
 
-    One compiled function for the process: dynamo keeps one compiled graph per shape of problem
-    (tensor sizes, settings) and inductor caches the generated code on disk. The lr tensor
-    reaches ``alpha=`` as a number read inside the graph (``capture_scalar_outputs``); each
-    compiled call may compile, so each runs under these settings, a patch object made once (it
-    costs tens of microseconds to build). Made lazily: ``torch.compile`` imports dynamo, which
-    would add about a second to ``import sgdlab`` for everyone who never steps fused.
+    Sizes are symbolic (``dynamic=True``), so a graph serves every size; dynamo still keeps
+    one per device, dtype, with or without a buffer, and one value or more (it specialises
+    sizes 0 and 1). Made lazily: ``torch.compile`` imports dynamo, which would add about a
+    second to ``import sgdlab`` for everyone who never steps fused.
     """
     compiled = torch.compile(_rule, fullgraph=True)
-    settings = torch._dynamo.config.patch(capture_scalar_outputs=True, recompile_limit=64)
+    settings = torch._dynamo.config.patch(  # dynamic=True's settings, set once per step
+        recompile_limit=_RECOMPILE_LIMIT, assume_static_by_default=False,
+        automatic_dynamic_shapes=False)
     return compiled, settings
 
 
-def _signature(groups: list) -> tuple:
-    """What a compiled graph depends on: each tensor's layout and each group's constants."""
-    return tuple(
-        (tuple((p.device, p.dtype, tuple(p.shape), p.stride()) for p in params),
-         tuple(sorted((k, v) for k, v in settings.items() if k != "lr")))
-        for params, _, _, settings in groups
+#: Enough graphs for every kind on several devices; a kind beyond it falls back, with a warning.
+_RECOMPILE_LIMIT = 64
+
+#: The kinds compiled so far (True) or that the compiler could not serve (False).
+_kinds: dict[tuple, bool] = {}
+
+
+def _rounds_once(device: torch.device) -> bool:
+    """Whether PyTorch's kernels on ``device`` compute ``a.add(b, alpha=c)`` with one rounding.
+
+    CUDA's do; on the CPU, the AVX2 and AVX-512 kernels do and the portable ``default``
+    ones do not.
+    """
+    return device.type != "cpu" or torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
+
+
+def _kind(param: Tensor, buffer: Tensor | None) -> tuple:
+    """What a compiled graph depends on: device, dtype, buffer or not, one value or more."""
+    return (param.device, param.dtype, buffer is not None, param.numel() == 1)
+
+
+def _dense(tensor: Tensor) -> bool:
+    """Whether ``tensor``'s values fill one block of memory, each once (any order of dims)."""
+    expected = 1
+    for size, stride in sorted(zip(tensor.shape, tensor.stride()), key=lambda pair: pair[1]):
+        if size != 1 and stride != expected:
+            return False
+        expected *= size
+    return True
+
+
+def _compilable(param: Tensor, grad: Tensor, buffer: Tensor | None) -> bool:
+    """Whether the compiled rule can step this tensor: dense, laid out alike, with values."""
+    if param.numel() == 0 or grad.is_sparse or not _dense(param):
+        return False
+    stride = param.stride()
+    return grad.stride() == stride and (buffer is None or buffer.stride() == stride)
+
+
+def _flat(tensor: Tensor) -> Tensor:
+    """A one-dimensional tensor over the same memory, not a view (so dynamo sees no base)."""
+    flat = torch.empty(0, dtype=tensor.dtype, device=tensor.device)
+    return flat.set_(tensor.untyped_storage(), tensor.storage_offset(), (tensor.numel(),), (1,))
+
+
+# ---------------------------------------------------------------------------
+# Checks, all before any write
+# ---------------------------------------------------------------------------
+
+
+def check_tensors(params: Iterable[Tensor], grads: Iterable[Tensor], where: str = "") -> None:
+    """Refuse what torch's fused step refuses, with torch's messages, for every tensor.
+
+    Torch checks the first parameter only; sgdlab checks them all, before anything moves.
+
+    >>> check_tensors([torch.zeros(2, dtype=torch.int64)], [torch.zeros(2)])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    RuntimeError: `fused=True` requires all the params to be floating point Tensors of supported devices: [...] but torch.int64 and cpu
+    """
+    from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
+
+    supported = _get_fused_kernels_supported_devices()
+    for param in params:
+        if not (param.device.type in supported and torch.is_floating_point(param)):
+            raise RuntimeError(
+                f"{where}`fused=True` requires all the params to be floating point Tensors of "
+                f"supported devices: {supported} but {param.dtype} and {param.device.type}"
+            )
+    if any(grad.is_sparse for grad in grads):
+        raise RuntimeError(f"{where}`_fused_sgd` does not support sparse gradients")
+
+
+def check_scaler(grad_scale: object, found_inf: object) -> None:
+    """``grad_scale`` and ``found_inf`` are None or one-value floating-point tensors."""
+    for name, value in (("grad_scale", grad_scale), ("found_inf", found_inf)):
+        if value is None:
+            continue
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{name} must be None or a tensor, got {type(value).__name__}")
+        if value.numel() != 1 or value.is_meta or not value.is_floating_point():
+            raise ValueError(
+                f"{name} must be a one-value floating-point tensor with a value, got "
+                f"{value.dtype} of shape {tuple(value.shape)} on {value.device}"
+            )
+
+
+# ---------------------------------------------------------------------------
+# Stepping
+# ---------------------------------------------------------------------------
+
+
+def fused_step(
+    params: list[Tensor],
+    grads: list[Tensor],
+    momentum_buffers: list[Tensor | None],
+    *,
+    grad_scale: Tensor | None = None,
+    found_inf: Tensor | None = None,
+    **settings: Any,
+) -> None:
+    """Apply one SGD step with sgdlab's rule compiled into one pass per tensor.
+
+    Same arguments and in-place updates as :func:`sgdlab.sgd` with ``foreach=False``,
+    whose rule it compiles, plus torch's fused step's ``grad_scale`` and ``found_inf``. A
+    step that creates momentum buffers (the first) runs the rule as it is.
+
+    >>> x = torch.tensor([5.0])
+    >>> fused_step([x], [torch.tensor([2.0])], [None], lr=0.5, momentum=0.9)
+    >>> x  # a first step: the buffer is created, nothing is compiled
+    tensor([4.])
+    """
+    step_groups([(params, grads, momentum_buffers, settings)], grad_scale=grad_scale,
+                found_inf=found_inf)
+
+
+def _complete(settings: object, where: str) -> dict:
+    """Every setting the rule takes, with its default where absent."""
+    if not isinstance(settings, dict):
+        raise TypeError(f"{where}settings must be a dict, got {type(settings).__name__}")
+    unknown = sorted(set(settings) - set(_checks.RULE_KEYS), key=str)
+    if unknown:
+        raise TypeError(f"{where}unknown settings {unknown}; the rule takes {list(_checks.RULE_KEYS)}")
+    return {**update.Settings._field_defaults, **settings}
+
+
+def step_groups(
+    groups: Iterable[tuple[list[Tensor], list[Tensor], list[Tensor | None], dict]],
+    *,
+    grad_scale: Tensor | None = None,
+    found_inf: Tensor | None = None,
+) -> None:
+    """Step several ``(params, grads, momentum_buffers, settings)`` groups, all or none.
+
+    Every group is checked, and every compilation the step needs is made, before any
+    tensor is written.
+
+    >>> x, y = torch.tensor([1.0]), torch.tensor([2.0])
+    >>> step_groups([([x], [torch.ones(1)], [None], {"lr": 0.5, "momentum": 0.9}),
+    ...              ([y], [torch.ones(1)], [None], {"lr": 1.0, "momentum": 0.9})])
+    >>> x, y
+    (tensor([0.5000]), tensor([1.]))
+    """
+    if not isinstance(groups, (list, tuple)):
+        groups = list(groups) if isinstance(groups, Iterable) else groups
+    if not isinstance(groups, (list, tuple)):
+        raise TypeError(f"groups must be a list of (params, grads, momentum_buffers, settings), "
+                        f"got {type(groups).__name__}")
+    ready = []
+    for index, entry in enumerate(groups):
+        where = f"groups[{index}]: " if len(groups) > 1 else ""
+        if not (isinstance(entry, (tuple, list)) and len(entry) == 4):
+            raise TypeError(f"{where}must be a (params, grads, momentum_buffers, settings) tuple")
+        params, grads, buffers, settings = entry
+        settings = _complete(settings, where)
+        group = {**settings, "foreach": None, "differentiable": False, "fused": True}
+        _checks.check_group(group, where)
+        _checks.check_tensor_lists(params, grads, buffers, group)
+        check_tensors(params, grads, where)
+        ready.append((params, grads, buffers, update.Settings(**settings)))
+    check_scaler(grad_scale, found_inf)
+    run_groups(ready, grad_scale, found_inf)
+
+
+def run(params: list[Tensor], grads: list[Tensor], momentum_buffers: list, settings: update.Settings) -> None:
+    """:func:`fused_step` without the checks, for callers that checked already."""
+    run_groups([(params, grads, momentum_buffers, settings)])
+
+
+def run_groups(
+    groups: list[tuple[list[Tensor], list[Tensor], list, update.Settings]],
+    grad_scale: Tensor | None = None,
+    found_inf: Tensor | None = None,
+) -> None:
+    """Step checked groups: compile what is missing first, then write, all or none."""
+    plans = plan(groups)  # compiles (and warns) before the first write
+    if skip_or_unscale([grads for _, grads, _, _ in groups], grad_scale, found_inf):
+        return
+    fell_back: list[tuple] = []
+    for group, group_plan in zip(groups, plans):
+        run_planned(*group, group_plan, fell_back)
+    warn_fallbacks(fell_back)
+
+
+def skip_or_unscale(grads: list[list[Tensor]], grad_scale: Tensor | None, found_inf: Tensor | None) -> bool:
+    """GradScaler's protocol, as torch's fused step follows it: True means skip this step.
+
+    With ``found_inf`` nonzero nothing is written; otherwise the gradients are divided by
+    ``grad_scale`` in place (torch's fused step leaves them unscaled too).
+    """
+    if found_inf is not None and found_inf.item() != 0:
+        return True
+    if grad_scale is not None:
+        scale = grad_scale.item()
+        with torch.no_grad():
+            for group in grads:
+                for grad in group:
+                    grad.div_(scale)
+    return False
+
+
+def plan(groups: list[tuple[list[Tensor], list[Tensor], list, update.Settings]]) -> list[list]:
+    """For each group and tensor, the compiled graph that will step it (None: the for-loop).
+
+    Compiles, with a :class:`FusedCompileWarning` each, the graphs not compiled yet, so that
+    the step that follows writes without compiling.
+    """
+    plans = [_plan(*group) for group in groups]
+    _prepare(plans)
+    return plans
+
+
+def run_planned(
+    params: list[Tensor], grads: list[Tensor], buffers: list, settings: update.Settings,
+    group_plan: list, fell_back: list,
+) -> None:
+    """Step one checked group by its plan; a compiler failure steps a tensor by the for-loop.
+
+    Kinds the compiler failed on are appended to ``fell_back`` for :func:`warn_fallbacks`,
+    to be said after every write.
+    """
+    with torch.no_grad(), _compiled()[1]:
+        _run_plan(params, grads, buffers, settings, group_plan, fell_back)
+
+
+def warn_fallbacks(fell_back: list) -> None:
+    """Say once per kind that the compiler failed (after the writes: a warning raised as an
+    error then leaves no half step)."""
+    for kind, error in fell_back:
+        _warn_fallback(kind, error)
+
+
+#: Tensors up to this many values are stepped together, copied into one flat tensor per kind:
+#: a compiled call costs tens of microseconds, more than copying a small tensor twice.
+SMALL = 1 << 16
+
+
+def _plan(params: list[Tensor], grads: list[Tensor], buffers: list, settings: update.Settings) -> list:
+    """The group's compiled calls: ``(kind, indices)``; kind None means the for-loop.
+
+    Large tensors get a call each, over their own memory; small ones of one device, dtype
+    and kind share a call, over a flat copy.
+    """
+    with_momentum = settings.momentum != 0
+    loop, calls, small = [], [], {}
+    for index, (param, grad) in enumerate(zip(params, grads)):
+        buffer = buffers[index] if with_momentum else None
+        if with_momentum and buffer is None or not _compilable(param, grad, buffer):
+            loop.append(index)
+        elif param.numel() > SMALL:
+            calls.append((_kind(param, buffer), [index]))
+        else:
+            small.setdefault((param.device, param.dtype, buffer is not None), []).append(index)
+    for (device, dtype, with_buffer), indices in small.items():
+        total = sum(params[index].numel() for index in indices)
+        calls.append(((device, dtype, with_buffer, total == 1), indices))
+    return [(None, loop), *calls] if loop else calls
+
+
+def _prepare(plans: list[list]) -> None:
+    """Compile each kind the plans need and nothing has compiled yet, on stand-in tensors."""
+    needed = {kind for plan in plans for kind, _ in plan if kind is not None and kind not in _kinds}
+    if not needed:
+        return
+    for device in {kind[0] for kind in needed}:
+        _check_compiler(device)
+    compiled, settings = _compiled()
+    for kind in sorted(needed, key=str):
+        device, dtype, with_buffer, single = kind
+        warnings.warn(
+            f"sgdlab.SGD(fused=True) is compiling its update for {dtype} tensors on {device} "
+            f"with torch.compile; this takes a while once (inductor caches the result in "
+            f"{_cache_dir()})",
+            FusedCompileWarning,
+            stacklevel=4,
+        )
+        size = 1 if single else 2
+        stand_ins = [torch.zeros(size, dtype=dtype, device=device) for _ in range(3)]
+        try:
+            with torch.no_grad(), settings:
+                compiled(stand_ins[0], stand_ins[1], stand_ins[2] if with_buffer else None,
+                         _numbers(update.Settings(0.0), device), _flags(False, False, False, device),
+                         _rounds_once(device))
+        except Exception as error:  # the compiler failed: this kind runs the for-loop
+            _kinds[kind] = False
+            _warn_fallback(kind, error)
+        else:
+            _kinds[kind] = True
+
+
+def _run_plan(params, grads, buffers, settings: update.Settings, group_plan: list, fell_back: list) -> None:
+    """Make one group's calls; a call the compiler fails on steps its tensors by the for-loop."""
+    with_momentum = settings.momentum != 0
+    compiled = _compiled()[0]
+    numbers, flags = {}, {}
+    for kind, indices in group_plan:
+        if kind is not None and _kinds.get(kind):
+            device = kind[0]
+            if device not in numbers:
+                numbers[device] = _numbers(settings, device)
+                flags[device] = _flags(settings.maximize, settings.weight_decay != 0,
+                                       settings.nesterov, device)
+            chosen = [params[i] for i in indices], [grads[i] for i in indices]
+            chosen += ([buffers[i] for i in indices] if with_momentum else None,)
+            try:
+                _call(compiled, *chosen, numbers[device], flags[device], _rounds_once(device))
+            except Exception as error:  # a recompilation that failed: nothing was written
+                _kinds[kind] = False
+                fell_back.append((kind, error))
+            else:
+                continue
+        for index in indices:
+            single = [buffers[index]] if with_momentum else []
+            update._single_tensor([params[index]], [grads[index]], single, settings)
+            if with_momentum:
+                buffers[index] = single[0]
+
+
+def _call(compiled, params: list[Tensor], grads: list[Tensor], buffers: list[Tensor] | None,
+          numbers: Tensor, flags: Tensor, once: bool) -> None:
+    """One compiled call: over a tensor's own memory, or over flat copies written back."""
+    if len(params) == 1:
+        param = params[0]
+        compiled(_flat(param), _flat(grads[0]), None if buffers is None else _flat(buffers[0]),
+                 numbers, flags, once)
+        torch.autograd.graph.increment_version(param)
+        return
+    flat = [torch.cat([t.reshape(-1) for t in tensors]) if tensors is not None else None
+            for tensors in (params, grads, buffers)]
+    compiled(*flat, numbers, flags, once)
+    sizes = [param.numel() for param in params]
+    for tensors, values in ((params, flat[0]), (buffers, flat[2])):
+        if tensors is not None:
+            torch._foreach_copy_(tensors, [v.view(t.shape) for v, t in zip(values.split(sizes), tensors)])
+
+
+def _numbers(settings: update.Settings, device: torch.device) -> Tensor:
+    """``(lr, momentum, 1 - dampening, weight_decay)`` as a float64 tensor on ``device``.
+
+    float64 holds any Python float exactly; the compiled code converts each to the
+    parameter's dtype before use, as the for-loop's kernels convert a Python number.
+    """
+    values = [settings.lr, settings.momentum, 1 - settings.dampening, settings.weight_decay]
+    values = [value.item() if isinstance(value, Tensor) else float(value) for value in values]
+    return torch.tensor(values, dtype=torch.float64, device=device)
+
+
+@functools.lru_cache(maxsize=64)
+def _flags(maximize: bool, decay: bool, nesterov: bool, device: torch.device) -> Tensor:
+    """``(maximize, weight decay on, nesterov)`` as a bool tensor on ``device`` (read only)."""
+    return torch.tensor([bool(maximize), bool(decay), bool(nesterov)], device=device)
+
+
+def _warn_fallback(kind: tuple, error: BaseException | None = None) -> None:
+    """Say, once per kind, that the compiler could not serve it and the for-loop steps it."""
+    device, dtype = kind[0], kind[1]
+    reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    warnings.warn(
+        f"sgdlab.SGD(fused=True) could not compile its update for {dtype} tensors on "
+        f"{device} ({reason[:300]}); it steps them with the for-loop rule from now on",
+        FusedFallbackWarning,
+        stacklevel=4,
     )
 
 
@@ -133,108 +543,6 @@ def _check_compiler(device: torch.device) -> None:
             f"sgdlab.SGD(fused=True) compiles its update with torch.compile, which on {device} "
             f"needs {problem}. Install it, or use fused=False (or torch.optim.SGD(fused=True))."
         )
-
-
-def _as_tensor_lr(lr: float | Tensor) -> Tensor:
-    """The learning rate as a 0-d float64 CPU tensor, so that changing it does not recompile.
-
-    float64 holds any Python float exactly, so the step sees the same value as with a number.
-    """
-    if isinstance(lr, Tensor):
-        return lr.detach().to(device="cpu", dtype=torch.float64).reshape(())
-    return _lr_tensor(float(lr))
-
-
-@functools.lru_cache(maxsize=64)
-def _lr_tensor(lr: float) -> Tensor:
-    """One shared tensor per learning rate (the compiled code only reads it)."""
-    return torch.tensor(lr, dtype=torch.float64)
-
-
-def fused_step(
-    params: list[Tensor],
-    grads: list[Tensor],
-    momentum_buffers: list[Tensor | None],
-    **settings: Any,
-) -> None:
-    """Apply one SGD step with sgdlab's rule compiled into one pass per tensor.
-
-    Same arguments and in-place updates as :func:`sgdlab.sgd` with ``foreach=False``,
-    whose rule it compiles. A step that creates momentum buffers (the first) runs the rule as it
-    is: it happens once, and compiling it would cost a second compilation.
-
-    >>> x = torch.tensor([5.0])
-    >>> fused_step([x], [torch.tensor([2.0])], [None], lr=0.5, momentum=0.9)
-    >>> x  # a first step: the buffer is created, nothing is compiled
-    tensor([4.])
-    """
-    step_groups([(params, grads, momentum_buffers, settings)])
-
-
-def step_groups(groups: list[tuple[list[Tensor], list[Tensor], list[Tensor | None], dict]]) -> None:
-    """Step several ``(params, grads, momentum_buffers, settings)`` groups in one compiled call.
-
-    Every group is checked before any is stepped. Groups that create momentum buffers run
-    the rule as it is; the others go through one compiled function together.
-
-    >>> x, y = torch.tensor([1.0]), torch.tensor([2.0])
-    >>> step_groups([([x], [torch.ones(1)], [None], {"lr": 0.5, "momentum": 0.9}),
-    ...              ([y], [torch.ones(1)], [None], {"lr": 1.0, "momentum": 0.9})])
-    >>> x, y
-    (tensor([0.5000]), tensor([1.]))
-    """
-    for params, grads, buffers, settings in groups:
-        group = {**_complete(settings), "foreach": None, "differentiable": False, "fused": True}
-        _checks.check_group(group)
-        _checks.check_tensor_lists(params, grads, buffers, group)
-    _step_groups(groups)
-
-
-def run(params: list[Tensor], grads: list[Tensor], momentum_buffers: list, settings: update.Settings) -> None:
-    """:func:`fused_step` without the checks, for callers that checked already (the optimizer)."""
-    _step_groups([(params, grads, momentum_buffers, settings._asdict())])
-
-
-def _step_groups(groups: list) -> None:
-    """:func:`step_groups` without the checks."""
-    ready = []
-    for params, grads, buffers, settings in groups:
-        settings = _complete(settings)
-        if not params:
-            continue
-        if settings["momentum"] != 0 and any(buffer is None for buffer in buffers):
-            update._single_tensor(params, grads, buffers, update.Settings(**settings))  # a first step
-            continue
-        _check_compiler(params[0].device)
-        ready.append((params, grads, buffers, {**settings, "lr": _as_tensor_lr(settings["lr"])}))
-    if not ready:
-        return
-    signature = _signature(ready)
-    first = signature not in compile_seconds
-    if first:
-        warnings.warn(
-            f"sgdlab.SGD(fused=True) is compiling its update for "
-            f"{sum(len(group[0]) for group in ready)} tensor(s) with torch.compile; this takes "
-            f"a while once (inductor caches the result in {_cache_dir()})",
-            FusedCompileWarning,
-            stacklevel=3,
-        )
-        started = time.perf_counter()
-    compiled, settings = _compiled()
-    with settings:
-        compiled(ready)
-    if first:
-        compile_seconds[signature] = time.perf_counter() - started
-
-
-#: Seconds each first (compiling) call took, by problem signature: the benchmark reads it.
-compile_seconds: dict[tuple, float] = {}
-
-
-def _complete(settings: dict) -> dict:
-    """Every setting the rule takes, with its default where absent."""
-    return {"momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False,
-            "maximize": False, **settings}
 
 
 def _cache_dir() -> str:

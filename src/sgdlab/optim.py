@@ -22,9 +22,9 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from . import _checks
+from . import _checks, _dispatch
 from . import fused as _fused
-from .update import Settings, _run
+from .update import Settings
 
 __all__ = ["SGD"]
 
@@ -96,6 +96,8 @@ class SGD(Optimizer):
             super().__init__(params, defaults)
         finally:
             del self._constructing
+        if fused:  # GradScaler hands this step grad_scale and found_inf, as torch's fused step
+            self._step_supports_amp_scaling = True
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a parameter group, checking its settings as the constructor checks the defaults.
@@ -181,19 +183,27 @@ class SGD(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        # all of it, so a refused step changes nothing
+        # all of it, so a refused step changes nothing: gather each group's tensors, check them
+        groups = self.param_groups
+        gathered = [[p for p in group["params"] if p.grad is not None] for group in groups]
+        for index, (group, params) in enumerate(zip(groups, gathered)):
+            if group.get("fused"):  # torch's fused checks come first, as in torch
+                where = f"param_groups[{index}]: " if len(groups) > 1 else ""
+                _fused.check_tensors(params, [p.grad for p in params], where)
         _checks.check_step(self, passed=self.__dict__.setdefault("_passed_settings", {}))
+        grad_scale, found_inf = getattr(self, "grad_scale", None), getattr(self, "found_inf", None)
+        _fused.check_scaler(grad_scale, found_inf)
+        entries = []
+        for group, params in zip(groups, gathered):
+            with_momentum = group["momentum"] != 0
+            buffers = [self.state[p].get("momentum_buffer") for p in params] if with_momentum else []
+            entries.append((params, [p.grad for p in params], buffers, Settings.of(group),
+                            _dispatch.kernel(group, params)))
         with torch.set_grad_enabled(self.defaults["differentiable"]):
-            for group in self.param_groups:
-                params = [p for p in group["params"] if p.grad is not None]
-                grads = [p.grad for p in params]
-                with_momentum = group["momentum"] != 0
-                buffers = [self.state[p].get("momentum_buffer") for p in params] if with_momentum else []
-                if group["fused"]:
-                    _fused.run(params, grads, buffers, Settings.of(group))
-                else:
-                    _run(params, grads, buffers, Settings.of(group), group["foreach"])
-                if with_momentum:
-                    for param, buffer in zip(params, buffers):
+            _dispatch.step(entries, grad_scale, found_inf)
+        for params, _, buffers, settings, _ in entries:
+            if settings.momentum != 0:
+                for param, buffer in zip(params, buffers):
+                    if buffer is not None:  # None: a first step that found_inf skipped
                         self.state[param]["momentum_buffer"] = buffer
         return loss

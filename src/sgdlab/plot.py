@@ -28,6 +28,8 @@ __all__ = ["plot_contour", "plot_paths", "plot_loss", "compare"]
 CONTOUR_COLORMAP = ListedColormap(plt.get_cmap("Greys")(np.linspace(0.0, 0.4, 256)))
 
 _PANEL_SIZE = (5.5, 4.0)
+#: compare(layout="column"): the text column's width, two panels high.
+_COLUMN_SIZE = (6.4, 9.0)
 
 
 def _new_axes() -> Axes:
@@ -394,17 +396,20 @@ def compare(
     paths: Mapping[str, Trajectory | torch.Tensor | Sequence[Sequence[float]]],
     *,
     log: bool | None = None,
+    layout: str = "row",
     **contour_options: Any,
 ) -> tuple[Figure, list[Axes]]:
-    """Draw paths over the contour (left) and the objective along each path (right).
+    """Draw paths over the contour (left, or top) and the objective along each path (right, or below).
 
-    The right panel evaluates the objective at every point of each path, so
+    The second panel evaluates the objective at every point of each path, so
     it also works for paths given as plain points.
 
     Args:
         objective: A two-variable :class:`~sgdlab.Objective`.
         paths: As in :func:`plot_paths`.
         log: A logarithmic value axis; ``None`` means: when every value is positive.
+        layout: ``"row"``: side by side; ``"column"``: the contour above the values, one
+            legend between them, for a narrow text column.
         **contour_options: Passed to :func:`plot_paths`.
 
     >>> from sgdlab import minimize, quadratic
@@ -415,7 +420,15 @@ def compare(
     >>> right.get_ylabel(), right.get_yscale()
     ('f(x, y)', 'log')
     >>> plt.close(fig)
+    >>> fig, (top, bottom) = compare(bowl, runs, layout="column")
+    >>> bottom.get_legend() is None  # one legend, the top panel's
+    True
+    >>> [text.get_text() for text in top.get_legend().get_texts()]
+    ['minimum', 'lr = 0.05', 'lr = 0.15', 'start', 'end']
+    >>> plt.close(fig)
     """
+    if layout not in ("row", "column"):
+        raise ValueError(f"layout must be 'row' or 'column', got {layout!r}")
     objective = _check_plane_objective(objective)
     paths = _check_mapping(paths, "paths")
     values = {}
@@ -425,9 +438,19 @@ def compare(
             values[str(label)] = objective(torch.from_numpy(points)).numpy()
     if log is None:
         log = all(bool((curve > 0).all()) for curve in values.values())
-    fig, (left, right) = _side_by_side(2)
+    if layout == "row":
+        fig, (left, right) = _side_by_side(2)
+    else:
+        fig, (left, right) = plt.subplots(2, 1, figsize=_COLUMN_SIZE,
+                                          layout="constrained", facecolor="white",
+                                          height_ratios=[3, 2])
     plot_paths(objective, paths, left, **contour_options)
     variables = ", ".join(objective.variables)
     plot_loss(values, right, log=log, ylabel=f"f({variables})")
     right.set_title("value along each path")
+    if layout == "column":  # one legend, between the panels
+        left.legend(handles=left.get_legend().legend_handles, loc="upper center",
+                    bbox_to_anchor=(0.5, -0.12), ncols=2)
+        if right.get_legend() is not None:
+            right.get_legend().remove()
     return fig, [left, right]
