@@ -8,7 +8,7 @@ Plain gradient descent follows the slope downhill: at each rate tried below the 
 bound of the dimples, every run settles in the dimple it starts in. Momentum
 changes that. A run with momentum can carry its speed over a ridge and settle in another
 dimple, even at a rate every dimple's bottom would accept. The gradient is exact here; on
-a real problem SGD adds noise too, and noise is a second way out of a poor minimum.
+a real problem SGD adds noise too, which this script does not model.
 
 The paths come from ``sgdlab.minimize``: plain steps, no gradient clipping, no
 schedule. This is a picture of four settings from one start, not a ranking of optimizers.

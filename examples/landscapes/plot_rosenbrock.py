@@ -80,3 +80,33 @@ left.set_title(f"{objective.name}: paths, {STEPS} steps")
 # The diverging run's values reach astronomic sizes; keep the axis on the others.
 right.set(title="f along each path", ylim=(1e-8, 1e4))
 plt.show()
+
+# %%
+# What caps the rate
+# ------------------
+# At the minimum the valley's walls give the Hessian a largest eigenvalue near 1000, so
+# plain SGD cannot settle there above :math:`2 / \lambda_{max} \approx 0.002`. From the
+# same start, plain SGD at 1e-2 diverges; at 3e-3 it gets no closer to the minimum between
+# step 500 and step 2000 (it bounces across the valley); at 1.9e-3, under the cap, it
+# keeps crawling down the floor.
+
+minimum = torch.tensor(objective.minimum, dtype=torch.float64)
+hessian = torch.autograd.functional.hessian(objective, minimum)
+cap = 2 / torch.linalg.eigvalsh(hessian).max().item()
+print(f"2 / lambda_max at the minimum = {cap:.4f}")
+for lr in (1e-2, 3e-3, 1.9e-3):
+    plain = sgdlab.minimize(
+        objective,
+        lambda params: torch.optim.SGD(params, lr=lr),
+        2000,
+        device=device,
+    )
+    if plain.diverged:
+        print(f"plain SGD, lr {lr:g}: diverged at step {plain.diverged_at}")
+        continue
+    path = plain.path()
+    f_500, f_2000 = objective(path[500]).item(), objective(path[-1]).item()
+    print(
+        f"plain SGD, lr {lr:g}: f lower at step 2000 than at step 500: "
+        f"{f_2000 < f_500}"
+    )

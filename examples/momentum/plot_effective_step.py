@@ -8,8 +8,9 @@ gradient: momentum 0.9 behaves like a tenfold learning rate along directions whe
 gradient is steady. Where the gradient flips sign at every step, the buffer settles at
 :math:`\\pm g / (1 + \\mu)`, so the step is *shorter* than plain SGD's,
 :math:`\\text{lr} / (1 + \\mu)`. That is why changing :math:`\\mu` without touching ``lr``
-changes the effective step size, and why momentum helps most on ill-conditioned problems,
-whose flat directions have small but steady gradients.
+changes the effective step size, and why momentum helps on ill-conditioned problems,
+whose flat directions have small but steady gradients: on the bowl of condition number
+100 below, the best momentum shrinks the error by 0.900 per step against 0.990 without.
 
 Requires: ``pip install torch matplotlib``
 """

@@ -125,8 +125,9 @@ print(f"Sutskever vs heavy ball, all steps: within 1e-5: {gap < 1e-5}")
 # The length of each step, :math:`\lVert p_{t+1} - p_t \rVert`. PyTorch's form multiplies
 # the whole buffer by the new, smaller rate, so its very next step is much shorter. The
 # other two keep the velocity built at the old rate, which only fades by a factor
-# :math:`\mu` per step, so their first steps after the drop are as long as before it. The
-# two groups then follow different paths to the minimum.
+# :math:`\mu` per step, so their first step after the drop is no shorter than the last
+# one before it (printed below). The two groups then follow different paths to the
+# minimum.
 
 fig, (left, right) = plt.subplots(2, 1, figsize=(6.4, 8), layout="constrained")
 for (name, path), style in zip(paths.items(), ["-", "--", ":"]):

@@ -11,7 +11,8 @@ Loshchilov and Hutter's *Decoupled Weight Decay Regularization*, the paper behin
 ``torch.no_grad()``, before each ``step()``).
 
 Without momentum the two are the same update written twice. With momentum they part: the
-buffer accumulates the coupled decay and amplifies it, up to :math:`1 / (1 - \\mu)` times.
+buffer accumulates the coupled decay, so it pulls harder than the decoupled shrink and
+overshoots zero (the first cell below).
 
 Requires: ``pip install torch matplotlib``
 """
