@@ -66,6 +66,12 @@ def steps_using(job: dict, action: str) -> list[dict]:
     return [step for step in job["steps"] if step.get("uses", "").startswith(action + "@")]
 
 
+def gallery_cache(job: dict) -> dict:
+    """The job's cache step of the executed gallery (its key starts with "gallery-")."""
+    (step,) = [step for step in steps_using(job, "actions/cache") if step["with"]["key"].startswith("gallery-")]
+    return step
+
+
 def gallery_path() -> str:
     """Where sphinx-gallery writes the executed gallery: the Makefile's DOCSDIR, then conf.py's gallery_dirs."""
     docs = re.search(r"^DOCSDIR \?= (\S+)$", (ROOT / "Makefile").read_text(), re.MULTILINE).group(1)
@@ -132,7 +138,8 @@ def test_the_readers_environments_are_cached_where_site_test_keeps_them():
 
 @pytest.mark.parametrize("job", [pages_job, ci_job], ids=["docs.yml", "tests.yml"])
 def test_the_gallery_cache_is_keyed_by_the_pins_and_restores_the_last_run(job):
-    (gallery,) = [step for step in steps_using(job(), "actions/cache") if step["with"]["path"] == gallery_path()]
+    gallery = gallery_cache(job())
+    assert gallery["with"]["path"] == gallery_path()
     key, restore = gallery["with"]["key"], gallery["with"]["restore-keys"]
     # Each run saves its own entry; a run restores the newest one made with the same pins
     # (and the same conf.py and sgdlab_build.py, which decide how the examples run).
@@ -166,7 +173,7 @@ def test_a_restored_gallery_reruns_the_changed_example_only_and_all_when_sgdlab_
     log.unlink()
     (tmp_path / "this-run").mkdir()
     this_run = make_project(tmp_path / "this-run", {}, {**scripts, "plot_two.py": counting("two", log, "changed")})
-    restored = gallery_path()
+    restored = gallery_cache(pages_job())["with"]["path"]
     shutil.copytree(last_run / restored, this_run / restored)
     built = make(this_run, "html")
     assert built.returncode == 0, built.stdout + built.stderr
@@ -197,7 +204,8 @@ class IndexRequests(SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def cpu_index(tmp_path_factory):
-    """A PEP 503 index on 127.0.0.1 holding the CPU wheel of the pinned torch; yields (url, requests).
+    """A PEP 503 index on 127.0.0.1 holding the CPU wheel of the pinned torch; yields its URL,
+    the paths asked of it, and the folder of the wheel.
 
     The wheel comes from where pip finds one without downloading the default (CUDA) build: the
     index TORCH_INDEX names when it is set (as in tests.yml), else pip's find-links only."""
@@ -219,7 +227,7 @@ def cpu_index(tmp_path_factory):
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/simple/", handler.requests
+    yield f"http://127.0.0.1:{server.server_port}/simple/", handler.requests, wheels
     server.shutdown()
     thread.join()
 
@@ -283,7 +291,7 @@ def run_step(script: str, checkout: Path, env: dict[str, str]) -> subprocess.Com
 
 @pytest.mark.long_running
 def test_the_pages_build_runs_in_a_fresh_checkout_with_the_cpu_build(tmp_path, cpu_index):
-    index, requests = cpu_index
+    index, requests, wheels = cpu_index
     checkout = fresh_checkout(tmp_path / "checkout")
     assert not (checkout / ".venv").exists()
     path = host_path(tmp_path / "bin")
@@ -294,6 +302,9 @@ def test_the_pages_build_runs_in_a_fresh_checkout_with_the_cpu_build(tmp_path, c
         if "run" in step:
             env = host_environment(checkout, path, job.get("env"), step.get("env"), index=index)
             env["SPHINXOPTS"] = "-W --keep-going -D plot_gallery=0"
+            # Should a step not take torch from TORCH_INDEX, pip finds the CPU wheel here rather
+            # than downloading the CUDA build (gigabytes); the index's log then fails the test.
+            env["PIP_FIND_LINKS"] = " ".join(filter(None, [env.get("PIP_FIND_LINKS"), str(wheels)]))
             done = run_step(step["run"], checkout, env)
             assert done.returncode == 0, f"{step.get('name')}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         elif step["uses"].startswith("actions/upload-pages-artifact@"):
