@@ -230,6 +230,7 @@ def cpu_index(tmp_path_factory):
     yield f"http://127.0.0.1:{server.server_port}/simple/", handler.requests, wheels
     server.shutdown()
     thread.join()
+    shutil.rmtree(root)  # the wheel: about 190 MB
 
 
 def fresh_checkout(destination: Path) -> Path:
@@ -289,10 +290,16 @@ def run_step(script: str, checkout: Path, env: dict[str, str]) -> subprocess.Com
                           cwd=checkout, env=env, capture_output=True, text=True, timeout=1800)
 
 
+@pytest.fixture
+def checkout(tmp_path):
+    """A fresh copy of the checkout, removed afterwards (its .venv takes about 2 GB)."""
+    yield fresh_checkout(tmp_path / "checkout")
+    shutil.rmtree(tmp_path / "checkout", ignore_errors=True)
+
+
 @pytest.mark.long_running
-def test_the_pages_build_runs_in_a_fresh_checkout_with_the_cpu_build(tmp_path, cpu_index):
+def test_the_pages_build_runs_in_a_fresh_checkout_with_the_cpu_build(tmp_path, cpu_index, checkout):
     index, requests, wheels = cpu_index
-    checkout = fresh_checkout(tmp_path / "checkout")
     assert not (checkout / ".venv").exists()
     path = host_path(tmp_path / "bin")
     job = pages_job()
@@ -382,3 +389,9 @@ def test_read_the_docs_would_set_up_a_fresh_venv_with_the_cpu_build_and_write_wh
     ]
     # Read the Docs serves $READTHEDOCS_OUTPUT/html.
     assert re.search(rf"-b html docs {re.escape(str(output))}/html$", printed, re.MULTILINE)
+
+
+def test_read_the_docs_config_matches_its_schema():
+    checker = Path(sys.executable).parent / "check-jsonschema"
+    done = run([checker, "--builtin-schema", "vendor.readthedocs", ROOT / ".readthedocs.yaml"])
+    assert done.returncode == 0, done.stdout + done.stderr
