@@ -27,11 +27,22 @@ help: ## List the targets with what each does
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 
+# Where torch comes from. Empty (the default): the default index, like any `pip install torch`;
+# on Linux that is the CUDA build and its nvidia-* wheels. TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# (what the hosted builds set): PyTorch's CPU-only build of the same pinned version. Only torch
+# is looked up there (--index-url with --no-deps; `torch==2.13.0` in constraints.txt admits
+# `2.13.0+cpu`); the second install finds it installed and takes everything else from the
+# default index at the pinned versions. --extra-index-url would instead offer every package
+# from both indexes and get the CPU build only because `2.13.0+cpu` sorts above `2.13.0`.
+# An existing $(VENV) keeps its torch: remove $(VENV) to switch.
+TORCH_INDEX ?=
+
 # Reinstall only when the project's metadata or the pinned versions change.
 $(STAMP): pyproject.toml constraints.txt
-	@echo "==> setting up $(VENV) (Python packages pinned in constraints.txt)"
+	@echo "==> setting up $(VENV) (Python packages pinned in constraints.txt$(if $(TORCH_INDEX),; torch from $(TORCH_INDEX)))"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(if $(TORCH_INDEX),$(PY) -m pip install --quiet --no-deps --index-url $(TORCH_INDEX) -c constraints.txt torch)
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[docs,test]"
 	touch $(STAMP)
 

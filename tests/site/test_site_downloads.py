@@ -123,9 +123,12 @@ def wheel_requires(wheel: Path) -> list[str]:
 
 def environment_folder(root: Path, packages: tuple[str, ...], wheel: Path) -> Path:
     """The folder of the environment for ``packages``, named by a digest of everything that decides
-    what is installed in it: the packages, sgdlab's own requirements, constraints.txt, this Python."""
+    what is installed in it: the packages, sgdlab's own requirements, constraints.txt, this Python,
+    the index torch comes from (TORCH_INDEX)."""
     decides = {"packages": packages, "sgdlab requires": wheel_requires(wheel) if "sgdlab" in packages else [],
                "constraints": (ROOT / "constraints.txt").read_text(), "python": sys.version}
+    if os.environ.get("TORCH_INDEX"):  # absent otherwise, so the folders kept before it stay valid
+        decides["torch from"] = os.environ["TORCH_INDEX"]
     digest = hashlib.sha256(json.dumps(decides, sort_keys=True).encode()).hexdigest()[:16]
     return root / f"{'+'.join(packages)}-{digest}"
 
@@ -162,7 +165,14 @@ def reader_environment(root: Path, packages: tuple[str, ...], wheel: Path) -> Pa
     folder = environment_folder(root, packages, wheel)
     python = folder / "bin" / "python"
     named = [str(wheel) if name == "sgdlab" else name for name in packages]
-    made_now = made_once(folder, [], lambda: pip_install(python, *named))
+
+    def install() -> None:
+        # As the Makefile does: with TORCH_INDEX set (the hosted builds), torch alone from that index.
+        if os.environ.get("TORCH_INDEX"):
+            pip_install(python, "--no-deps", "--index-url", os.environ["TORCH_INDEX"], "torch")
+        pip_install(python, *named)
+
+    made_now = made_once(folder, [], install)
     if not made_now and "sgdlab" in packages:
         pip_install(python, "--no-deps", "--force-reinstall", wheel)
     return python
