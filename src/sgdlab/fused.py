@@ -15,10 +15,12 @@ Three things to know:
 - The learning rate enters the compiled code as a tensor, so a scheduler that changes it
   every step causes no recompilation. The other settings are constants in the compiled
   code: changing momentum, dampening or weight decay compiles again.
-- Results differ from the for-loop's by a few float32 units. On the CPU, PyTorch computes
-  ``a.add_(b, alpha=c)`` as one fused multiply-add (a single rounding); the compiled code
-  rounds the product ``c * b`` before adding it. The performance page shows the largest
-  difference measured over every combination of settings.
+- Results can differ from the for-loop's by a few float32 units. With its AVX2 or AVX-512
+  CPU kernels, PyTorch computes ``a.add_(b, alpha=c)`` as one fused multiply-add (a single
+  rounding), with its portable ``default`` kernels it rounds twice; the compiled code
+  rounds the product ``c * b`` before adding it. The performance page checks which kernels
+  round once and shows the largest difference measured over every combination of
+  settings.
 
 The step needs a working compiler: a C++ compiler and Python's headers on the CPU, Triton
 on CUDA. :func:`~sgdlab.compiler_problem` says what is missing, and
