@@ -8,8 +8,8 @@ operation, and a *fused* kernel that does the whole update in one pass over memo
 script times one ``step()`` of each with ``torch.utils.benchmark``, with momentum and
 weight decay, for a few parameter counts held in one tensor or split over a hundred. The
 timings come from the machine that built this page, so they change from build to build
-and are not checked; the operation counts printed at the end are. The page :doc:`/performance` has the full
-benchmark, with the memory limit drawn.
+and are not checked; the operation counts printed at the end are. The page
+:doc:`/performance` has the full benchmark, with the memory limit drawn.
 
 Requires: ``pip install torch matplotlib``
 """
