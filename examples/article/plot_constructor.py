@@ -66,9 +66,9 @@ for label, path in paths.items():
 # The switches that change how, not what
 # --------------------------------------
 # ``foreach`` and ``fused`` pick the implementation. ``foreach=True`` gives the same bits as
-# the plain loop. The fused kernel may round differently inside (on some CPUs it lands one
-# float32 unit away, and the units add up over the steps), so compare it with a
-# tolerance, not bit for bit.
+# the plain loop. The fused kernel need not round as the loop does (whether it does
+# depends on the CPU kernels PyTorch picked: :doc:`/article/constructor` checks when), so
+# it is compared with a tolerance, not bit for bit.
 
 momentum = {"lr": 0.1, "momentum": 0.9}
 reference = trajectory({**momentum, "foreach": False})

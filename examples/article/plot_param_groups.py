@@ -49,8 +49,8 @@ print(f"after one step with lr 0.1: x = {x.item():.4f}, c = {c.item():.4f}")
 
 # %%
 # The step used the edited rate: recompute it by hand from the stored gradients. The
-# step may fuse the multiply and the add into one rounding, the hand formula rounds
-# twice, so they agree to float32 precision (``rtol=1e-6``) rather than bit for bit.
+# step's kernel and the hand formula need not round alike, so they are compared to
+# float32 precision (``rtol=1e-6``) rather than bit for bit.
 
 for name, start, tensor in (("x", 5.0, x), ("c", 3.0, c)):
     by_hand = torch.tensor(start, device=device) - 0.1 * tensor.grad

@@ -7,9 +7,9 @@ the parameters, a *foreach* path that hands whole lists of tensors to one call p
 operation, and a *fused* kernel that does the whole update in one pass over memory. This
 script times one ``step()`` of each with ``torch.utils.benchmark``, with momentum and
 weight decay, for a few parameter counts held in one tensor or split over a hundred. The
-timings come from the machine that built this page, so they change from build to build;
-the shape of the curves is the lesson. The page :doc:`/performance` has the full
-benchmark, with the memory limit drawn.
+timings come from the machine that built this page, so they change from build to build
+and are not checked; the operation counts printed at the end are. The page
+:doc:`/performance` has the full benchmark, with the memory limit drawn.
 
 Requires: ``pip install torch matplotlib``
 """
@@ -69,9 +69,11 @@ for (tensors, path), row in times.items():
 # %%
 # Time against size
 # -----------------
-# Both axes are logarithmic. A flat stretch on the left is fixed cost per step (Python,
-# and one call per tensor and operation); the rise on the right is memory traffic,
-# proportional to the parameter count.
+# Both axes are logarithmic. Where a curve is flat, the step's time is a fixed cost
+# (Python, and one call per tensor and operation); where it rises in proportion to the
+# parameter count, it is memory traffic. These timings are the building machine's and are
+# not checked: a busy machine bends any curve, and :doc:`/performance` explains how its
+# benchmark copes with that.
 
 fig, axes = plt.subplots(2, 1, figsize=(6.4, 7), sharex=True, layout="constrained")
 for ax, tensors in zip(axes, LAYOUTS):
@@ -85,14 +87,50 @@ axes[-1].set_xlabel("parameters")
 plt.show()
 
 # %%
+# What the fixed cost pays for
+# ----------------------------
+# The number of PyTorch operations one ``step()`` dispatches, counted with a dispatch mode
+# (it sees every operation), for the parameters in one tensor and in a hundred:
+
+from torch.utils._python_dispatch import TorchDispatchMode
+
+
+class CountCalls(TorchDispatchMode):
+    """Count the operations PyTorch runs while the mode is on."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.calls += 1
+        return func(*args, **(kwargs or {}))
+
+
+def calls_per_step(path, tensors):
+    """Operations in one ``step()``, after the one that makes the buffers."""
+    params = make_parameters(1000, tensors)
+    optimizer = torch.optim.SGD(params, lr=1e-3, momentum=0.9,
+                                weight_decay=1e-4, **PATHS[path])
+    optimizer.step()
+    with CountCalls() as counter:
+        optimizer.step()
+    return counter.calls
+
+
+for tensors in LAYOUTS:
+    counts = {path: calls_per_step(path, tensors) for path in PATHS}
+    print(f"{tensors} tensor(s), operations per step: {counts}")
+
+# %%
 # Which one to choose
 # -------------------
 # * **Many small tensors** (a real model: weights and biases of many layers): the
-#   for-loop pays a fixed cost for every tensor, several operations each. Foreach groups
-#   those calls and fused does the whole update per tensor in one call, so both pull ahead.
+#   for-loop makes four operations per tensor, so its count grows with the number of
+#   tensors; foreach makes the same few for the whole list, and fused fewer still
+#   (counted above). That count times the cost of a call is the fixed cost.
 # * **One big tensor**: there is no per-tensor cost to save; for-loop and foreach make
-#   the same passes over memory, one per operation. Fused reads and writes each value
-#   once, which shows once the tensors no longer fit in the caches.
+#   the same four passes over memory, fused one (:doc:`/performance` counts the bytes
+#   each moves, and measures what that buys).
 # * **On CUDA**, ``torch.optim.SGD`` picks foreach when you pass neither ``foreach`` nor
-#   ``fused``; on the CPU it picks the for-loop. ``fused=True`` is worth a try on either
-#   device: see :doc:`/devices`.
+#   ``fused``; on the CPU it picks the for-loop (:doc:`/devices` shows the choice).

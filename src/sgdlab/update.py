@@ -1,14 +1,18 @@
 r"""The SGD update rule written out, exactly as ``torch.optim.SGD`` applies it.
 
-One step, for a parameter :math:`\theta` with gradient :math:`\nabla`, learning rate
-:math:`\gamma`, weight decay :math:`\lambda`, momentum :math:`\mu` and dampening :math:`\tau`:
+One step, for a parameter :math:`p` with gradient :math:`g`, learning rate :math:`\eta`,
+weight decay :math:`\mathrm{wd}`, momentum :math:`\mu` and dampening :math:`\tau` (the
+site's notation; PyTorch's documentation writes :math:`\theta`, :math:`\gamma`,
+:math:`\lambda` and :math:`b` for :math:`p`, :math:`\eta`, :math:`\mathrm{wd}` and the
+buffer :math:`v`):
 
-1. :math:`g \leftarrow -\nabla` when maximizing, else :math:`g \leftarrow \nabla`;
-2. :math:`g \leftarrow g + \lambda\theta` when :math:`\lambda \neq 0` (coupled weight decay);
+1. :math:`g \leftarrow -g` when maximizing;
+2. :math:`g \leftarrow g + \mathrm{wd}\,p` when :math:`\mathrm{wd} \neq 0` (coupled weight
+   decay);
 3. when :math:`\mu \neq 0`: on the first step the buffer is a detached copy of :math:`g`,
-   :math:`b \leftarrow g`; later :math:`b \leftarrow \mu b + (1 - \tau) g`; then
-   :math:`g \leftarrow g + \mu b` with Nesterov, else :math:`g \leftarrow b`;
-4. :math:`\theta \leftarrow \theta - \gamma g`.
+   :math:`v \leftarrow g`; later :math:`v \leftarrow \mu v + (1 - \tau) g`; then
+   :math:`g \leftarrow g + \mu v` with Nesterov, else :math:`g \leftarrow v`;
+4. :math:`p \leftarrow p - \eta g`.
 
 :func:`~sgdlab.sgd` is the one public function. Behind it, as in PyTorch, two private kernels
 share one signature: ``_single_tensor`` walks the tensors one at a time through the four
@@ -221,11 +225,11 @@ def sgd(
         params: the tensors to update.
         grads: their gradients, same shapes, dtypes and devices.
         momentum_buffers: the momentum buffers, updated in place.
-        lr: learning rate :math:`\gamma`.
+        lr: learning rate :math:`\eta`.
         momentum: momentum factor :math:`\mu`.
         dampening: dampening :math:`\tau`, applied from the second step on.
-        weight_decay: L2 penalty :math:`\lambda`, added to the gradient.
-        nesterov: use the Nesterov look-ahead :math:`g + \mu b`.
+        weight_decay: L2 penalty :math:`\mathrm{wd}`, added to the gradient.
+        nesterov: use the Nesterov look-ahead :math:`g + \mu v`.
         maximize: ascend instead of descend.
         foreach: ``True`` for the foreach kernels, ``False`` for the for-loop.
 
