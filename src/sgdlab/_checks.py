@@ -162,8 +162,8 @@ def check_number(name: str, value: Any, where: str = "") -> None:
         number = value.item()
     elif not is_number(value):
         raise TypeError(
-            f"{where}{name} must be a real number (int or float), got {type(value).__name__}: "
-            f"{value!r}"
+            f"{where}{name} must be a real number, got {type(value).__name__}: {value!r} "
+            "(an int, a float or a one-value tensor)"
         )
     else:
         number = value.item() if hasattr(value, "item") else value
