@@ -59,16 +59,19 @@ class Step:
         False
         """
         tensors = [*self.params_after, *self.grads, self.loss]
-        return all(bool(t.isfinite().all()) for t in tensors if t is not None)
+        return all(bool(_dense(t).isfinite().all()) for t in tensors if t is not None)
+
+
+def _dense(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor``, or its dense form when it is sparse (which has no ``isfinite``)."""
+    return tensor if tensor.layout is torch.strided else tensor.to_dense()
 
 
 def _snapshot(tensor: torch.Tensor | None) -> torch.Tensor | None:
     """Return a detached CPU copy of ``tensor`` (``None`` stays ``None``)."""
     if tensor is None:
         return None
-    if tensor.layout is not torch.strided:  # a sparse gradient: recorded densely
-        tensor = tensor.to_dense()
-    return tensor.detach().to("cpu", copy=True)
+    return _dense(tensor).detach().to("cpu", copy=True)  # a sparse gradient: recorded densely
 
 
 def _optimizer_params(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
