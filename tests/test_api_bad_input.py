@@ -240,12 +240,18 @@ def tensor_number(kind: str, value: float) -> torch.Tensor:
     }[kind]()
 
 
+NUMBER_TYPES = [lambda: Fraction(1, 10), lambda: Decimal("0.1"), BadReal, lambda: FloatSub(0.25),
+                lambda: np.float32(0.5), lambda: np.int64(1), lambda: np.float64(0.1)]
+
+
 def number(draw, good: list | None = None, bad_rate: float = 0.3) -> Any:
     """A number setting: usually a plain one, sometimes anything a user might pass."""
     good = PLAIN_NUMBERS if good is None else good
     if not chance(draw, bad_rate):
         return draw(st.sampled_from(good))
-    roll = draw(st.sampled_from(range(3)))
+    roll = draw(st.sampled_from(range(4)))
+    if roll == 3:  # number types other than int and float
+        return draw(st.sampled_from(NUMBER_TYPES))()
     if roll % 3 == 0:
         return tensor_number(draw(st.sampled_from(TENSOR_NUMBER_KINDS)), draw(st.sampled_from(good)))
     if roll % 3 == 1:
@@ -417,7 +423,7 @@ def corrupt_once(draw, optimizer: torch.optim.Optimizer, params: list[torch.Tens
     what = draw(st.sampled_from(["setting", "setting", "grad", "buffer", "param", "nothing"]))
     group = draw(st.sampled_from(optimizer.param_groups))
     if what == "setting":
-        key = draw(st.sampled_from(SETTINGS[:8]))
+        key = draw(st.sampled_from([*SETTINGS[:4], *SETTINGS[:8]]))
         settings_ = settings_of(draw, bad_rate=0.9)
         group[key] = settings_.get(key, flag(draw, none_ok=key == "foreach", bad_rate=0.7))
     elif what == "grad":
