@@ -280,7 +280,11 @@ def check_params(
                 check_range(group, param, _name(where, params, param), where)
                 ranged.add(dtype)
             seen.add(dtype)
-        if param.is_sparse or 0 in param.stride():  # cheap pre-test; the check says why
+        try:  # a cheap pre-test (an expanded tensor is not contiguous); the check says why
+            contiguous = param.is_contiguous()
+        except RuntimeError:  # a sparse tensor has no is_contiguous
+            contiguous = False
+        if not contiguous:
             _check_writable(param, _name(where, params, param))
         if decayed and grad.is_sparse and not param.is_sparse:
             raise ValueError(
