@@ -812,6 +812,10 @@ def _replace_param(draw) -> Case:
                 ("optimizer", "old", "new"), expect)
 
 
+def as_float(value: Any) -> float:
+    return float(value.detach().reshape(())) if isinstance(value, torch.Tensor) else float(value)
+
+
 @strategy("set_lr", examples=120)
 def _set_lr(draw) -> Case:
     optimizer, params = good_optimizer(draw, kind=torch.optim.SGD)
@@ -833,8 +837,7 @@ def _set_lr(draw) -> Case:
         for index in chosen:  # the plain edit a user would write, on a twin
             twin.param_groups[index]["lr"] = lr
         for a, b in zip(optimizer.param_groups, twin.param_groups):
-            assert same(torch.as_tensor(a["lr"]).double().reshape(()),
-                        torch.as_tensor(b["lr"]).double().reshape(())), (
+            assert same(as_float(a["lr"]), as_float(b["lr"])), (
                 f"SILENT: set_lr stored {a['lr']!r}, not {b['lr']!r}")
         # what set_lr accepts, the next step accepts
         stepper = sgdlab.SGD([torch.zeros(1, requires_grad=True)])
