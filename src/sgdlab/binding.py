@@ -348,6 +348,11 @@ def _check_replacement(
         )
     if new.layout != old.layout:
         raise ValueError(f"new has layout {new.layout} but old has {old.layout}")
+    if new.layout is torch.strided and any(
+        stride == 0 and size > 1 for stride, size in zip(new.stride(), new.shape)
+    ):
+        raise ValueError("new has elements that share memory (an expanded tensor), which a "
+                         "step cannot write in place; pass new.clone()")
     if (old.is_floating_point() or old.is_complex()) and not (
         new.is_floating_point() or new.is_complex()
     ):
