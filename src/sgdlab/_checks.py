@@ -53,6 +53,9 @@ def check_like_torch(
 ) -> None:
     """Run torch's checks; re-raise what they raise (same type, torch's words first) with a hint.
 
+    An error of another kind (a number whose comparison raises ``ZeroDivisionError``, say)
+    becomes a ``TypeError`` naming the argument.
+
     >>> check_like_torch(-0.5, 0, 0, 0, False)
     Traceback (most recent call last):
     ...
@@ -60,12 +63,21 @@ def check_like_torch(
     """
     try:
         _torch_checks(lr, momentum, weight_decay, nesterov, dampening)
-    except (TypeError, ValueError, RuntimeError) as error:
-        hint = _hint(error, lr, momentum, weight_decay, nesterov)
-        raise type(error)(f"{error} ({where}{hint})") from None
+    except Exception as error:
+        hint = _hint(error, lr, momentum, dampening, weight_decay, nesterov)
+        kind = type(error) if isinstance(error, (TypeError, ValueError, RuntimeError)) else TypeError
+        if not isinstance(error, (TypeError, ValueError)):
+            # torch fails deep inside on a tensor with no comparable value: say which one
+            settings = (lr, momentum, dampening, weight_decay)
+            problem = next((value for value in settings if _tensor_problem(value)), None)
+            if problem is not None:
+                kind = TypeError if problem.is_complex() else ValueError
+        raise kind(f"{error} ({where}{hint})") from None
 
 
-def _hint(error: Exception, lr: Any, momentum: Any, weight_decay: Any, nesterov: Any) -> str:
+def _hint(
+    error: Exception, lr: Any, momentum: Any, dampening: Any, weight_decay: Any, nesterov: Any
+) -> str:
     """The sentence sgdlab adds after torch's message: which argument, and what it needs."""
     message = str(error)
     if "Tensor lr" in message:
@@ -76,16 +88,63 @@ def _hint(error: Exception, lr: Any, momentum: Any, weight_decay: Any, nesterov:
         return "momentum must be >= 0"
     if "weight_decay value" in message:
         return "weight_decay must be >= 0"
+    numbers = (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay),
+               ("dampening", dampening))
+    for name, value in numbers:
+        problem = _tensor_problem(value)
+        if problem:
+            return f"{name} is {problem}; pass one real value"
     if "Nesterov" in message:
         return "nesterov=True needs momentum > 0 and dampening == 0"
-    for name, value in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay)):
+    for name, value in numbers:
         if not _is_number_or_tensor(value):
             return f"{name} must be a real number or a tensor, got {type(value).__name__}"
+        try:
+            bool(value < 0.0)
+        except Exception:  # noqa: BLE001 (any failure means: this one cannot be compared)
+            return f"{name} cannot be compared with 0"
     return f"nesterov must be True or False, got {type(nesterov).__name__}"
 
 
+def _tensor_problem(value: object) -> str | None:
+    """Why a tensor setting holds no comparable value (meta, complex, empty, several), or None."""
+    if not isinstance(value, Tensor):
+        return None
+    if value.is_meta:
+        return "a meta tensor, which holds no value"
+    if value.is_complex():
+        return f"a {value.dtype} tensor"
+    if value.numel() != 1:
+        return f"a tensor of shape {tuple(value.shape)}"
+    return None
+
+
+def is_number(value: object) -> bool:
+    """Whether ``value`` is a plain real number: an int or float (or numpy's), not a bool.
+
+    ``fractions.Fraction``, ``decimal.Decimal`` and other ``numbers.Real`` types are not:
+    the kernels' ``alpha=`` arguments refuse them mid-step.
+
+    >>> from fractions import Fraction
+    >>> is_number(0.5), is_number(True), is_number(Fraction(1, 2))
+    (True, False, False)
+    """
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    return type(value).__module__ == "numpy" and isinstance(value, Real) and not isinstance(
+        value, _np_bool())
+
+
+def _np_bool() -> type:
+    import numpy
+
+    return numpy.bool_
+
+
 def _is_number_or_tensor(value: object) -> bool:
-    return isinstance(value, (Real, Tensor)) and not isinstance(value, bool)
+    return is_number(value) or isinstance(value, Tensor)
 
 
 def check_number(name: str, value: Any, where: str = "") -> None:
@@ -101,10 +160,13 @@ def check_number(name: str, value: Any, where: str = "") -> None:
         if value.is_meta:
             raise ValueError(f"{where}{name} is a meta tensor, which holds no value")
         number = value.item()
-    elif isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{where}{name} must be a real number, got {type(value).__name__}: {value!r}")
+    elif not is_number(value):
+        raise TypeError(
+            f"{where}{name} must be a real number, got {type(value).__name__}: {value!r} "
+            "(an int, a float or a one-value tensor)"
+        )
     else:
-        number = value
+        number = value.item() if hasattr(value, "item") else value
     if isinstance(number, Integral) and not -_INT64 <= int(number) < _INT64:
         raise ValueError(f"{where}{name}={number!r} does not fit in 64 bits")
     if not math.isfinite(number):
@@ -218,7 +280,13 @@ def check_params(
                 check_range(group, param, _name(where, params, param), where)
                 ranged.add(dtype)
             seen.add(dtype)
-        if decayed and grad.is_sparse:
+        try:  # a cheap pre-test (an expanded tensor is not contiguous); the check says why
+            contiguous = param.is_contiguous()
+        except RuntimeError:  # a sparse tensor has no is_contiguous
+            contiguous = False
+        if not contiguous:
+            _check_writable(param, _name(where, params, param))
+        if decayed and grad.is_sparse and not param.is_sparse:
             raise ValueError(
                 f"weight_decay={group['weight_decay']!r} needs dense gradients, but a parameter "
                 f"of shape {tuple(param.shape)} has a sparse one; use weight_decay=0"
@@ -232,6 +300,19 @@ def check_params(
                     and buffer.dtype is dtype
                 ):
                     check_buffer(buffer, param, _name(where, params, param))
+
+
+def _check_writable(param: Tensor, name: str) -> None:
+    """A parameter the step can write in place: no elements sharing memory, a sparse grad if sparse."""
+    if param.is_sparse:
+        if not param.grad.is_sparse:
+            raise ValueError(f"{name} is sparse but its .grad is dense")
+        return
+    if _overlaps(param):
+        raise ValueError(
+            f"{name} has elements that share memory (an expanded tensor), which an in-place "
+            "step cannot write; hold a .clone() of it instead"
+        )
 
 
 def _name(where: str, params: list[Tensor], param: Tensor) -> str:
@@ -371,10 +452,22 @@ def check_state_dict(optimizer: torch.optim.Optimizer, state_dict: object) -> No
         check_buffer(entry.get("momentum_buffer"), params[key], f"state_dict state[{key!r}]")
 
 
+def _overlaps(tensor: Tensor) -> bool:
+    """Whether two elements of a dense ``tensor`` share memory (an ``expand``), so an in-place write fails."""
+    return tensor.layout is torch.strided and any(
+        stride == 0 and size > 1 for stride, size in zip(tensor.stride(), tensor.shape)
+    )
+
+
 def check_tensor_lists(
     params: object, grads: object, momentum_buffers: object, group: Mapping[str, Any]
 ) -> None:
-    """Check the three lists fit together, so no mismatch surfaces deep inside torch."""
+    """Check the three lists fit together, so no mismatch surfaces deep inside torch.
+
+    Every entry is checked before the caller writes to the first one: a parameter the step
+    cannot write (an integer or bool dtype, memory shared between its elements, a leaf that
+    requires grad while grad mode is on) fails here, not after the parameters before it moved.
+    """
     for name, value in (("params", params), ("grads", grads), ("momentum_buffers", momentum_buffers)):
         if not isinstance(value, list):
             raise TypeError(f"{name} must be a list, got {type(value).__name__}")
@@ -388,11 +481,17 @@ def check_tensor_lists(
             f"momentum_buffers has {len(momentum_buffers)} entries but params has "
             f"{len(params)}; pass one buffer (or None) per parameter when momentum != 0"
         )
+    grad_mode = torch.is_grad_enabled()
     for index, (param, grad) in enumerate(zip(params, grads)):
         if not isinstance(param, Tensor):
             raise TypeError(f"params[{index}] must be a tensor, got {type(param).__name__}")
         if not isinstance(grad, Tensor):
             raise TypeError(f"grads[{index}] must be a tensor, got {type(grad).__name__}")
+        if not (param.is_floating_point() or param.is_complex()):
+            raise TypeError(
+                f"params[{index}] has dtype {param.dtype}; SGD steps floating-point or complex "
+                "tensors only"
+            )
         if grad.shape != param.shape:
             raise ValueError(
                 f"grads[{index}] has shape {tuple(grad.shape)} but params[{index}] "
@@ -403,6 +502,23 @@ def check_tensor_lists(
                 f"grads[{index}] is {grad.dtype} on {grad.device} but params[{index}] "
                 f"is {param.dtype} on {param.device}"
             )
+        if param.is_sparse != grad.is_sparse and param.is_sparse:
+            raise ValueError(f"params[{index}] is sparse but grads[{index}] is dense")
+        if grad.is_sparse and not param.is_sparse and group["weight_decay"] != 0:
+            raise ValueError(
+                f"weight_decay={group['weight_decay']!r} needs dense gradients, but grads[{index}] "
+                "is sparse; use weight_decay=0"
+            )
+        if _overlaps(param):
+            raise ValueError(
+                f"params[{index}] has elements that share memory (an expanded tensor), which "
+                f"an in-place step cannot write; pass params[{index}].clone()"
+            )
+        if grad_mode and param.requires_grad and param.is_leaf:
+            raise ValueError(
+                f"params[{index}] is a leaf that requires grad, which cannot change in place "
+                "while grad mode is on; call sgd() under torch.no_grad()"
+            )
         check_range(group, param, f"params[{index}]")
         buffer = momentum_buffers[index] if momentum != 0 else None
         if buffer is not None and (not isinstance(buffer, Tensor) or buffer.shape != param.shape):
@@ -411,3 +527,15 @@ def check_tensor_lists(
                 f"momentum_buffers[{index}] must be None or a tensor shaped like "
                 f"params[{index}] {tuple(param.shape)}, got {got}"
             )
+        if buffer is not None:
+            check_buffer(buffer, param, f"params[{index}]")
+            if buffer.device != param.device or _overlaps(buffer) or buffer.is_sparse != grad.is_sparse:
+                raise ValueError(
+                    f"momentum_buffers[{index}] must be a {'sparse' if grad.is_sparse else 'dense'} "
+                    f"tensor on {param.device} whose elements do not share memory"
+                )
+            if grad_mode and buffer.requires_grad and buffer.is_leaf:
+                raise ValueError(
+                    f"momentum_buffers[{index}] is a leaf that requires grad, which cannot "
+                    "change in place while grad mode is on"
+                )

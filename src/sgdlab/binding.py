@@ -10,6 +10,7 @@ misplaced-grad tensors); :func:`~sgdlab.assign_`, :func:`~sgdlab.replace_param` 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -232,12 +233,31 @@ def _as_value_tensor(value: object) -> Tensor:
         raise TypeError(f"value must be a tensor or numbers, got {type(value).__name__}: {value!r}") from error
 
 
+def _check_fits(source: Tensor, dtype: torch.dtype) -> None:
+    """Refuse values ``dtype`` cannot hold: beyond an integer's range, or overflowing to inf."""
+    if source.numel() == 0 or dtype == source.dtype:
+        return
+    converted = source.to(dtype)
+    if dtype.is_floating_point or dtype.is_complex:
+        fits = bool(converted.isfinite().all())
+    else:
+        fits = bool((converted.to(source.dtype) == source).all())
+    if not fits:
+        info = torch.finfo(dtype) if dtype.is_floating_point or dtype.is_complex else torch.iinfo(dtype)
+        raise ValueError(
+            f"value holds numbers outside the range of tensor's dtype {dtype} "
+            f"[{info.min:g}, {info.max:g}]; writing them would wrap around or become inf"
+        )
+
+
 def assign_(tensor: Tensor, value: Tensor | float | list) -> Tensor:
     """Write ``value`` into ``tensor`` in place, so every reference to it (an optimizer's too) sees it.
 
     The write runs under ``torch.no_grad()``. ``value`` must have ``tensor``'s shape (or be a
-    single number), finite values, and a dtype that casts to ``tensor``'s without loss of
-    kind (no float into an integer tensor). ``Tensor.copy_`` itself would take nan and inf.
+    single number), finite values within the range of ``tensor``'s dtype, and a dtype that
+    casts to ``tensor``'s without loss of kind (no float into an integer tensor).
+    ``Tensor.copy_`` itself would take nan and inf, wrap 300 around to 44 in an int8 tensor
+    and turn 1e6 into inf in a float16 one.
 
     Returns:
         ``tensor`` itself.
@@ -250,7 +270,16 @@ def assign_(tensor: Tensor, value: Tensor | float | list) -> Tensor:
     True
     """
     _require_tensor(tensor, "tensor")
+    if tensor.layout is not torch.strided:
+        raise ValueError(f"tensor must be a dense (strided) tensor, got layout {tensor.layout}")
+    if tensor.numel() > 1 and any(
+        stride == 0 and size > 1 for stride, size in zip(tensor.stride(), tensor.shape)
+    ):
+        raise ValueError("tensor has elements that share memory (an expanded tensor), so one "
+                         "write would change several of its values; pass a tensor of its own")
     source = _as_value_tensor(value)
+    if source.is_sparse:
+        source = source.to_dense()
     if source.shape != tensor.shape and source.dim() != 0:
         raise ValueError(
             f"value has shape {tuple(source.shape)} but tensor has shape {tuple(tensor.shape)}; "
@@ -265,40 +294,77 @@ def assign_(tensor: Tensor, value: Tensor | float | list) -> Tensor:
         raise ValueError("value is a meta tensor, which holds no values to write")
     if (source.is_floating_point() or source.is_complex()) and not bool(source.isfinite().all()):
         raise ValueError(f"value must be finite, got {value!r}")
+    _check_fits(source, tensor.dtype)
     with torch.no_grad():
         tensor.copy_(source)
     return tensor
 
 
 def _find(optimizer: torch.optim.Optimizer, target: Tensor) -> tuple[int, int] | None:
-    """The (group, position) of ``target`` in ``param_groups``, by identity."""
-    for group_index, group in enumerate(optimizer.param_groups):
-        for param_index, param in enumerate(group["params"]):
-            if param is target:
-                return group_index, param_index
-    return None
+    """The first (group, position) of ``target`` in ``param_groups``, by identity."""
+    places = _places(optimizer, target)
+    return places[0] if places else None
+
+
+def _places(optimizer: torch.optim.Optimizer, target: Tensor) -> list[tuple[int, int]]:
+    """Every (group, position) of ``target`` in ``param_groups``, by identity."""
+    return [
+        (group_index, param_index)
+        for group_index, group in enumerate(optimizer.param_groups)
+        for param_index, param in enumerate(group["params"])
+        if param is target
+    ]
 
 
 def _moved_state(state: Mapping, old: Tensor, new: Tensor) -> dict:
     """A parameter's state for ``new``: per-entry tensors shaped like it go to its device and dtype."""
     moved = {}
     for key, value in state.items():
-        if isinstance(value, Tensor) and value.shape == old.shape and value.is_floating_point():
-            value = value.to(device=new.device, dtype=new.dtype)
+        if isinstance(value, Tensor) and value.shape == old.shape and (
+            value.is_floating_point() or value.is_complex()
+        ):
+            try:
+                value = value.to(device=new.device, dtype=new.dtype)
+            except (RuntimeError, NotImplementedError) as error:
+                raise ValueError(
+                    f"old's state entry {key!r} cannot move to new ({new.dtype} on "
+                    f"{new.device}): {str(error).splitlines()[0]}"
+                ) from None
         moved[key] = value
     return moved
 
 
-def _check_replacement(optimizer: torch.optim.Optimizer, old: Tensor, new: Tensor) -> tuple[int, int]:
-    """Check ``old`` can be swapped for ``new``; return where ``old`` sits."""
-    where = _find(optimizer, old)
-    if where is None:
+def _check_replacement(
+    optimizer: torch.optim.Optimizer, old: Tensor, new: Tensor
+) -> list[tuple[int, int]]:
+    """Check ``old`` can be swapped for ``new``; return every place ``old`` sits."""
+    places = _places(optimizer, old)
+    if not places:
         raise ValueError(f"old ({_describe_tensor(old)}) is not a tensor this optimizer holds")
     if new.shape != old.shape:
         raise ValueError(
             f"new has shape {tuple(new.shape)} but old has shape {tuple(old.shape)}; "
             "the optimizer's state for old would not fit"
         )
+    if new.layout != old.layout:
+        raise ValueError(f"new has layout {new.layout} but old has {old.layout}")
+    if new.layout is torch.strided and any(
+        stride == 0 and size > 1 for stride, size in zip(new.stride(), new.shape)
+    ):
+        raise ValueError("new has elements that share memory (an expanded tensor), which a "
+                         "step cannot write in place; pass new.clone()")
+    if (old.is_floating_point() or old.is_complex()) and not (
+        new.is_floating_point() or new.is_complex()
+    ):
+        raise TypeError(f"new has dtype {new.dtype}; an optimizer steps floating-point tensors")
+    if new.is_complex() != old.is_complex():
+        raise ValueError(
+            f"new is {new.dtype} but old is {old.dtype}: a real tensor cannot take a complex "
+            "one's place (or the reverse), its state would not fit"
+        )
+    if new.is_meta != old.is_meta:
+        raise ValueError("new and old must both be meta tensors or both hold values; "
+                         f"old is on {old.device}, new on {new.device}")
     if not new.is_leaf:
         raise ValueError(
             f"new must be a leaf tensor (an optimizer cannot update a computed tensor), got one "
@@ -309,13 +375,15 @@ def _check_replacement(optimizer: torch.optim.Optimizer, old: Tensor, new: Tenso
                          "call new.requires_grad_() first")
     if _find(optimizer, new) is not None:
         raise ValueError("new is already held by this optimizer; holding it twice would update it twice")
-    return where
+    return places
 
 
 def replace_param(optimizer: torch.optim.Optimizer, old: Tensor, new: Tensor) -> Tensor:
     """Swap ``old`` for ``new`` inside ``optimizer``, carrying ``old``'s state (momentum buffer) over.
 
-    State entries shaped like the parameter move to ``new``'s device and dtype. Nothing
+    State entries shaped like the parameter move to ``new``'s device and dtype. Every place
+    that holds ``old`` (a tensor held twice included) gets ``new``. ``new`` must be the same
+    kind of tensor as ``old`` (same shape and layout, real or complex as it is). Nothing
     changes if a check fails.
 
     Returns:
@@ -335,11 +403,14 @@ def replace_param(optimizer: torch.optim.Optimizer, old: Tensor, new: Tensor) ->
     _require_tensor(new, "new")
     if new is old:
         return new
-    group_index, param_index = _check_replacement(optimizer, old, new)
-    state = optimizer.state.pop(old, None)
-    if state:
-        optimizer.state[new] = _moved_state(state, old, new)
-    optimizer.param_groups[group_index]["params"][param_index] = new
+    places = _check_replacement(optimizer, old, new)
+    state = optimizer.state.get(old)
+    moved = _moved_state(state, old, new) if state else None  # may refuse: nothing changed yet
+    optimizer.state.pop(old, None)
+    if moved:
+        optimizer.state[new] = moved
+    for group_index, param_index in places:
+        optimizer.param_groups[group_index]["params"][param_index] = new
     return new
 
 
@@ -354,11 +425,41 @@ def _check_group_index(optimizer: torch.optim.Optimizer, group: object) -> None:
         raise ValueError(f"group must be between 0 and {count - 1}, got {group}")
 
 
+def _check_lr_fits(lr: float, param_group: Mapping, where: str) -> None:
+    """Refuse an lr the group cannot use: a tensor lr it cannot be stored in, or params it overflows."""
+    held = param_group.get("lr")
+    if isinstance(held, Tensor):
+        if not held.is_floating_point():
+            raise TypeError(
+                f"lr of {where} is a {held.dtype} tensor, which would store {lr!r} as an "
+                "integer; give the group a floating-point lr tensor"
+            )
+        if held.requires_grad:
+            raise ValueError(
+                f"lr of {where} is a tensor that requires grad (part of an autograd graph), "
+                "which set_lr will not change in place; set param_groups' lr yourself"
+            )
+        if not held.is_meta:
+            stored = torch.tensor(lr, dtype=held.dtype).item()
+            if not math.isfinite(stored) or (stored == 0) != (lr == 0):
+                raise ValueError(
+                    f"lr={lr!r} does not fit {where}'s lr tensor of dtype {held.dtype} "
+                    f"(it would be stored as {stored!r})"
+                )
+    for param in param_group.get("params", []):
+        if isinstance(param, Tensor) and (param.is_floating_point() or param.is_complex()):
+            real = param.real.dtype if param.is_complex() else param.dtype
+            if abs(lr) > torch.finfo(real).max:
+                raise ValueError(f"lr={lr!r} overflows {real}, the dtype of a parameter of {where}")
+
+
 def set_lr(optimizer: torch.optim.Optimizer, lr: float, group: int | None = None) -> None:
     """Set the learning rate of every parameter group, or of group ``group`` only.
 
-    ``lr`` must be a finite number ``>= 0``; a bad ``lr`` or ``group`` leaves the optimizer
-    unchanged. A group whose lr is a tensor keeps that tensor, refilled in place.
+    ``lr`` must be a finite number ``>= 0`` (an int or a float, not a ``Fraction``) that the
+    groups' parameters and lr tensors can hold. A group whose lr is a tensor keeps that
+    tensor, refilled in place; such a tensor must not require grad, nor be shared with a
+    group ``group`` leaves alone. A bad ``lr`` or ``group`` leaves every group unchanged.
 
     >>> optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
     >>> set_lr(optimizer, 0.1)
@@ -368,16 +469,28 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float, group: int | None = None
     require_optimizer(optimizer)
     check_number("lr", lr)
     _check_group_index(optimizer, group)
-    chosen = optimizer.param_groups if group is None else [optimizer.param_groups[group]]
-    for param_group in chosen:
+    if isinstance(lr, Tensor) or not isinstance(lr, (int, float)):
+        lr = lr.item()  # a one-value tensor or a numpy number: store the plain number
+    indices = range(len(optimizer.param_groups)) if group is None else [group]
+    for index in indices:
+        _check_lr_fits(lr, optimizer.param_groups[index], f"param_groups[{index}]")
+    if group is not None:
+        held = optimizer.param_groups[group].get("lr")
+        for index, other in enumerate(optimizer.param_groups):
+            if index != group and isinstance(held, Tensor) and other.get("lr") is held:
+                raise ValueError(
+                    f"group {group}'s lr tensor is also the lr of param_groups[{index}]; "
+                    "filling it would change both: pass group=None, or give the groups "
+                    "tensors of their own"
+                )
+    filled = set()
+    for index in indices:
+        param_group = optimizer.param_groups[index]
         held = param_group.get("lr")
-        if isinstance(held, Tensor) and not held.is_floating_point():
-            raise TypeError(
-                f"lr of a group is a {held.dtype} tensor, which would store {lr!r} as an "
-                "integer; give the group a floating-point lr tensor"
-            )
-    for param_group in chosen:
-        if isinstance(param_group.get("lr"), Tensor):
-            param_group["lr"].fill_(lr)
+        if isinstance(held, Tensor):
+            if id(held) not in filled:
+                with torch.no_grad():
+                    held.fill_(lr)
+                filled.add(id(held))
         else:
             param_group["lr"] = lr

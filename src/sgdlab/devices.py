@@ -40,6 +40,15 @@ def _parse_device(name: str) -> torch.device:
     return device
 
 
+def _canonical(device: torch.device) -> torch.device:
+    """The device a name means: ``cpu:0`` is the CPU, ``cuda`` the current CUDA device."""
+    if device.type == "cpu":
+        return torch.device("cpu")
+    if device.index is None:
+        return torch.device(device.type, torch.cuda.current_device())
+    return device
+
+
 def devices() -> list[torch.device]:
     """Return the devices to run on: ``SGDLAB_DEVICES`` if set, else CPU (+ CUDA).
 
@@ -54,9 +63,18 @@ def devices() -> list[torch.device]:
     listed = os.environ.get(DEVICES_ENV, "").strip()
     if listed:
         names = [name.strip() for name in listed.split(",") if name.strip()]
+        if not names:
+            raise ValueError(f"{DEVICES_ENV}={listed!r} names no device (try 'cpu' or 'cpu,cuda')")
         chosen = [_parse_device(name) for name in names]
-        if len(set(chosen)) != len(chosen):
-            raise ValueError(f"{DEVICES_ENV} lists a device twice: {listed!r}")
+        seen: dict[torch.device, str] = {}
+        for name, device in zip(names, chosen):
+            same = _canonical(device)
+            if same in seen:
+                raise ValueError(
+                    f"{DEVICES_ENV} lists one device twice: {seen[same]!r} and {name!r} "
+                    f"(in {listed!r})"
+                )
+            seen[same] = name
         return chosen
     found = [torch.device("cpu")]
     if torch.cuda.is_available():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from numbers import Real
 from types import MappingProxyType
 from typing import Any
 
@@ -72,6 +73,7 @@ class Objective:
     constants: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        _check_fields(self)
         # A read-only view, so that a frozen objective cannot drift from its function.
         object.__setattr__(self, "constants", MappingProxyType(dict(self.constants)))
 
@@ -103,6 +105,46 @@ class Objective:
         return gradient
 
 
+def _check_fields(objective: Objective) -> None:
+    """Raise a TypeError/ValueError naming the first field an :class:`Objective` cannot use."""
+    if not isinstance(objective.name, str):
+        raise TypeError(f"name must be a str, got {type(objective.name).__name__}")
+    if not callable(objective.function):
+        raise TypeError(f"function must be callable, got {type(objective.function).__name__}")
+    dim = objective.dim
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise TypeError(f"dim must be an int, got {type(dim).__name__}: {dim!r}")
+    if not 1 <= dim <= _MAX_DIM:
+        raise ValueError(f"dim must be between 1 and {_MAX_DIM}, got {dim!r}")
+
+    def point(value: Any, name: str) -> None:
+        if not isinstance(value, tuple) or len(value) != dim:
+            raise TypeError(f"{name} must be a tuple of {dim} numbers, got {value!r}")
+        for entry in value:
+            _check_finite(entry, name)
+
+    if objective.minimum is not None:
+        point(objective.minimum, "minimum")
+    if objective.minimum_value is not None:
+        _check_finite(objective.minimum_value, "minimum_value")
+    point(objective.start, "start")
+    bounds = objective.bounds
+    if not isinstance(bounds, tuple) or len(bounds) != dim:
+        raise TypeError(f"bounds must be a tuple of {dim} (low, high) pairs, got {bounds!r}")
+    for pair in bounds:
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise TypeError(f"bounds must hold (low, high) pairs, got {pair!r}")
+        low, high = _check_finite(pair[0], "bounds"), _check_finite(pair[1], "bounds")
+        if not low < high:
+            raise ValueError(f"bounds must have low < high, got {pair!r}")
+    variables = objective.variables
+    if not (isinstance(variables, tuple) and len(variables) == dim
+            and all(isinstance(v, str) for v in variables)):
+        raise TypeError(f"variables must be a tuple of {dim} strings, got {variables!r}")
+    if not isinstance(objective.constants, Mapping):
+        raise TypeError(f"constants must be a mapping, got {type(objective.constants).__name__}")
+
+
 def _check_point(point: Any, dim: int) -> None:
     """Raise unless ``point`` is a floating tensor whose last dimension is ``dim``."""
     if not isinstance(point, torch.Tensor):
@@ -111,28 +153,56 @@ def _check_point(point: Any, dim: int) -> None:
         raise TypeError(f"point must be a floating-point tensor, got dtype {point.dtype}")
     if point.is_meta:
         raise ValueError("point is a meta tensor, which holds no values")
+    if point.layout is not torch.strided:
+        raise ValueError(f"point must be a dense tensor, got layout {point.layout}")
     if point.dim() == 0 or point.shape[-1] != dim:
         raise ValueError(
             f"point must have shape (..., {dim}), got shape {tuple(point.shape)}"
         )
 
 
+#: The largest ``dim`` :func:`rastrigin` builds (its tuples hold ``dim`` entries each).
+_MAX_DIM = 10_000
+
+
+def _is_number(value: Any) -> bool:
+    """An int or float (numpy's included), not a bool, not a Fraction or Decimal."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    return type(value).__module__ == "numpy" and isinstance(value, Real) and type(
+        value
+    ).__name__ != "bool_"
+
+
+def _as_float(value: Any, name: str) -> float:
+    """``value`` as a float, or a TypeError/ValueError naming ``name``."""
+    if not _is_number(value):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}: {value!r}")
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"{name} must be a finite number, got {value!r}") from None
+    except Exception as error:  # noqa: BLE001 (a number whose __float__ fails)
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} whose float() "
+                        f"fails: {error}") from None
+
+
 def _check_positive(value: Any, name: str) -> float:
     """Return ``value`` as a float, raising unless it is a finite number above zero."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}: {value!r}")
-    if not (math.isfinite(value) and value > 0):
+    number = _as_float(value, name)
+    if not (math.isfinite(number) and number > 0):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
+    return number
 
 
 def _check_finite(value: Any, name: str) -> float:
     """Return ``value`` as a float, raising unless it is a finite number."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}: {value!r}")
-    if not math.isfinite(value):
+    number = _as_float(value, name)
+    if not math.isfinite(number):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
+    return number
 
 
 def quadratic(condition_number: float = 10.0, smallest_eigenvalue: float = 1.0) -> Objective:
@@ -159,6 +229,11 @@ def quadratic(condition_number: float = 10.0, smallest_eigenvalue: float = 1.0) 
     condition_number = _check_positive(condition_number, "condition_number")
     smallest_eigenvalue = _check_positive(smallest_eigenvalue, "smallest_eigenvalue")
     eigenvalues = (smallest_eigenvalue, smallest_eigenvalue * condition_number)
+    if not math.isfinite(eigenvalues[1]):
+        raise ValueError(
+            f"smallest_eigenvalue * condition_number = {smallest_eigenvalue!r} * "
+            f"{condition_number!r} overflows a float; make one of them smaller"
+        )
 
     def function(point: torch.Tensor) -> torch.Tensor:
         x, y = point[..., 0], point[..., 1]
@@ -195,6 +270,8 @@ def rosenbrock(a: float = 1.0, b: float = 100.0) -> Objective:
     """
     a = _check_finite(a, "a")
     b = _check_positive(b, "b")
+    if not math.isfinite(a * a + 1.0):
+        raise ValueError(f"a={a!r} puts the minimum at (a, a**2), which overflows a float")
 
     def function(point: torch.Tensor) -> torch.Tensor:
         x, y = point[..., 0], point[..., 1]
@@ -235,6 +312,11 @@ def rastrigin(A: float = 10.0, dim: int = 2) -> Objective:  # noqa: N803 (the us
         raise TypeError(f"dim must be an int, got {type(dim).__name__}: {dim!r}")
     if dim < 1:
         raise ValueError(f"dim must be >= 1, got {dim!r}")
+    if dim > _MAX_DIM:
+        raise ValueError(f"dim must be <= {_MAX_DIM} (its minimum, start and window are tuples), "
+                         f"got {dim!r}")
+    if not math.isfinite(A * dim):
+        raise ValueError(f"A * dim = {A!r} * {dim!r} overflows a float; make A smaller")
 
     def function(point: torch.Tensor) -> torch.Tensor:
         return A * dim + (point**2 - A * torch.cos(2 * math.pi * point)).sum(dim=-1)

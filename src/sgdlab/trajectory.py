@@ -59,14 +59,19 @@ class Step:
         False
         """
         tensors = [*self.params_after, *self.grads, self.loss]
-        return all(bool(t.isfinite().all()) for t in tensors if t is not None)
+        return all(bool(_dense(t).isfinite().all()) for t in tensors if t is not None)
+
+
+def _dense(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor``, or its dense form when it is sparse (which has no ``isfinite``)."""
+    return tensor if tensor.layout is torch.strided else tensor.to_dense()
 
 
 def _snapshot(tensor: torch.Tensor | None) -> torch.Tensor | None:
     """Return a detached CPU copy of ``tensor`` (``None`` stays ``None``)."""
     if tensor is None:
         return None
-    return tensor.detach().to("cpu", copy=True)
+    return _dense(tensor).detach().to("cpu", copy=True)  # a sparse gradient: recorded densely
 
 
 def _optimizer_params(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
@@ -107,7 +112,18 @@ class Trajectory:
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer) -> None:
-        self._initial = tuple(_snapshot(p) for p in _optimizer_params(optimizer))
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(
+                f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}: "
+                f"{optimizer!r}"
+            )
+        params = _optimizer_params(optimizer)
+        meta = [index for index, p in enumerate(params) if p.is_meta]
+        if meta:
+            raise ValueError(f"optimizer holds meta tensors (parameters {meta}), which hold "
+                             "no values to record")
+        self._params = params  # the tensors recorded, by position, for the whole history
+        self._initial = tuple(_snapshot(p) for p in params)
         self._steps: list[Step] = []
         self._pending: dict[str, Any] | None = None
         self._next_loss: torch.Tensor | None = None
@@ -120,8 +136,17 @@ class Trajectory:
     # Recording (minimize drives it) -------------------------------------------
 
     def _before_step(self, optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
-        """Snapshot what the step is about to use."""
+        """Snapshot what the step is about to use; refuse (before it runs) if the tensors changed."""
         params = _optimizer_params(optimizer)
+        if len(params) != len(self._params) or any(
+            p is not q for p, q in zip(params, self._params)
+        ):
+            raise ValueError(
+                f"the optimizer's parameters changed while a Trajectory records it (it held "
+                f"{len(self._params)} tensor(s), now {len(params)}: a group was added or a "
+                "tensor replaced); index i would mix two tensors, so the step is refused. "
+                "Start a new Trajectory (or use minimize) after changing param_groups"
+            )
         self._pending = {
             "params_before": tuple(_snapshot(p) for p in params),
             "grads": tuple(_snapshot(p.grad) for p in params),
@@ -131,7 +156,7 @@ class Trajectory:
     def _after_step(self, optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
         """Snapshot the step's results and append the finished :class:`Step`."""
         pending, self._pending = self._pending, None
-        params = _optimizer_params(optimizer)
+        params = self._params
         step = Step(
             index=len(self._steps),
             params_before=pending["params_before"],

@@ -221,6 +221,11 @@ def sgd(
     tensor on a device that has them (CUDA does, the CPU does not), else the for-loop.
     Call it under ``torch.no_grad()`` when the parameters require grad.
 
+    Every tensor and setting is checked before the first parameter moves, so a refused call
+    (a ``TypeError`` or ``ValueError`` naming the argument) changes nothing. torch's own
+    functional ``sgd`` checks nothing: it updates the parameters in order and fails at the
+    first it cannot update (an integer dtype, an expanded tensor), after moving those before.
+
     Args:
         params: the tensors to update.
         grads: their gradients, same shapes, dtypes and devices.
