@@ -296,3 +296,11 @@ def test_every_combination_of_settings_matches_the_for_loop_bit_for_bit():
         sgdlab.sgd([loop[0]], [loop[2]], [loop[1]], foreach=False, **settings)
         for result, reference in zip(fused[:2], loop[:2]):
             assert torch.equal(result, reference), settings
+
+
+def test_compiler_problem_on_cuda_names_the_missing_build_or_gpu_before_triton(monkeypatch):
+    monkeypatch.setattr(torch.version, "cuda", None)
+    assert "a CUDA build of torch" in sgdlab.fused.compiler_problem("cuda")
+    monkeypatch.setattr(torch.version, "cuda", "12.8")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert "a CUDA GPU" in sgdlab.fused.compiler_problem("cuda")

@@ -103,13 +103,18 @@ def _cpu_compiler_problem() -> str | None:
 def compiler_problem(device: str | torch.device = "cpu") -> str | None:
     """Say what ``torch.compile`` lacks to build the fused step on ``device``; None when nothing.
 
-    On the CPU it needs a C++ compiler and Python's C headers; on CUDA it needs Triton.
+    On the CPU it needs a C++ compiler and Python's C headers; on CUDA it needs a torch
+    built with CUDA, a GPU, and Triton.
 
     >>> compiler_problem("cpu") is None  # this machine has g++ and Python.h
     True
     """
     device = torch.device(device)
     if device.type == "cuda":
+        if torch.version.cuda is None:
+            return f"a CUDA build of torch (torch {torch.__version__} was built without CUDA)"
+        if not torch.cuda.is_available():
+            return "a CUDA GPU (torch.cuda.is_available() is False)"
         from torch.utils._triton import has_triton
 
         return None if has_triton() else "Triton (pip install triton), which torch.compile uses on CUDA"
