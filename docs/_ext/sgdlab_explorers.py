@@ -27,7 +27,9 @@ def captured_explorer(srcdir: Path, docname: str) -> str | None:
     page = srcdir / f"{docname}.rst"
     if not page.is_file():
         return None
-    found = [line.strip() for line in page.read_text(encoding="utf-8").splitlines() if MARK in line]
+    # The captured output's line starts with the mark; the code listing's lines are quoted.
+    found = [line.strip() for line in page.read_text(encoding="utf-8").splitlines()
+             if line.strip().startswith(MARK)]
     if len(found) > 1:
         raise ValueError(f"{page} holds {len(found)} explorers; the directive shows one")
     return found[0] if found else None

@@ -18,8 +18,8 @@
   }
 
   function format(value, digits = 3) {
-    if (value === null || value === undefined || !Number.isFinite(value)) return "diverged";
     if (typeof value === "boolean") return value ? "on" : "off";
+    if (value === null || value === undefined || !Number.isFinite(value)) return "diverged";
     if (value === 0) return "0";
     const text = Math.abs(value) >= 1e-3 && Math.abs(value) < 1e4
       ? String(Number(value.toPrecision(digits)))
@@ -76,7 +76,7 @@
 
   function drawPanel(panel, holder) {
     const figure = document.createElement("figure");
-    figure.className = "sgdlab-explorer-panel";
+    figure.className = panel.wide ? "sgdlab-explorer-panel sgdlab-explorer-wide" : "sgdlab-explorer-panel";
     holder.appendChild(figure);
     const svg = element("svg", {viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img",
                                 "aria-label": panel.title}, figure);

@@ -191,7 +191,7 @@ spec = {
         for p, f in runs.values()
     ],
     "panels": [
-        {"title": "The path on the valley",
+        {"title": "The path on the valley", "wide": True,
          "x": {"label": "x", "range": [-4.5, 4.5]},
          "y": {"label": "y", "range": [-1.5, 1.5]},
          "lines": [{"points": torch.stack(contour(torch.tensor(level)), 1)
