@@ -6,8 +6,10 @@
 (() => {
   "use strict";
   const SVG = "http://www.w3.org/2000/svg";
-  const WIDTH = 380, HEIGHT = 290;
-  const BOX = {left: 58, top: 30, width: 300, height: 210};  // the plot area, in SVG units
+  // A wide panel takes the column's width; two narrow ones share it, drawn on a smaller
+  // canvas so that their text shows at about the same size. BOX: the plot area, SVG units.
+  const WIDE = {width: 380, height: 290, box: {left: 58, top: 30, width: 300, height: 210}};
+  const NARROW = {width: 300, height: 250, box: {left: 52, top: 28, width: 236, height: 180}};
   const FAR = 1e4;  // pixel coordinates are clamped to +-FAR (a diverged run leaves the box)
 
   function element(name, attributes = {}, parent = null) {
@@ -78,6 +80,7 @@
     const figure = document.createElement("figure");
     figure.className = panel.wide ? "sgdlab-explorer-panel sgdlab-explorer-wide" : "sgdlab-explorer-panel";
     holder.appendChild(figure);
+    const {width: WIDTH, height: HEIGHT, box: BOX} = panel.wide ? WIDE : NARROW;
     const svg = element("svg", {viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img",
                                 "aria-label": panel.title}, figure);
     const sx = scale(panel.x, BOX.left, BOX.width, false);

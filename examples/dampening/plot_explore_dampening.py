@@ -193,9 +193,10 @@ class Explorer:
     def _repr_html_(self):
         data = json.dumps(self.spec, separators=(",", ":"))
         return (
-            '<div class="sgdlab-explorer"><p>The interactive figure needs '
-            "the sgdlab site's script; the still figure above shows its "
-            'default setting.</p><script type="application/json">'
+            '<div class="sgdlab-explorer"><p>This interactive figure is '
+            "drawn by the sgdlab site's script; the still figure of the "
+            'example shows its default setting.</p>'
+            '<script type="application/json">'
             + data.replace("</", "<\\/")
             + "</script></div>"
         )

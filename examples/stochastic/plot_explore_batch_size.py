@@ -158,7 +158,7 @@ spec = {
                      "label": "measured floor"},
                     {"y": "formula", "style": "formula",
                      "label": "formula"}]},
-        {"title": "This floor among the formula's lines",
+        {"title": "The floor against the formula",
          "x": {"label": "lr (log scale)", "range": [0.04, 2], "log": True},
          "y": {"label": "floor (log scale)", "range": [1e-5, 1],
                "log": True},
@@ -186,9 +186,10 @@ class Explorer:
     def _repr_html_(self):
         data = json.dumps(self.spec, separators=(",", ":"))
         return (
-            '<div class="sgdlab-explorer"><p>The interactive figure needs '
-            "the sgdlab site's script; the still figure above shows its "
-            'default setting.</p><script type="application/json">'
+            '<div class="sgdlab-explorer"><p>This interactive figure is '
+            "drawn by the sgdlab site's script; the still figure of the "
+            'example shows its default setting.</p>'
+            '<script type="application/json">'
             + data.replace("</", "<\\/")
             + "</script></div>"
         )

@@ -186,6 +186,10 @@ def check_drawn(holder, spec: dict) -> int:
     index = int(holder.get_attribute("data-run"))
     run = spec["runs"][index]
     settings = grid(spec)[index]
+    for control in spec["controls"]:  # the run is the one the controls name
+        box = holder.get_by_label(control["label"], exact=True)
+        position = int(box.is_checked()) if control.get("switch") else int(box.input_value())
+        assert control["values"][position] == settings[control["name"]], (control["name"], position, index)
     for panel, drawn in zip(spec["panels"], holder.evaluate(DRAWN)):
         for series in panel.get("series", []):
             points = drawn[series["y"]]
