@@ -65,6 +65,7 @@ def valley_run(problem: dict, lr: float, momentum: float, nesterov: bool) -> dic
 
 
 def batch_run(problem: dict, batch: int, lr: float) -> dict:
+    """One setting's runs; the batches of every size are drawn in turn from one generator."""
     n, runs = problem["samples"], problem["runs"]
     a = torch.randn(n, generator=torch.Generator().manual_seed(problem["data_seed"]))
     a = a - a.mean()
@@ -77,8 +78,8 @@ def batch_run(problem: dict, batch: int, lr: float) -> dict:
         if step == problem["steps"]:
             break
         optimizer.zero_grad()
-        chosen = torch.randint(n, (batch, runs), generator=draw)
-        (0.5 * (w - a[chosen]).pow(2)).mean(dim=0).sum().backward()
+        drawn = {size: torch.randint(n, (size, runs), generator=draw) for size in problem["batches"]}
+        (0.5 * (w - a[drawn[batch]]).pow(2)).mean(dim=0).sum().backward()
         optimizer.step()
     variance = a.pow(2).mean().item()
     return {"excess": excess, "floor": sum(excess[-problem["last"]:]) / problem["last"],
