@@ -39,6 +39,7 @@ extensions = [
     "sgdlab_records",  # the parity and benchmark records, rendered from their JSON
     "matplotlib.sphinxext.plot_directive",  # the benchmark's plot, drawn at build time
     "sgdlab_figures",  # figures that open full size, shown on the pages that explain them
+    "sgdlab_explorers",  # interactive figures: a script's grid of runs, drawn with controls
     "notfound.extension",  # the 404 page, with links that work at any depth
 ]
 
