@@ -81,18 +81,20 @@ for name, (graphs, _, _) in runs.items():
 # after that reuse it. With a tensor the first graph serves all ten steps.
 #
 # Compiling with a float rate keeps the arithmetic: the weights are those of the same
-# steps run without ``torch.compile``, bit for bit. With a tensor rate they differ in
-# the last bits: while compiling, ``torch.optim.SGD``'s foreach path multiplies the
-# gradients by ``-lr`` and then adds them (two roundings), where the eager step adds
-# them with ``alpha=-lr`` in one operation.
+# steps run without ``torch.compile``, bit for bit. With a tensor rate the compiled
+# step takes another path: while compiling, ``torch.optim.SGD``'s foreach path
+# multiplies the gradients by ``-lr`` and then adds them (two roundings), where the
+# eager step adds them with ``alpha=-lr``, which the AVX2 and AVX-512 kernels compute
+# with one rounding. So whether the weights match bit for bit depends on the CPU's
+# kernels; the script checks that they agree within 1e-6.
 
-for name, lr in [("float lr", 0.1),
-                 ("tensor lr", torch.tensor(0.1, device=device))]:
-    _, _, eager_weights = train(lr, compiled=False)
-    gap = (eager_weights - runs[name][2]).abs().max().item()
-    print(f"{name}: same weights as without torch.compile: "
-          f"{torch.equal(eager_weights, runs[name][2])}, "
-          f"within 1e-6: {gap <= 1e-6}")
+float_weights = train(0.1, compiled=False)[2]
+print(f"float lr: same weights as without torch.compile: "
+      f"{torch.equal(float_weights, runs['float lr'][2])}")
+tensor_weights = train(torch.tensor(0.1, device=device), compiled=False)[2]
+gap = (tensor_weights - runs["tensor lr"][2]).abs().max().item()
+print(f"tensor lr: weights within 1e-6 of those without torch.compile: "
+      f"{gap <= 1e-6}")
 
 # %%
 # With sgdlab.SGD
@@ -116,14 +118,16 @@ for name, lr in [("float lr", 0.1),
 # ------------------------------
 # With the default backend, inductor, each captured graph is also turned into generated
 # code (C++ on the CPU, Triton on a GPU) before it first runs. That takes seconds per
-# graph rather than milliseconds (we measured the two runs of ``torch.optim.SGD`` above
-# with inductor on the CPU: several seconds each, the float run slower by its second
-# compilation). A scheduler that changes a float rate every step would pay that once
-# more, and without automatic dynamic shapes (``dynamic=False``) once per distinct
-# value. The counts, not the times, are what this script pins: they are the same on any
-# machine.
+# graph rather than milliseconds: we measured the two ``torch.optim.SGD`` runs above
+# once with inductor on this project's (busy, 2-core) machine, and each took over a
+# minute from a cold start, against about a second per run with ``backend="eager"``.
+# A scheduler that changes a float rate every step pays for the second graph's
+# compilation once more, and without automatic dynamic shapes (``dynamic=False``) once
+# per distinct value, up to dynamo's limit of 8 graphs per function. The counts, not
+# the times, are what this script pins: they are the same on any machine.
 #
-# The loss is the same whichever way the rate is passed:
+# The loss is the same whichever way the rate is passed (within 1e-6 relative, printed
+# after the figure):
 
 fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
 for name, (_, losses, _) in runs.items():
@@ -133,7 +137,7 @@ ax.set(xlabel="step", ylabel="training loss", yscale="log",
        title="Ten steps with ExponentialLR(gamma=0.9)")
 ax.legend()
 plt.show()
-same_losses = [round(a, 6) == round(b, 6) for a, b in
+same_losses = [abs(a - b) <= 1e-6 * abs(b) for a, b in
                zip(runs["float lr"][1], runs["tensor lr"][1])]
-print(f"float and tensor lr: losses equal to 6 decimals at every step: "
+print(f"float and tensor lr: losses within 1e-6 relative at every step: "
       f"{all(same_losses)}")
