@@ -22,7 +22,7 @@ Requires: ``pip install sgdlab``
 # The loss reads a copy of the point: ``step()`` overwrites the point in place, and
 # autograd refuses to go back through a value that was overwritten after it was saved.
 #
-# :func:`torch.autograd.graph.saved_tensors_hooks` sees every tensor autograd saves for
+# ``torch.autograd.graph.saved_tensors_hooks()`` sees every tensor autograd saves for
 # the backward pass: counting them measures the graph's memory without depending on the
 # machine's allocator.
 
