@@ -103,14 +103,14 @@ def closed_form(k, lr=LR):
 
 
 KS = [1, 2, 4, 8, 16, 32]
-print(f"{'k':>3} {'loss':>9} {'d loss / d lr':>14} {'saved tensors':>14} "
+print(f"{'k':>3} {'loss':>10} {'d loss / d lr':>14} {'saved tensors':>14} "
       f"{'saved bytes':>12}  formula agrees")
 runs = {k: unrolled(k) for k in KS}
 for k, (loss, d_start, d_lr, count, size) in runs.items():
     d_lr_formula, d_start_formula = closed_form(k)
     agrees = (abs(d_lr - d_lr_formula) <= 1e-12 * abs(d_lr_formula)
               and torch.allclose(d_start, d_start_formula, rtol=1e-12))
-    print(f"{k:>3} {loss:>9.2e} {d_lr:>14.3e} {count:>14} {size:>12}  "
+    print(f"{k:>3} {loss:>10.3e} {d_lr:>14.3e} {count:>14} {size:>12}  "
           f"{agrees}")
 per_step = {difference // (k - k // 2) for difference, k in zip(
     [runs[k][3] - runs[k // 2][3] for k in KS[1:]], KS[1:])}
