@@ -126,7 +126,7 @@ doctest_default_flags = (
 # section not named here at the end, so adding or removing a folder never breaks the build.
 GALLERY_SECTIONS = [
     "article", "momentum", "dampening", "learning_rate", "stochastic", "regularisation",
-    "landscapes", "recipes", "pitfalls", "performance",
+    "landscapes", "recipes", "learning_the_lr", "pitfalls", "performance",
 ]
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",  # relative to docs/

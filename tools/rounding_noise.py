@@ -330,6 +330,18 @@ class RoundingNoise(TorchDispatchMode):
     (True, True)
     """
 
+    @classmethod
+    def ignore_compile_internals(cls) -> bool:
+        """Let ``torch.compile`` compile while the noise is on, as it does without it.
+
+        Dynamo skips every frame while a dispatch mode that does not say this is active,
+        so a script's compiled function would run eagerly under the noise only, and its
+        count of graphs would differ. The mode steps aside while dynamo traces; the ops
+        of the captured graphs, run by ``backend="eager"``, are nudged as usual, and code
+        a compiler generates is another machine's kernel: it is left alone.
+        """
+        return True
+
     def __init__(self, seed: int, readout_ulps: int = 0):
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an int, got {seed!r}")
