@@ -648,23 +648,9 @@ def _describe(draw) -> Case:
                 pure=True)
 
 
-# Found by this test in explain.py, which another helper owns (not changed here): format_number
-# lets a number whose float() fails (ZeroDivisionError) and an int beyond a float's range
-# (OverflowError) through, and ParamUpdate(lines=1) fails in str() with a TypeError that names
-# no field. Left out of the strategies until explain.py is fixed; the lead removes these.
-def pending_in_explain(value: Any) -> bool:
-    return isinstance(value, BadReal) or (
-        isinstance(value, int) and not isinstance(value, bool) and abs(value) > 1e308)
-
-
-PENDING_PARAM_UPDATE_FIELDS = {"lines"}
-
-
 @strategy("format_number")
 def _format_number(draw) -> Case:
     value = number(draw, bad_rate=0.7)
-    while pending_in_explain(value):
-        value = number(draw, bad_rate=0.7)
 
     def expect(text):
         assert isinstance(text, str)
@@ -697,7 +683,7 @@ def _param_update(draw) -> Case:
     made, optimizer = explanation(draw)
     entry = made.entries[0]
     fields = dict(vars(entry))
-    key = draw(st.sampled_from(sorted(set(fields) - PENDING_PARAM_UPDATE_FIELDS)))
+    key = draw(st.sampled_from(sorted(fields)))
     fields[key] = draw(st.sampled_from([None, "x", 1]))
     return Case(lambda: str(sgdlab.ParamUpdate(**fields)), (optimizer,), tuple(fields),
                 pure=True)

@@ -54,6 +54,13 @@ def format_number(value: float) -> str:
     """
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"value must be a real number, got {type(value).__name__}: {value!r}")
+    try:
+        value = float(value)
+    except OverflowError:
+        raise ValueError(f"value must fit in a float, got an int of {int(value).bit_length()} bits") from None
+    except Exception as error:  # a Real whose __float__ fails: say so, naming the argument
+        raise TypeError(f"value must convert to a float, but float(value) raised "
+                        f"{type(error).__name__}: {error}") from None
     options = torch._tensor_str.PRINT_OPTS  # torch's own print settings
     if not math.isfinite(value):
         return str(value)
@@ -142,6 +149,10 @@ class ParamUpdate:
     momentum_buffer: Tensor | None
     first_step: bool
     lines: tuple[str, ...] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.lines, (tuple, list)) or not all(isinstance(line, str) for line in self.lines):
+            raise TypeError(f"lines must be a tuple of str, got {type(self.lines).__name__}: {self.lines!r}")
 
     def __str__(self) -> str:
         return "\n".join(self.lines)
