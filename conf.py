@@ -14,6 +14,7 @@ sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 sys.path.insert(0, str(ROOT / "tools"))
 
 import sgdlab  # noqa: E402  (the version shown comes from the installed package)
+import sgdlab_build  # noqa: E402  (the gallery's order)
 import torch  # noqa: E402
 from sphinx_gallery.sorting import ExplicitOrder  # noqa: E402
 
@@ -121,12 +122,9 @@ doctest_default_flags = (
 )
 
 # -- sphinx-gallery -------------------------------------------------------------
-# Gallery sections in reading order. Only folders that exist are listed, and "*" puts any
-# section not named here at the end, so adding or removing a folder never breaks the build.
-GALLERY_SECTIONS = [
-    "article", "momentum", "dampening", "learning_rate", "stochastic", "regularisation",
-    "landscapes", "recipes", "pitfalls", "performance",
-]
+# Gallery sections in reading order (the guide's). Only folders that exist are listed, and "*"
+# puts any section not named here at the end, so adding or removing a folder never breaks the build.
+GALLERY_SECTIONS = sgdlab_build.GALLERY_SECTIONS
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",  # relative to docs/
     "gallery_dirs": "auto_examples",
