@@ -106,12 +106,13 @@ def test_missing_is_told_from_rebound_by_what_the_optimizer_holds_instead():
     assert kinds(sgdlab.check_binding(optimizer, x=x, c=c)) == ["not_held", "not_given"]
 
 
-def test_a_none_grad_beside_filled_ones_is_reported():
+def test_a_none_grad_after_backward_is_reported_when_told_backward_ran():
+    """Without after_backward, a None grad may just be a tensor swapped in since the last pass."""
     p, q = torch.ones(2, requires_grad=True), torch.ones(2, requires_grad=True)
     optimizer = torch.optim.SGD([p, q], lr=0.1)
-    assert sgdlab.check_binding(optimizer, p=p, q=q).ok  # before backward(): nothing to say
     (p.detach() + q).sum().backward()
-    report = sgdlab.check_binding(optimizer, p=p, q=q)
+    assert sgdlab.check_binding(optimizer, p=p, q=q).ok
+    report = sgdlab.check_binding(optimizer, p=p, q=q, after_backward=True)
     assert kinds(report) == ["no_grad"]
     assert "p.grad is None after backward(), so step() skips p" in text(report)
 
@@ -129,7 +130,8 @@ def test_a_frozen_tensor_is_not_also_reported_for_its_missing_grad():
     frozen, live = torch.ones(2), torch.ones(2, requires_grad=True)
     optimizer = torch.optim.SGD([frozen, live], lr=0.1)
     (frozen * live).sum().backward()
-    assert kinds(sgdlab.check_binding(optimizer, frozen=frozen, live=live)) == ["no_requires_grad"]
+    report = sgdlab.check_binding(optimizer, frozen=frozen, live=live, after_backward=True)
+    assert kinds(report) == ["no_requires_grad"]
 
 
 def test_after_backward_must_be_a_bool():

@@ -24,6 +24,10 @@ def describe_thumbnails(app, doctree: nodes.document, docname: str) -> None:
             image["alt"] = f"Preview of the example: {title.astext()}"
 
 
+#: Shown under each figure: on a phone a figure is smaller than its text was drawn for.
+ENLARGE_HINT = "Tap or click the figure to enlarge it"
+
+
 def visit_linked_figure(self, node: imgsgnode) -> None:
     """sphinx-gallery's ``<img>``, inside a link to its densest file: a click opens it full size."""
     visit_imgsg_html(self, node)
@@ -32,7 +36,8 @@ def visit_linked_figure(self, node: imgsgnode) -> None:
     img = self.body[-1]
     densest = re.search(r'srcset="([^"]*)"', img)[1].split(",")[-1].split()[0]  # listed last
     self.body[-1] = (f'<a class="sgdlab-enlarge reference external" href="{densest}" '
-                     f'title="Open the figure at full size">{img}</a>')
+                     f'title="Open the figure at full size">{img}'
+                     f'<span class="sgdlab-enlarge-hint">{ENLARGE_HINT}</span></a>')
 
 
 def example_script(env, docname: str) -> Path:

@@ -9,6 +9,9 @@ stays ``None``. The plot shows the two tensors that were called ``x``.
 
 The page :doc:`/article/rebinding` explains why.
 
+Every cause of a tensor that does not move, as a checklist to walk down:
+:doc:`/guide/troubleshooting`.
+
 Requires: ``pip install torch matplotlib``
 """
 
@@ -56,15 +59,18 @@ print(f"x.grad = {x.grad}")
 names = list(before)
 positions = torch.arange(len(names))
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
-ax.bar(
+left = ax.bar(
     positions - 0.2,
     [before[n] for n in names],
     width=0.4,
     label="before step()",
 )
-ax.bar(
+right = ax.bar(
     positions + 0.2, [after[n] for n in names], width=0.4, label="after step()"
 )
+# On a symlog axis the heights do not read as numbers: each bar says its value.
+for bars in (left, right):
+    ax.bar_label(bars, fmt="%.6g", padding=2, fontsize=9)
 ax.axhline(0.0, color="grey", linewidth=0.8)
 ax.set_yscale("symlog")
 ax.set_xticks(

@@ -10,6 +10,9 @@ which tensor moved.
 
 The page :doc:`/article/replace-in-param-groups` explains why.
 
+Every cause of a tensor that does not move, as a checklist to walk down:
+:doc:`/guide/troubleshooting`.
+
 Requires: ``pip install torch matplotlib``
 """
 

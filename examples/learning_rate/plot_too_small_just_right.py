@@ -104,9 +104,13 @@ top.contour(
 )
 for name, path in paths.items():
     label = f"{name}, lr = {LRS[name]:.3f}"
-    top.plot(path[:, 0], path[:, 1], ".-", ms=4, label=label)
+    # The divergent path's zigzag would paint a band over the bowl: a thin,
+    # faint line, under the others.
+    wild = name not in ("too small", "just right")
+    style = {"lw": 0.6, "alpha": 0.5, "zorder": 1} if wild else {"zorder": 2}
+    top.plot(path[:, 0], path[:, 1], ".-", ms=4, label=label, **style)
     bottom.plot(bowl(path), label=label)
-top.plot(0, 0, "k*", ms=10, label="minimum")
+top.plot(0, 0, "k*", ms=14, mec="white", label="minimum", zorder=5)
 top.set(
     xlabel="x",
     ylabel="y",

@@ -82,19 +82,25 @@ for column, mu in enumerate(MUS):
         range(1, STEPS + 1), steady[:, column], label=f"mu = {mu}"
     )
     top.axhline(LR / (1 - mu), color=line.get_color(), ls=":", lw=1)
-    (line,) = bottom.plot(
-        range(1, STEPS + 1), flipping[:, column], label=f"mu = {mu}"
-    )
-    bottom.axhline(LR / (1 + mu), color=line.get_color(), ls=":", lw=1)
+    # The steps alternate long, short while they settle: odd steps solid,
+    # even steps dashed, so neither paints a band over the others.
+    color = line.get_color()
+    steps = torch.arange(1, STEPS + 1)
+    bottom.plot(steps[0::2], flipping[0::2, column], color=color)
+    bottom.plot(steps[1::2], flipping[1::2, column], color=color, ls="--")
+    bottom.axhline(LR / (1 + mu), color=color, ls=":", lw=1)
 top.set(
     yscale="log",
     ylabel="step length",
     title=f"Gradient 1 at every step, lr = {LR}; dotted: lr / (1 - mu)",
 )
 bottom.set(
+    yscale="log",
+    ylim=(1e-4, 2e-2),
     ylabel="step length",
     xlabel="step",
-    title="Gradient +1, -1, +1, ...; dotted: lr / (1 + mu)",
+    title="Gradient +1, -1, ...; solid: odd steps, dashed: even;\n"
+    "dotted: lr / (1 + mu)",
 )
 fig.legend(
     *top.get_legend_handles_labels(), loc="outside lower center", ncols=4

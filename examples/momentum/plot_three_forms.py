@@ -129,10 +129,17 @@ print(f"Sutskever vs heavy ball, all steps: within 1e-5: {gap < 1e-5}")
 # two groups then follow different paths to the minimum.
 
 fig, (left, right) = plt.subplots(2, 1, figsize=(6.4, 8), layout="constrained")
-for (name, path), style in zip(paths.items(), ["-", "--", ":"]):
+# Heavy ball visits Sutskever's points: drawn as rings every third step over
+# Sutskever's dashed line, so both stay visible.
+styles = [
+    {"ls": "-", "lw": 2},
+    {"ls": "--", "lw": 2},
+    {"ls": "none", "marker": "o", "mfc": "none", "ms": 6, "markevery": 3},
+]
+for (name, path), style in zip(paths.items(), styles):
     lengths = (path[1:] - path[:-1]).norm(dim=1)
-    left.plot(range(1, STEPS + 1), lengths, style, lw=2, label=name)
-    right.plot(range(STEPS + 1), bowl(path), style, lw=2, label=name)
+    left.plot(range(1, STEPS + 1), lengths, label=name, **style)
+    right.plot(range(STEPS + 1), bowl(path), label=name, **style)
 for ax in (left, right):
     ax.axvline(
         DROP_AT,

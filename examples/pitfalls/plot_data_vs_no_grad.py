@@ -9,6 +9,9 @@ tensor (its version counter) and refuses to backpropagate through a value that h
 since it was saved. ``.data`` hides the change from that counter, so the backward pass runs
 and silently returns a gradient computed with the new value.
 
+Every cause of a tensor that does not move, as a checklist to walk down:
+:doc:`/guide/troubleshooting`.
+
 Requires: ``pip install torch matplotlib``
 """
 

@@ -7,6 +7,9 @@ Forgetting ``zero_grad()``: gradients add up
 momentum 1, a buffer whose old gradients never decay. On a simple bowl it overshoots and
 keeps swinging instead of settling, at every rate tried below.
 
+Every cause of a tensor that does not move, as a checklist to walk down:
+:doc:`/guide/troubleshooting`.
+
 Requires: ``pip install torch matplotlib``
 """
 

@@ -13,6 +13,9 @@ so ``.to()`` returns the very same tensor, a leaf, and SGD accepts it. The same 
 stays hidden until the code first runs on a GPU. A dtype change is a conversion on every
 device, so it shows the error on any machine.
 
+Every cause of a tensor that does not move, as a checklist to walk down:
+:doc:`/guide/troubleshooting`.
+
 Requires: ``pip install torch matplotlib``
 """
 

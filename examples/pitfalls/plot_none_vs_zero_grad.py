@@ -11,6 +11,9 @@ so weight decay shrinks the parameter and the momentum buffer keeps pushing it.
 That matters for parameters that take no part in some steps: a frozen branch, an unused
 embedding row, a head trained every other step.
 
+Every cause of a tensor that does not move, as a checklist to walk down:
+:doc:`/guide/troubleshooting`.
+
 Requires: ``pip install torch matplotlib``
 """
 

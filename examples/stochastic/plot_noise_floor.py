@@ -108,15 +108,35 @@ print(
     f"below every floor measured: {end < min(floors.values())}"
 )
 
+# Each run's curve is smoothed over 50 steps (a running mean), so the five do
+# not paint over each other; each floor is a dashed line over the steps it
+# is measured on, labelled with its value.
+WINDOW = 50
+smooth = torch.nn.functional.avg_pool1d(curves[:, None], WINDOW, stride=1)
+smooth = smooth[:, 0]
+steps = torch.arange(WINDOW, STEPS + 1)
 fig, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
 for i, lr in enumerate(LRS):
-    ax.plot(curves[i], lw=0.8, label=f"lr = {lr}")
-ax.plot(curves[4], "k", lw=1.5, label="lr = 0.04 / (1 + t / 100)")
+    (line,) = ax.plot(steps, smooth[i], lw=1, label=f"lr = {lr}")
+    ax.hlines(
+        floors[lr], STEPS - 700, STEPS, color=line.get_color(), ls="--", lw=1.5
+    )
+    ax.annotate(
+        f"floor {floors[lr]:.2g}",
+        (STEPS, floors[lr]),
+        xytext=(4, 0),
+        textcoords="offset points",
+        va="center",
+        color=line.get_color(),
+    )
+ax.plot(steps, smooth[4], "k", lw=1.5, label="lr = 0.04 / (1 + t / 100)")
+ax.set_xlim(0, STEPS * 1.18)
 ax.set(
     xlabel="step",
     ylabel="excess loss (full data)",
     yscale="log",
-    title=f"SGD with batches of {BATCH}: a floor per learning rate",
+    title=f"SGD with batches of {BATCH}: a floor per learning rate\n"
+    f"(running mean over {WINDOW} steps; dashed: each floor)",
 )
 ax.legend(ncols=2)
 plt.show()

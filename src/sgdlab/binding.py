@@ -173,8 +173,9 @@ def _tensor_findings(
 ) -> list[Finding]:
     """Tensors that cannot be trained as they are: non-leaf (held or given), no grad, misplaced grad or state.
 
-    A held tensor that should have a ``.grad`` but has none is reported when
-    ``after_backward`` says backward() ran, or when another held tensor has a ``.grad``.
+    A held tensor that should have a ``.grad`` but has none is reported only when
+    ``after_backward`` says backward() has just run: a ``.grad`` left by an earlier pass
+    says nothing about the tensors held now.
     """
     findings = []
     seen = set()
@@ -183,7 +184,6 @@ def _tensor_findings(
         if id(tensor) not in seen:
             seen.add(id(tensor))
             unique.append((names.get(id(tensor), default), tensor))
-    backward_ran = after_backward or any(tensor.is_leaf and tensor.grad is not None for _, tensor in unique)
     for name, tensor in unique:
         if not tensor.is_leaf:
             findings.append(Finding("non_leaf", f"{name} is not a leaf tensor (it has grad_fn "
@@ -195,7 +195,7 @@ def _tensor_findings(
         if grad is not None and (grad.device, grad.dtype) != (tensor.device, tensor.dtype):
             findings.append(Finding("grad_mismatch", f"{name} is {tensor.dtype} on {tensor.device} but "
                                     f"its .grad is {grad.dtype} on {grad.device}"))
-        if backward_ran and grad is None and tensor.is_leaf and tensor.requires_grad:
+        if after_backward and grad is None and tensor.is_leaf and tensor.requires_grad:
             findings.append(Finding("no_grad", f"{name}.grad is None after backward(), so step() skips "
                                     f"{name}: the loss does not depend on it (unused, or reached "
                                     "only through .detach(), .data or torch.no_grad())"))
@@ -237,8 +237,8 @@ def check_binding(
     Args:
         optimizer: any ``torch.optim`` optimizer.
         names: a mapping name -> tensor, or a module whose ``named_parameters()`` are used.
-        after_backward: say that ``backward()`` has run, so that every trainable tensor
-            whose ``.grad`` is None is reported (without it, only when another has a grad).
+        after_backward: say that ``backward()`` has just run, so that every held tensor that
+            requires grad but whose ``.grad`` is None is reported.
         **named: more tensors, by name (``x=x, c=c``).
 
     Returns:
@@ -265,7 +265,7 @@ def check_binding(
     ['missing', 'missing']
     >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     >>> model[1](torch.ones(2)).sum().backward()  # model[0] unused
-    >>> print(check_binding(optimizer, model))  # doctest: +ELLIPSIS
+    >>> print(check_binding(optimizer, model, after_backward=True))  # doctest: +ELLIPSIS
     binding: 2 problems
       - no_grad: 0.weight.grad is None after backward(), so step() skips
         0.weight: the loss does not depend on it (unused, or reached only
