@@ -133,6 +133,8 @@ sphinx_gallery_conf = {
         + ["*"]
     ),
     "filename_pattern": r"/plot_",
+    # matplotlib's scraper, recording each figure's smallest text for the site tests.
+    "image_scrapers": ("sgdlab_figures.scrape_with_text_sizes",),
     "within_subsection_order": "sgdlab_build.script_order",  # the article's scripts in its order
     # Fresh matplotlib state and fixed seeds before every example.
     "reset_modules": ("matplotlib", "sgdlab_build.reset_seeds"),

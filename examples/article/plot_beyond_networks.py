@@ -76,7 +76,8 @@ RATES = (0.001, 0.01)
 
 
 def bounded_run(lr, steps=STEPS):
-    """x after each SGD step on the bounded variant, from x = 5 (x itself first)."""
+    """x after each SGD step on the bounded variant, from x = 5 (x itself
+    first)."""
     x = torch.tensor(5.0, requires_grad=True, device=device)
     optimizer = torch.optim.SGD([x], lr=lr)
     path = [x.detach().clone()]
@@ -92,7 +93,8 @@ bounded = {lr: bounded_run(lr) for lr in RATES}
 for lr, path in bounded.items():
     end = path[-1]
     print(
-        f"lr {lr}: first step x = {path[1].item():.4f}; after {STEPS} steps "
+        f"lr {lr}: first step x = {path[1].item():.4f}; after {STEPS} "
+        "steps "
         f"x = {end.item():.4f}, y = {bounded_y(end).item():.4f}"
     )
 

@@ -57,7 +57,9 @@ def trajectory(settings, steps=STEPS):
     return torch.stack(values).cpu()
 
 
-paths = {label: trajectory(settings) for label, settings in SETTINGS.items()}
+paths = {
+    label: trajectory(settings) for label, settings in SETTINGS.items()
+}
 for label, path in paths.items():
     first = ", ".join(f"{value:.4f}" for value in path[1:4].tolist())
     print(f"{label}: x after steps 1-3 = {first}")
@@ -74,11 +76,13 @@ momentum = {"lr": 0.1, "momentum": 0.9}
 reference = trajectory({**momentum, "foreach": False})
 same_bits = torch.equal(reference, trajectory({**momentum, "foreach": True}))
 print(
-    f"foreach=True vs foreach=False over {STEPS} steps: bit-identical: {same_bits}"
+    f"foreach=True vs foreach=False over {STEPS} steps: bit-identical: "
+    f"{same_bits}"
 )
 gap = (reference - trajectory({**momentum, "fused": True})).abs().max().item()
 print(
-    f"fused=True vs foreach=False over {STEPS} steps: within 1e-5: {gap <= 1e-5}"
+    f"fused=True vs foreach=False over {STEPS} steps: within 1e-5: "
+    f"{gap <= 1e-5}"
 )
 
 # %%
@@ -118,7 +122,9 @@ minimise.set(
 minimise.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=2)
 
 maximise.plot(steps, paths["plain"], marker=".", label="plain")
-maximise.plot(steps, paths["maximize=True"], marker=".", label="maximize=True")
+maximise.plot(
+    steps, paths["maximize=True"], marker=".", label="maximize=True"
+)
 maximise.set_yscale("log")
 maximise.set(
     xlabel="step", ylabel="x (log scale)", title="maximize=True climbs instead"

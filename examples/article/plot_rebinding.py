@@ -42,7 +42,11 @@ held = optimizer.param_groups[0]["params"]
 print("the optimizer holds the new x:", any(p is x for p in held))
 print("the optimizer holds first_x:  ", any(p is first_x for p in held))
 
-before = {"x (new)": x.item(), "first_x (old)": first_x.item(), "c": c.item()}
+before = {
+    "x (new)": x.item(),
+    "first_x (old)": first_x.item(),
+    "c": c.item(),
+}
 y.backward()
 optimizer.step()
 after = {"x (new)": x.item(), "first_x (old)": first_x.item(), "c": c.item()}
@@ -66,9 +70,13 @@ left = ax.bar(
     label="before step()",
 )
 right = ax.bar(
-    positions + 0.2, [after[n] for n in names], width=0.4, label="after step()"
+    positions + 0.2,
+    [after[n] for n in names],
+    width=0.4,
+    label="after step()",
 )
-# On a symlog axis the heights do not read as numbers: each bar says its value.
+# On a symlog axis the heights do not read as numbers: each bar says its
+# value.
 for bars in (left, right):
     ax.bar_label(bars, fmt="%.6g", padding=2, fontsize=9)
 ax.axhline(0.0, color="grey", linewidth=0.8)

@@ -75,7 +75,8 @@ for t, (grad, buffer, p) in enumerate(rows, start=1):
         formula = f"v_{t} = {MOMENTUM} x {previous:.4f} + {damped}"
     print(f"step {t}: {formula:<38} = {by_hand:7.4f}")
     print(
-        f"        stored {buffer:7.4f}, equal: {by_hand == buffer}, p = {p:.4f}"
+        f"        stored {buffer:7.4f}, equal: {by_hand == buffer}, p = "
+        f"{p:.4f}"
     )
     previous = buffer
 

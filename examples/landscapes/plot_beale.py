@@ -29,7 +29,8 @@ print(f"Running on {device}")
 
 
 def paths_and_losses(objective, runs, **contour_options):
-    """Paths over the contour lines (top) and the value along each path (bottom)."""
+    """Paths over the contour lines (top) and the value along each path
+    (bottom)."""
     fig, (top, bottom) = plt.subplots(
         2, 1, figsize=(6.4, 9), layout="constrained", height_ratios=[3, 2]
     )
@@ -58,7 +59,8 @@ SETTINGS = {
     "lr 1e-1": {"lr": 1e-1},
 }
 print(
-    f"start {objective.start}, minimum {objective.minimum}, {STEPS} steps each"
+    f"start {objective.start}, minimum {objective.minimum}, {STEPS} steps "
+    "each"
 )
 
 
@@ -75,7 +77,8 @@ def runs():
 
 
 def summary(trajectory):
-    """The end point and value, or where the run diverged and its gradients."""
+    """The end point and value, or where the run diverged and its gradients.
+    """
     if trajectory.diverged:
         sizes = trajectory.grads().norm(dim=1)[: trajectory.diverged_at + 1]
         norms = ", ".join(f"{size:.2g}" for size in sizes.tolist())
@@ -85,7 +88,8 @@ def summary(trajectory):
         )
     end = trajectory.path()[-1]
     value = objective(end).item()
-    # Below 1e-10 the value is float32 rounding around the minimum, not a property of the run.
+    # Below 1e-10 the value is float32 rounding around the minimum, not a
+    # property of the run.
     shown = f"= {value:.3g}" if value > 1e-10 else "below 1e-10"
     return f"ends at ({end[0]:.4f}, {end[1]:.4f}), f {shown}"
 

@@ -30,7 +30,8 @@ print(f"Running on {device}")
 
 
 def paths_and_losses(objective, runs, **contour_options):
-    """Paths over the contour lines (top) and the value along each path (bottom)."""
+    """Paths over the contour lines (top) and the value along each path
+    (bottom)."""
     fig, (top, bottom) = plt.subplots(
         2, 1, figsize=(6.4, 9), layout="constrained", height_ratios=[3, 2]
     )
@@ -84,9 +85,11 @@ for name, trajectory in results.items():
             f"f = {objective(end).item():.4f}"
         )
     else:
-        # Where a run that never settles stands after 200 steps depends on rounding.
+        # Where a run that never settles stands after 200 steps depends on
+        # rounding.
         print(
-            f"{name:<22}: still moving after {STEPS} steps (last step > 1e-4)"
+            f"{name:<22}: still moving after {STEPS} steps (last step > "
+            "1e-4)"
         )
 
 # %%

@@ -32,7 +32,8 @@ print(f"Running on {device}")
 
 
 def paths_and_losses(objective, runs, **contour_options):
-    """Paths over the contour lines (top) and the value along each path (bottom)."""
+    """Paths over the contour lines (top) and the value along each path
+    (bottom)."""
     fig, (top, bottom) = plt.subplots(
         2, 1, figsize=(6.4, 9), layout="constrained", height_ratios=[3, 2]
     )
@@ -62,7 +63,8 @@ SETTINGS = {
     "lr 5e-3, momentum 0.9": {"lr": 5e-3, "momentum": 0.9},
 }
 print(
-    f"start {objective.start}, minimum {objective.minimum}, {STEPS} steps each"
+    f"start {objective.start}, minimum {objective.minimum}, {STEPS} steps "
+    "each"
 )
 
 
@@ -79,7 +81,8 @@ def runs():
 
 
 def summary(trajectory):
-    """The end point and its value, or the step at which the run diverged."""
+    """The end point and its value, or the step at which the run diverged.
+    """
     if trajectory.diverged:
         return f"diverged (inf or nan) at step {trajectory.diverged_at}"
     end = trajectory.path()[-1]
@@ -96,6 +99,7 @@ for name, trajectory in results.items():
 
 fig, left, right = paths_and_losses(objective, results)
 left.set_title(f"{objective.name}: paths, {STEPS} steps")
-# The diverging run's values reach astronomic sizes; keep the axis on the others.
+# The diverging run's values reach astronomic sizes; keep the axis on the
+# others.
 right.set(title="f along each path", ylim=(1e-8, 1e4))
 plt.show()

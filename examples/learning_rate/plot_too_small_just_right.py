@@ -32,7 +32,8 @@ LRS = {
 }
 STEPS = 40
 print(
-    f"eigenvalues {SMALL:g} and {LARGE:g}; bound 2 / lambda_2 = {2 / LARGE:.4f}"
+    f"eigenvalues {SMALL:g} and {LARGE:g}; bound 2 / lambda_2 = "
+    f"{2 / LARGE:.4f}"
 )
 for name, lr in LRS.items():
     factors = [abs(1 - lr * eigenvalue) for eigenvalue in (SMALL, LARGE)]
@@ -73,7 +74,8 @@ for name, path in paths.items():
 
 
 def worst(lr):
-    """The larger of the two factors |1 - lr lambda_i|: the slower direction."""
+    """The larger of the two factors |1 - lr lambda_i|: the slower
+    direction."""
     return max(abs(1 - lr * eigenvalue) for eigenvalue in (SMALL, LARGE))
 
 
@@ -121,7 +123,10 @@ top.set(
 )
 top.legend(loc="lower right")
 bottom.set(
-    yscale="log", xlabel="step", ylabel="f(x, y)", title="Loss along each path"
+    yscale="log",
+    xlabel="step",
+    ylabel="f(x, y)",
+    title="Loss along each path",
 )
 bottom.legend(loc="lower left")
 plt.show()

@@ -33,7 +33,9 @@ MUS = [0.0, 0.5, 0.9, 0.99]
 
 def step_lengths(flip):
     """Step lengths, one param group per mu; gradient 1, or +1, -1, ..."""
-    params = [torch.zeros(1, device=device, requires_grad=True) for _ in MUS]
+    params = [
+        torch.zeros(1, device=device, requires_grad=True) for _ in MUS
+    ]
     groups = [{"params": [p], "momentum": mu} for p, mu in zip(params, MUS)]
     optimizer = torch.optim.SGD(groups, lr=LR)
     lengths = []
@@ -52,7 +54,8 @@ def step_lengths(flip):
 steady, flipping = step_lengths(flip=False), step_lengths(flip=True)
 for column, mu in enumerate(MUS):
     print(
-        f"mu = {mu}: step {STEPS}, steady gradient {steady[-1, column]:.3f} "
+        f"mu = {mu}: step {STEPS}, steady gradient "
+        f"{steady[-1, column]:.3f} "
         f"(lr / (1 - mu) = {LR / (1 - mu):.3f})"
     )
     print(
@@ -145,7 +148,8 @@ losses = torch.stack(losses).cpu()
 
 best = int(losses[-1].argmin())
 print(
-    f"after {SWEEP_STEPS} steps: loss {losses[-1, 0]:.3g} without momentum, "
+    f"after {SWEEP_STEPS} steps: loss {losses[-1, 0]:.3g} without "
+    "momentum, "
     f"lowest {losses[-1, best]:.2g} at mu = {SWEEP[best]:.2f}"
 )
 
@@ -164,11 +168,14 @@ condition = lr * LARGE <= (2 - (lr * SMALL) ** 0.5) ** 2
 print(f"lr lambda_2 <= (2 - sqrt(lr lambda_1))^2: {condition}")
 print(f"predicted best mu = (1 - sqrt(lr lambda_1))^2 = {best_mu:.3f}")
 print(
-    f"error factor per step {best_mu**0.5:.3f}, against {1 - lr * SMALL:.3f} "
+    f"error factor per step {best_mu**0.5:.3f}, against "
+    f"{1 - lr * SMALL:.3f} "
     "without momentum"
 )
 
-fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 7), layout="constrained")
+fig, (top, bottom) = plt.subplots(
+    2, 1, figsize=(6.4, 7), layout="constrained"
+)
 for i in [0, 20, 35, 41, 49]:
     top.plot(losses[:, i], label=f"mu = {SWEEP[i]:.2f}")
 top.set(

@@ -110,7 +110,8 @@ for name in ("Sutskever", "heavy ball"):
     gap_before = largest_gap(paths["PyTorch"], paths[name], before)
     gap_after = largest_gap(paths["PyTorch"], paths[name], after)
     print(
-        f"PyTorch vs {name}: up to step {DROP_AT} within 1e-5: {gap_before < 1e-5}"
+        f"PyTorch vs {name}: up to step {DROP_AT} within 1e-5: "
+        f"{gap_before < 1e-5}"
     )
     print(f"    largest gap after the drop {gap_after:.2f}")
 gap = largest_gap(paths["Sutskever"], paths["heavy ball"], slice(None))
@@ -128,7 +129,9 @@ print(f"Sutskever vs heavy ball, all steps: within 1e-5: {gap < 1e-5}")
 # :math:`\mu` per step, so their first steps after the drop are as long as before it. The
 # two groups then follow different paths to the minimum.
 
-fig, (left, right) = plt.subplots(2, 1, figsize=(6.4, 8), layout="constrained")
+fig, (left, right) = plt.subplots(
+    2, 1, figsize=(6.4, 8), layout="constrained"
+)
 # Heavy ball visits Sutskever's points: drawn as rings every third step over
 # Sutskever's dashed line, so both stay visible.
 styles = [

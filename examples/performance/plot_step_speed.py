@@ -39,7 +39,8 @@ PATHS = {"for-loop": {"foreach": False}, "foreach": {"foreach": True},
 
 
 def make_parameters(total, tensors):
-    """``total`` float32 values split over ``tensors`` leaves, each with a grad."""
+    """``total`` float32 values split over ``tensors`` leaves, each with a
+    grad."""
     params = []
     for size in [total // tensors] * tensors:
         param = torch.randn(size, device=device, requires_grad=True)
@@ -73,7 +74,9 @@ for (tensors, path), row in times.items():
 # and one call per tensor and operation); the rise on the right is memory traffic,
 # proportional to the parameter count.
 
-fig, axes = plt.subplots(2, 1, figsize=(6.4, 7), sharex=True, layout="constrained")
+fig, axes = plt.subplots(
+    2, 1, figsize=(6.4, 7), sharex=True, layout="constrained"
+)
 for ax, tensors in zip(axes, LAYOUTS):
     for path in PATHS:
         ax.plot(SIZES, times[tensors, path], "o-", label=path)

@@ -31,7 +31,8 @@ print(f"Running on {device}")
 
 
 def stale_backward(how):
-    """Update p by ``how`` between building y = p^2 and calling y.backward()."""
+    """Update p by ``how`` between building y = p^2 and calling
+    y.backward()."""
     p = torch.tensor(3.0, device=device, requires_grad=True)
     y = p**2
     if how == ".data":
@@ -42,7 +43,8 @@ def stale_backward(how):
     try:
         y.backward()
     except RuntimeError as error:
-        # The first clause names the problem; the rest names the tensor type and device.
+        # The first clause names the problem; the rest names the tensor type
+        # and device.
         return f"{type(error).__name__}: {str(error).split(':')[0]}", None
     return (
         f"no error, p = {p.item():.4f}, p.grad = {p.grad.item():.4f}",
@@ -114,7 +116,10 @@ for at, slope, style, what in [
     (2.5, data_grad, "--", "what .data returned"),
 ]:
     ax.plot(
-        ps, at**2 + slope * (ps - at), style, label=f"slope {slope:g}: {what}"
+        ps,
+        at**2 + slope * (ps - at),
+        style,
+        label=f"slope {slope:g}: {what}",
     )
     ax.plot([at], [at**2], "o", color="black")
 ax.set(

@@ -28,7 +28,8 @@ STEPS, LR = 40, 0.1
 
 
 def descend(zero_grad):
-    """Run the loop; return p and the .grad that step() used, after each step."""
+    """Run the loop; return p and the .grad that step() used, after each
+    step."""
     p = torch.tensor(0.0, device=device, requires_grad=True)
     optimizer = torch.optim.SGD([p], lr=LR)
     path, grads = [p.item()], []
@@ -56,7 +57,8 @@ for zero_grad, run in runs.items():
 for zero_grad in (True, False):
     grads = runs[zero_grad]["grads"]
     label = "with zero_grad()   " if zero_grad else "without zero_grad()"
-    print(f"{label}: .grad at steps 1-4 = {[round(g, 4) for g in grads[:4]]}")
+    first = [round(g, 4) for g in grads[:4]]
+    print(f"{label}: .grad at steps 1-4 = {first}")
 
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
 for zero_grad in (True, False):

@@ -138,6 +138,7 @@ ax.annotate(
 )
 ax.margins(y=0.15)
 ax.set(
-    ylabel="distance moved in one step", title="Which tensor does SGD update?"
+    ylabel="distance moved in one step",
+    title="Which tensor does SGD update?",
 )
 plt.show()

@@ -118,5 +118,6 @@ for name, p in [
     ((p - 1.0) ** 2).backward()
     optimizer.step()
     print(
-        f"{name}: is_leaf {p.is_leaf}, {p.dtype}, p after a step {p.item():.4f}"
+        f"{name}: is_leaf {p.is_leaf}, {p.dtype}, p after a step "
+        f"{p.item():.4f}"
     )

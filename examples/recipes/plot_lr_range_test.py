@@ -32,13 +32,15 @@ LR_START, LR_END, STEPS = 1e-9, 1e-4, 100
 
 
 def problem(device=device):
-    """The inputs (one column per power of x) and targets of the cubic fit."""
+    """The inputs (one column per power of x) and targets of the cubic fit.
+    """
     x = torch.linspace(-math.pi, math.pi, 2000, device=device)
     return torch.stack([x**0, x, x**2, x**3], dim=1), torch.sin(x)
 
 
 def range_test(units=0, seed=0, steps=STEPS):
-    """Grow the lr geometrically each step; return the lrs used and the losses seen.
+    """Grow the lr geometrically each step; return the lrs used and the
+    losses seen.
 
     ``units`` moves each starting coefficient up by that many float32 units;
     ``seed`` draws another random start; ``steps`` stretches the sweep.
@@ -184,7 +186,9 @@ print(
 
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
 ax.plot(lrs, losses, "o-", ms=3, label="loss during the test")
-ax.axvline(bound, color="C3", ls="--", label=f"2 / lambda_max = {bound:.2g}")
+ax.axvline(
+    bound, color="C3", ls="--", label=f"2 / lambda_max = {bound:.2g}"
+)
 ax.axvline(
     lrs[steepest],
     color="C2",

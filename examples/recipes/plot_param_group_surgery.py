@@ -31,7 +31,8 @@ print(f"Running on {device}")
 
 
 def named(prefix, module):
-    """The module's (name, parameter) pairs, names prefixed by ``prefix``."""
+    """The module's (name, parameter) pairs, names prefixed by ``prefix``.
+    """
     return [(f"{prefix}.{name}", p) for name, p in module.named_parameters()]
 
 
@@ -62,7 +63,8 @@ model(torch.ones(8, 3, device=device)).pow(2).mean().backward()
 grads = [model[0].weight.grad.clone(), model[2].weight.grad.clone()]
 optimizer.step()
 after = [model[0].weight.detach(), model[2].weight.detach()]
-# On the first step the momentum buffer is the gradient, so the move is lr * grad.
+# On the first step the momentum buffer is the gradient, so the move is lr *
+# grad.
 ratios = [
     ((b - a).norm() / g.norm()).item() for b, a, g in zip(before, after, grads)
 ]

@@ -65,7 +65,8 @@ WD = 1.0
 
 decayed = run(True, f, weight_decay=WD)
 print(
-    f"maximize f with weight_decay={WD}: p after {STEPS} steps = {decayed[-1]:.4f}"
+    f"maximize f with weight_decay={WD}: p after {STEPS} steps = "
+    f"{decayed[-1]:.4f}"
 )
 
 peak = 4 / (2 + WD)

@@ -99,7 +99,8 @@ for epoch in range(1, EPOCHS + 1):
     for batch_images, batch_labels, batch_positions in loader:
         seen.append(batch_positions)  # one step per batch:
         optimizer.zero_grad()
-        loss = loss_fn(model(batch_images.to(device)), batch_labels.to(device))
+        outputs = model(batch_images.to(device))
+        loss = loss_fn(outputs, batch_labels.to(device))
         loss.backward()
         optimizer.step()
         batch_losses.append(loss.item())
@@ -133,7 +134,8 @@ ax.set(
     xlabel="epoch",
     ylabel="cross-entropy loss",
     yscale="log",
-    title=f"SGD on the digits: batch {BATCH}, {steps_per_epoch} steps an epoch",
+    title=f"SGD on the digits: batch {BATCH}, "
+    f"{steps_per_epoch} steps an epoch",
 )
 ax.legend()
 plt.show()

@@ -73,9 +73,11 @@ def train(model, x, y, device):
 
 
 def run_rank(rank, world_size, port, use_cuda):
-    """What each rank runs: its share of the batch under DDP, the results sent back."""
-    # Forked after this process may have run parallel code: one thread, so the child never
-    # enters the OpenMP thread pool it inherited (as DataLoader workers do).
+    """What each rank runs: its share of the batch under DDP, the results
+    sent back."""
+    # Forked after this process may have run parallel code: one thread, so
+    # the child never enters the OpenMP thread pool it inherited (as
+    # DataLoader workers do).
     torch.set_num_threads(1)
     store = dist.TCPStore(
         "127.0.0.1", port, is_master=False, timeout=timedelta(seconds=TIMEOUT_S)
@@ -98,8 +100,9 @@ def run_rank(rank, world_size, port, use_cuda):
     store.set(f"result/{rank}", buffer.getvalue())
     store.wait([f"result/{rank}"])  # the launcher's store holds it
     dist.destroy_process_group()
-    # Leave at once. Letting Python tear down the group's and the store's C++ objects
-    # sometimes waits for ever on one of their threads (about one run in ten here).
+    # Leave at once. Letting Python tear down the group's and the store's
+    # C++ objects sometimes waits for ever on one of their threads (about
+    # one run in ten here).
     os._exit(0)
 
 
@@ -117,18 +120,22 @@ def run_rank(rank, world_size, port, use_cuda):
 
 
 def launch(run_rank, world_size, timeout_s):
-    """Run ``run_rank(rank, world_size, port, use_cuda)`` in world_size forked processes;
+    """Run ``run_rank(rank, world_size, port, use_cuda)`` in world_size
+    forked processes;
     the results each stored under ``result/<rank>``."""
     if "fork" not in multiprocessing.get_all_start_methods():
         raise RuntimeError(
-            "this example forks one process per rank, which this system cannot do "
+            "this example forks one process per rank, which this system "
+            "cannot do "
             "(Windows): run it under Linux, macOS or WSL"
         )
-    # A plain socket, bound to port 0, holds a free port; the store's server thread starts
-    # only after the fork (forking while another thread runs can deadlock the child).
+    # A plain socket, bound to port 0, holds a free port; the store's server
+    # thread starts only after the fork (forking while another thread runs
+    # can deadlock the child).
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    # device_count() asks NVML where it can: CUDA stays uninitialised, forking safe.
+    # device_count() asks NVML where it can: CUDA stays uninitialised,
+    # forking safe.
     use_cuda = (
         torch.cuda.device_count() >= world_size and not torch.cuda.is_initialized()
     )
@@ -139,7 +146,8 @@ def launch(run_rank, world_size, timeout_s):
         join=False,
         start_method="fork",
     )
-    # The ranks' connections wait in the socket's queue until the store serves them.
+    # The ranks' connections wait in the socket's queue until the store
+    # serves them.
     store = dist.TCPStore(
         "127.0.0.1",
         port,
@@ -150,8 +158,8 @@ def launch(run_rank, world_size, timeout_s):
     )
     deadline = time.monotonic() + timeout_s
     try:
-        # join() returns True once all ranks succeeded; if one fails, it stops the others
-        # and raises.
+        # join() returns True once all ranks succeeded; if one fails, it
+        # stops the others and raises.
         while not ranks.join(timeout=max(0.0, deadline - time.monotonic())):
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"the ranks did not finish within {timeout_s} s")
@@ -201,7 +209,8 @@ print(
 
 
 def float32_units(params, reference):
-    """Largest |difference|, in float32 spacings at each reference's scale."""
+    """Largest |difference|, in float32 spacings at each reference's scale.
+    """
     eps = torch.finfo(torch.float32).eps
     return max(
         ((a - b).abs().max() / (eps * b.abs().max())).item()
@@ -267,7 +276,9 @@ fig, (top, bottom) = plt.subplots(
 top.plot(
     steps, single_losses, lw=4, alpha=0.4, label=f"one process, batch {BATCH}"
 )
-top.plot(steps, ddp_losses, "k.", label=f"two ranks, {BATCH // 2} samples each")
+top.plot(
+    steps, ddp_losses, "k.", label=f"two ranks, {BATCH // 2} samples each"
+)
 top.set(
     ylabel="MSE loss of the batch",
     title="DDP + SGD (momentum 0.9) follows the one-process path",

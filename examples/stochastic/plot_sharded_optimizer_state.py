@@ -50,7 +50,8 @@ SETTINGS = {"lr": 0.05, "momentum": 0.9}
 
 
 def run(sharded, optimizer_class, device, rank, world_size):
-    """Train a fresh network; its parameters and the momentum buffers held."""
+    """Train a fresh network; its parameters and the momentum buffers held.
+    """
     torch.manual_seed(0)
     x = torch.randn(BATCH, 16)
     y = torch.sin(x.sum(dim=1, keepdim=True))
@@ -84,9 +85,11 @@ def run(sharded, optimizer_class, device, rank, world_size):
 
 
 def run_rank(rank, world_size, port, use_cuda):
-    """What each rank runs: the three trainings, sent back through the store."""
-    # Forked after this process may have run parallel code: one thread, so the child never
-    # enters the OpenMP thread pool it inherited (as DataLoader workers do).
+    """What each rank runs: the three trainings, sent back through the
+    store."""
+    # Forked after this process may have run parallel code: one thread, so
+    # the child never enters the OpenMP thread pool it inherited (as
+    # DataLoader workers do).
     torch.set_num_threads(1)
     store = dist.TCPStore(
         "127.0.0.1", port, is_master=False, timeout=timedelta(seconds=TIMEOUT_S)
@@ -113,8 +116,9 @@ def run_rank(rank, world_size, port, use_cuda):
     store.set(f"result/{rank}", buffer.getvalue())
     store.wait([f"result/{rank}"])  # the launcher's store holds it
     dist.destroy_process_group()
-    # Leave at once. Letting Python tear down the group's and the store's C++ objects
-    # sometimes waits for ever on one of their threads (about one run in ten here).
+    # Leave at once. Letting Python tear down the group's and the store's
+    # C++ objects sometimes waits for ever on one of their threads (about
+    # one run in ten here).
     os._exit(0)
 
 
@@ -134,18 +138,22 @@ def run_rank(rank, world_size, port, use_cuda):
 
 
 def launch(run_rank, world_size, timeout_s):
-    """Run ``run_rank(rank, world_size, port, use_cuda)`` in world_size forked processes;
+    """Run ``run_rank(rank, world_size, port, use_cuda)`` in world_size
+    forked processes;
     the results each stored under ``result/<rank>``."""
     if "fork" not in multiprocessing.get_all_start_methods():
         raise RuntimeError(
-            "this example forks one process per rank, which this system cannot do "
+            "this example forks one process per rank, which this system "
+            "cannot do "
             "(Windows): run it under Linux, macOS or WSL"
         )
-    # A plain socket, bound to port 0, holds a free port; the store's server thread starts
-    # only after the fork (forking while another thread runs can deadlock the child).
+    # A plain socket, bound to port 0, holds a free port; the store's server
+    # thread starts only after the fork (forking while another thread runs
+    # can deadlock the child).
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    # device_count() asks NVML where it can: CUDA stays uninitialised, forking safe.
+    # device_count() asks NVML where it can: CUDA stays uninitialised,
+    # forking safe.
     use_cuda = (
         torch.cuda.device_count() >= world_size and not torch.cuda.is_initialized()
     )
@@ -156,7 +164,8 @@ def launch(run_rank, world_size, timeout_s):
         join=False,
         start_method="fork",
     )
-    # The ranks' connections wait in the socket's queue until the store serves them.
+    # The ranks' connections wait in the socket's queue until the store
+    # serves them.
     store = dist.TCPStore(
         "127.0.0.1",
         port,
@@ -167,8 +176,8 @@ def launch(run_rank, world_size, timeout_s):
     )
     deadline = time.monotonic() + timeout_s
     try:
-        # join() returns True once all ranks succeeded; if one fails, it stops the others
-        # and raises.
+        # join() returns True once all ranks succeeded; if one fails, it
+        # stops the others and raises.
         while not ranks.join(timeout=max(0.0, deadline - time.monotonic())):
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"the ranks did not finish within {timeout_s} s")
@@ -215,9 +224,12 @@ for name in results[0]:
             f"{sum(buffers):5d} numbers ({sum(buffers) / total:.0%})"
         )
     if name.startswith("ZeRO"):
-        shares = sorted(n for found in results for n in found[name]["buffers"])
+        shares = sorted(
+            n for found in results for n in found[name]["buffers"]
+        )
         print(
-            f"{'':26s} together: every tensor once: {shares == sorted(sizes)}"
+            f"{'':26s} together: every tensor once: "
+            f"{shares == sorted(sizes)}"
         )
 
 # %%
