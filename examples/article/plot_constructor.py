@@ -74,12 +74,15 @@ for label, path in paths.items():
 
 momentum = {"lr": 0.1, "momentum": 0.9}
 reference = trajectory({**momentum, "foreach": False})
-same_bits = torch.equal(reference, trajectory({**momentum, "foreach": True}))
+same_bits = torch.equal(
+    reference, trajectory({**momentum, "foreach": True})
+)
 print(
     f"foreach=True vs foreach=False over {STEPS} steps: bit-identical: "
     f"{same_bits}"
 )
-gap = (reference - trajectory({**momentum, "fused": True})).abs().max().item()
+fused_path = trajectory({**momentum, "fused": True})
+gap = (reference - fused_path).abs().max().item()
 print(
     f"fused=True vs foreach=False over {STEPS} steps: within 1e-5: "
     f"{gap <= 1e-5}"
@@ -117,7 +120,9 @@ for label, path in paths.items():
         minimise.plot(steps, path, marker=".", label=label)
 minimise.axhline(0.0, color="grey", linewidth=0.8)
 minimise.set(
-    xlabel="step", ylabel="x", title="Minimising y = x² from x = 5, lr = 0.1"
+    xlabel="step",
+    ylabel="x",
+    title="Minimising y = x² from x = 5, lr = 0.1",
 )
 minimise.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=2)
 
@@ -127,7 +132,9 @@ maximise.plot(
 )
 maximise.set_yscale("log")
 maximise.set(
-    xlabel="step", ylabel="x (log scale)", title="maximize=True climbs instead"
+    xlabel="step",
+    ylabel="x (log scale)",
+    title="maximize=True climbs instead",
 )
 maximise.legend(loc="lower left")
 plt.show()
@@ -152,8 +159,8 @@ for label in SWINGS:
     settled = int(outside[-1]) + 1
     when = f"from step {settled}" if settled <= STEPS else "not by step 30"
     print(
-        f"{label}: lowest {path[lowest].item():.3f} (step {lowest}), "
-        f"|x| < 0.1 {when}"
+        f"{label}: lowest {path[lowest].item():.3f} (step {lowest}),"
+        f"\n    |x| < 0.1 {when}"
     )
 for label in ("plain", "weight_decay=0.5"):
     factor = (paths[label][1] / paths[label][0]).item()

@@ -97,7 +97,7 @@ for label, run in runs.items():
 for label, run in runs.items():
     late = torch.tensor(run["losses"][100:])
     jumps = bool(late.max() > 5 * late[0])
-    print(f"{label}: rises above 5 x the step-100 loss later: {jumps}")
+    print(f"{label}: later above 5 x its step-100 loss: {jumps}")
 
 # %%
 # The spike belongs to the run, not to the rate

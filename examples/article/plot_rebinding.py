@@ -49,7 +49,11 @@ before = {
 }
 y.backward()
 optimizer.step()
-after = {"x (new)": x.item(), "first_x (old)": first_x.item(), "c": c.item()}
+after = {
+    "x (new)": x.item(),
+    "first_x (old)": first_x.item(),
+    "c": c.item(),
+}
 for name in before:
     print(f"{name}: {before[name]:.4f} -> {after[name]:.4f}")
 print(f"x.grad = {x.grad}")

@@ -101,8 +101,8 @@ for tau, path in paths.items():
     lowest = min(path)
     print(
         f"dampening {tau}: 1 - tau = {1 - tau:.1f}, "
-        f"p after step 1 = {path[1]:.4f}, "
-        f"lowest p {lowest:.2f} at step {path.index(lowest)}"
+        f"p after step 1 = {path[1]:.4f},"
+        f"\n    lowest p {lowest:.2f} at step {path.index(lowest)}"
     )
 
 # %%

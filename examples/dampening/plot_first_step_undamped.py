@@ -103,7 +103,8 @@ ax.axhline(
 ax.set(
     xlabel="step t",
     ylabel="momentum buffer v_t",
-    title=f"Constant gradient 1, momentum {MOMENTUM}, dampening {DAMPENING}",
+    title=f"Constant gradient 1, momentum {MOMENTUM}, "
+    f"dampening {DAMPENING}",
 )
 ax.legend(loc="lower right")
 plt.show()

@@ -46,7 +46,7 @@ def paths_and_losses(objective, runs, **contour_options):
         runs, bottom, ylabel=f"f({', '.join(objective.variables)})"
     )
     if bottom.get_legend() is not None:
-        bottom.get_legend().remove()  # the colours are those of the legend above
+        bottom.get_legend().remove()  # colours as in the legend above
     return fig, top, bottom
 
 

@@ -47,7 +47,7 @@ def paths_and_losses(objective, runs, **contour_options):
         runs, bottom, ylabel=f"f({', '.join(objective.variables)})"
     )
     if bottom.get_legend() is not None:
-        bottom.get_legend().remove()  # the colours are those of the legend above
+        bottom.get_legend().remove()  # colours as in the legend above
     return fig, top, bottom
 
 
@@ -59,7 +59,10 @@ SETTINGS = {
     "lr 4e-3, momentum 0.9": {"lr": 4e-3, "momentum": 0.9},
     "lr 1e-2": {"lr": 1e-2},
 }
-print(f"start {START}, global minimum {objective.minimum}, {STEPS} steps each")
+print(
+    f"start {START}, global minimum {objective.minimum}, "
+    f"{STEPS} steps each"
+)
 
 
 def runs():

@@ -49,7 +49,7 @@ def paths_and_losses(objective, runs, **contour_options):
         runs, bottom, ylabel=f"f({', '.join(objective.variables)})"
     )
     if bottom.get_legend() is not None:
-        bottom.get_legend().remove()  # the colours are those of the legend above
+        bottom.get_legend().remove()  # colours as in the legend above
     return fig, top, bottom
 
 
@@ -58,7 +58,11 @@ STEPS = 500
 SETTINGS = {
     "lr 1e-3": {"lr": 1e-3},
     "lr 1e-3, momentum 0.9": {"lr": 1e-3, "momentum": 0.9},
-    "lr 1e-3, Nesterov 0.9": {"lr": 1e-3, "momentum": 0.9, "nesterov": True},
+    "lr 1e-3, Nesterov 0.9": {
+        "lr": 1e-3,
+        "momentum": 0.9,
+        "nesterov": True,
+    },
     "lr 3e-3, momentum 0.9": {"lr": 3e-3, "momentum": 0.9},
     "lr 5e-3, momentum 0.9": {"lr": 5e-3, "momentum": 0.9},
 }
@@ -86,7 +90,8 @@ def summary(trajectory):
     if trajectory.diverged:
         return f"diverged (inf or nan) at step {trajectory.diverged_at}"
     end = trajectory.path()[-1]
-    return f"ends at ({end[0]:.4f}, {end[1]:.4f}), f = {objective(end).item():.3g}"
+    value = objective(end).item()
+    return f"ends at ({end[0]:.4f}, {end[1]:.4f}), f = {value:.3g}"
 
 
 results = runs()

@@ -28,8 +28,8 @@ print(f"Running on {device}")
 LAM, MU, STEPS = 4.0, 0.5, 60
 BOUND = (2 + 2 * MU) / LAM
 print(
-    f"lambda = {LAM}, mu = {MU}: bound (2 + 2 mu) / lambda = {BOUND}, "
-    f"without momentum {2 / LAM}"
+    f"lambda = {LAM}, mu = {MU}: bound (2 + 2 mu) / lambda = {BOUND},"
+    f"\n    without momentum {2 / LAM}"
 )
 LRS = {
     "0.9 x bound": 0.9 * BOUND,

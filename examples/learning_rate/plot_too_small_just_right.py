@@ -63,7 +63,8 @@ def descend(lr, steps=STEPS):
 
 paths = {name: descend(lr) for name, lr in LRS.items()}
 for name, path in paths.items():
-    print(f"{name:<10}: loss after {STEPS} steps {bowl(path[-1]).item():.2g}")
+    loss = bowl(path[-1]).item()
+    print(f"{name:<10}: loss after {STEPS} steps {loss:.2g}")
 
 # %%
 # The fastest worst case
@@ -109,7 +110,9 @@ for name, path in paths.items():
     # The divergent path's zigzag would paint a band over the bowl: a thin,
     # faint line, under the others.
     wild = name not in ("too small", "just right")
-    style = {"lw": 0.6, "alpha": 0.5, "zorder": 1} if wild else {"zorder": 2}
+    style = {"zorder": 2}
+    if wild:
+        style = {"lw": 0.6, "alpha": 0.5, "zorder": 1}
     top.plot(path[:, 0], path[:, 1], ".-", ms=4, label=label, **style)
     bottom.plot(bowl(path), label=label)
 top.plot(0, 0, "k*", ms=14, mec="white", label="minimum", zorder=5)

@@ -40,7 +40,9 @@ def descend(lr, nesterov, steps=STEPS):
     """The points visited by SGD with momentum MU from START, as a CPU
     tensor."""
     point = torch.tensor(START, device=device, requires_grad=True)
-    optimizer = torch.optim.SGD([point], lr=lr, momentum=MU, nesterov=nesterov)
+    optimizer = torch.optim.SGD(
+        [point], lr=lr, momentum=MU, nesterov=nesterov
+    )
     path = [point.detach().clone()]
     for _ in range(steps):
         optimizer.zero_grad()

@@ -153,7 +153,8 @@ for ax in (left, right):
     ax.set(yscale="log", xlabel="step")
     ax.legend(loc="lower left")
 left.set(
-    ylabel="step length |p_(t+1) - p_t|", title=f"Step lengths, momentum {MU}"
+    ylabel="step length |p_(t+1) - p_t|",
+    title=f"Step lengths, momentum {MU}",
 )
 right.set(ylabel="f(p)", title="Loss on the bowl, condition number 10")
 plt.show()

@@ -52,7 +52,8 @@ def make_parameters(total, tensors):
 def step_ms(path, total, tensors):
     """Milliseconds per ``step()`` of one path of torch.optim.SGD."""
     optimizer = torch.optim.SGD(make_parameters(total, tensors), lr=1e-3,
-                                momentum=0.9, weight_decay=1e-4, **PATHS[path])
+                                momentum=0.9, weight_decay=1e-4,
+                                **PATHS[path])
     optimizer.step()
     optimizer.step()
     timer = Timer("optimizer.step()", globals={"optimizer": optimizer})

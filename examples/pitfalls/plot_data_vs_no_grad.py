@@ -58,7 +58,10 @@ print(f"update with .data: {data_text}")
 print("update with no_grad:")
 print(
     textwrap.fill(
-        no_grad_text, width=76, initial_indent="    ", subsequent_indent="    "
+        no_grad_text,
+        width=76,
+        initial_indent="    ",
+        subsequent_indent="    ",
     )
 )
 
@@ -102,7 +105,7 @@ def backward_after_step(loss_of):
 
 for name, loss_of in [("p**2", lambda w: w**2), ("3 * p", lambda w: 3 * w)]:
     result = backward_after_step(loss_of)
-    print(f"loss {name} built before step(): {result}")
+    print(f"loss {name} built before step():\n    {result}")
 
 # %%
 # The picture: the slope the graph stands for (the tangent at :math:`p = 3`) and the slope

@@ -111,8 +111,8 @@ for lr in (0.01, 0.1, 0.5):
     swings = min(late) < 0.1 and max(late) > 5.9
     settled = abs(plain[-1] - 3.0) < 0.01
     print(
-        f"lr {lr}: path of momentum=1.0 {gap < 1e-3}, swings {swings}, "
-        f"zero_grad() run settles {settled}"
+        f"lr {lr}: path of momentum=1.0 {gap < 1e-3}, swings {swings},"
+        f"\n    zero_grad() run settles {settled}"
     )
 
 # %%

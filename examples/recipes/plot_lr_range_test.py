@@ -53,7 +53,9 @@ def range_test(units=0, seed=0, steps=STEPS):
     powers, y = problem()
     optimizer = torch.optim.SGD([coefficients], lr=LR_START)
     factor = (LR_END / LR_START) ** (1 / (steps - 1))
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=factor)
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(
+        optimizer, gamma=factor
+    )
     lrs, losses = [], []
     for _ in range(steps):
         optimizer.zero_grad()
@@ -100,8 +102,8 @@ hessian = 2 * powers.double().T @ powers.double()
 largest = torch.linalg.eigvalsh(hessian)[-1].item()
 bound = 2 / largest
 print(
-    f"largest Hessian eigenvalue {largest:.4g}; "
-    f"stability bound 2 / lambda_max = {bound:.3g}"
+    f"largest Hessian eigenvalue {largest:.4g};"
+    f"\n    stability bound 2 / lambda_max = {bound:.3g}"
 )
 
 
@@ -116,9 +118,10 @@ print(
     f"steepest fall of the loss at lr {lrs[steepest]:.3g} "
     f"({lrs[steepest] / bound:.2f} x the bound)"
 )
+between = all(3 < turn / bound < 6 for turn in turns)
 print(
-    "from 5 starts one float32 unit apart, the loss turned up between "
-    f"3 and 6 x the bound: {all(3 < turn / bound < 6 for turn in turns)}"
+    "from 5 starts one float32 unit apart, the loss turned up between"
+    f"\n    3 and 6 x the bound: {between}"
 )
 
 # %%

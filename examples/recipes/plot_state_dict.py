@@ -61,7 +61,8 @@ saved = optimizer.state_dict()
 print("keys:", list(saved))
 print("param_groups[0]['params']:", saved["param_groups"][0]["params"])
 print(
-    "state[0]['momentum_buffer']:", saved["state"][0]["momentum_buffer"].cpu()
+    "state[0]['momentum_buffer']:",
+    saved["state"][0]["momentum_buffer"].cpu(),
 )
 
 # %%

@@ -127,7 +127,9 @@ print(f"each epoch used every training sample exactly once: {each_once}")
 steps = torch.arange(1, len(batch_losses) + 1) / steps_per_epoch
 epochs = range(1, EPOCHS + 1)
 fig, ax = plt.subplots(figsize=(6.4, 4), layout="constrained")
-ax.plot(steps, batch_losses, color="0.7", lw=0.8, label="loss of each batch")
+ax.plot(
+    steps, batch_losses, color="0.7", lw=0.8, label="loss of each batch"
+)
 ax.plot(epochs, train_curve, "o-", label="training set, end of epoch")
 ax.plot(epochs, held_out_curve, "s-", label="held-out set, end of epoch")
 ax.set(

@@ -90,7 +90,10 @@ for lr, floor in floors.items():
     )
 
 logs = [(math.log(lr), math.log(floor)) for lr, floor in floors.items()]
-mu = sum(u for u, _ in logs) / len(logs), sum(v for _, v in logs) / len(logs)
+mu = (
+    sum(u for u, _ in logs) / len(logs),
+    sum(v for _, v in logs) / len(logs),
+)
 slope = sum((u - mu[0]) * (v - mu[1]) for u, v in logs) / sum(
     (u - mu[0]) ** 2 for u, _ in logs
 )

@@ -46,8 +46,8 @@ lowest = (
 curvatures = torch.linalg.eigvalsh(2 * x64.T @ x64 / N)
 print(
     f"Hessian eigenvalues from {curvatures[0]:.2f} to "
-    f"{curvatures[-1]:.2f}: "
-    f"gradient descent diverges above lr = {2 / curvatures[-1]:.2f}"
+    f"{curvatures[-1]:.2f}:"
+    f"\n    gradient descent diverges above lr = {2 / curvatures[-1]:.2f}"
 )
 start = y64.pow(2).mean().item() - lowest  # the excess loss at w = 0
 
@@ -152,7 +152,9 @@ for size, excess in zip(sizes, scaled):
         )
 
 fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
-ax.loglog(sizes, scaled, "o-", label="lr scaled with the batch (linear rule)")
+ax.loglog(
+    sizes, scaled, "o-", label="lr scaled with the batch (linear rule)"
+)
 ax.loglog(sizes, unscaled, "s--", label=f"lr fixed at {BASE_LR}")
 ax.axhline(start, color="0.5", lw=0.8)
 ax.text(sizes[0], start, " loss at the start", va="bottom", color="0.4")

@@ -60,7 +60,9 @@ def train(model, x, y, device):
     """STEPS steps of SGD with momentum: each step's loss and parameters."""
     model.to(device)
     x, y = x.to(device), y.to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=LR, momentum=MOMENTUM
+    )
     losses, params = [], []
     for _ in range(STEPS):
         optimizer.zero_grad()
@@ -68,7 +70,9 @@ def train(model, x, y, device):
         loss.backward()  # under DDP, the gradients are all-reduced here
         optimizer.step()
         losses.append(loss.item())
-        params.append([p.detach().cpu().clone() for p in model.parameters()])
+        params.append(
+            [p.detach().cpu().clone() for p in model.parameters()]
+        )
     return losses, params
 
 
@@ -80,7 +84,10 @@ def run_rank(rank, world_size, port, use_cuda):
     # DataLoader workers do).
     torch.set_num_threads(1)
     store = dist.TCPStore(
-        "127.0.0.1", port, is_master=False, timeout=timedelta(seconds=TIMEOUT_S)
+        "127.0.0.1",
+        port,
+        is_master=False,
+        timeout=timedelta(seconds=TIMEOUT_S),
     )
     device = torch.device(f"cuda:{rank}" if use_cuda else "cpu")
     dist.init_process_group(
@@ -91,7 +98,9 @@ def run_rank(rank, world_size, port, use_cuda):
         timeout=timedelta(seconds=TIMEOUT_S),
     )
     x, y, model = make_problem()
-    share = slice(rank * BATCH // world_size, (rank + 1) * BATCH // world_size)
+    share = slice(
+        rank * BATCH // world_size, (rank + 1) * BATCH // world_size
+    )
     ddp = nn.parallel.DistributedDataParallel(model.to(device))
     losses, params = train(ddp, x[share], y[share], device)
     # Send the losses and parameters back through the rendezvous store.
@@ -137,7 +146,8 @@ def launch(run_rank, world_size, timeout_s):
     # device_count() asks NVML where it can: CUDA stays uninitialised,
     # forking safe.
     use_cuda = (
-        torch.cuda.device_count() >= world_size and not torch.cuda.is_initialized()
+        torch.cuda.device_count() >= world_size
+        and not torch.cuda.is_initialized()
     )
     ranks = mp.start_processes(
         run_rank,
@@ -162,7 +172,9 @@ def launch(run_rank, world_size, timeout_s):
         # stops the others and raises.
         while not ranks.join(timeout=max(0.0, deadline - time.monotonic())):
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"the ranks did not finish within {timeout_s} s")
+                raise TimeoutError(
+                    f"the ranks did not finish within {timeout_s} s"
+                )
     except (mp.ProcessExitedException, mp.ProcessRaisedException) as error:
         raise RuntimeError(
             f"rank {error.error_index} (process {error.error_pid}) failed, "
@@ -222,8 +234,8 @@ per_step = [
     float32_units(a, b) for a, b in zip(results[0]["params"], single_params)
 ]
 print(
-    f"two ranks vs one process: at most 100 float32 units apart, "
-    f"all {STEPS} steps: {max(per_step) <= 100}"
+    f"two ranks vs one process: at most 100 float32 units apart,"
+    f"\n    all {STEPS} steps: {max(per_step) <= 100}"
 )
 ddp_losses = [
     (a + b) / 2 for a, b in zip(results[0]["losses"], results[1]["losses"])
@@ -256,8 +268,8 @@ for half in (slice(0, BATCH // 2), slice(BATCH // 2, BATCH)):
 accumulated.step()
 units = float32_units([p.detach() for p in model.parameters()], after_whole)
 print(
-    f"two accumulated halves vs the whole batch of {BATCH}: "
-    f"at most 100 float32 units apart: {units <= 100}"
+    f"two accumulated halves vs the whole batch of {BATCH}:"
+    f"\n    at most 100 float32 units apart: {units <= 100}"
 )
 
 # %%
@@ -274,7 +286,11 @@ fig, (top, bottom) = plt.subplots(
     2, 1, figsize=(6.4, 6), sharex=True, layout="constrained"
 )
 top.plot(
-    steps, single_losses, lw=4, alpha=0.4, label=f"one process, batch {BATCH}"
+    steps,
+    single_losses,
+    lw=4,
+    alpha=0.4,
+    label=f"one process, batch {BATCH}",
 )
 top.plot(
     steps, ddp_losses, "k.", label=f"two ranks, {BATCH // 2} samples each"
@@ -286,7 +302,9 @@ top.set(
 top.legend()
 bottom.plot(steps, per_step, "o-")
 bottom.set(
-    xlabel="step", ylabel="largest difference\n(float32 units)", ylim=(0, None)
+    xlabel="step",
+    ylabel="largest difference\n(float32 units)",
+    ylim=(0, None),
 )
 bottom.set_xticks([1, 5, 10, 15, 20])
 plt.show()

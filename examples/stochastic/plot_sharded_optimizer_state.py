@@ -62,7 +62,9 @@ def run(sharded, optimizer_class, device, rank, world_size):
         nn.Tanh(),
         nn.Linear(32, 1),
     ).to(device)
-    share = slice(rank * BATCH // world_size, (rank + 1) * BATCH // world_size)
+    share = slice(
+        rank * BATCH // world_size, (rank + 1) * BATCH // world_size
+    )
     x, y = x[share].to(device), y[share].to(device)
     ddp = nn.parallel.DistributedDataParallel(model)
     if sharded:
@@ -92,7 +94,10 @@ def run_rank(rank, world_size, port, use_cuda):
     # DataLoader workers do).
     torch.set_num_threads(1)
     store = dist.TCPStore(
-        "127.0.0.1", port, is_master=False, timeout=timedelta(seconds=TIMEOUT_S)
+        "127.0.0.1",
+        port,
+        is_master=False,
+        timeout=timedelta(seconds=TIMEOUT_S),
     )
     device = torch.device(f"cuda:{rank}" if use_cuda else "cpu")
     dist.init_process_group(
@@ -155,7 +160,8 @@ def launch(run_rank, world_size, timeout_s):
     # device_count() asks NVML where it can: CUDA stays uninitialised,
     # forking safe.
     use_cuda = (
-        torch.cuda.device_count() >= world_size and not torch.cuda.is_initialized()
+        torch.cuda.device_count() >= world_size
+        and not torch.cuda.is_initialized()
     )
     ranks = mp.start_processes(
         run_rank,
@@ -180,7 +186,9 @@ def launch(run_rank, world_size, timeout_s):
         # stops the others and raises.
         while not ranks.join(timeout=max(0.0, deadline - time.monotonic())):
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"the ranks did not finish within {timeout_s} s")
+                raise TimeoutError(
+                    f"the ranks did not finish within {timeout_s} s"
+                )
     except (mp.ProcessExitedException, mp.ProcessRaisedException) as error:
         raise RuntimeError(
             f"rank {error.error_index} (process {error.error_pid}) failed, "
@@ -210,7 +218,8 @@ print(f"Running on {device}")
 # so far; here one tensor (the 64 x 32 weight) is most of the network, so the shares
 # cannot be equal.
 
-sizes = [p.numel() for p in results[0]["unsharded torch.optim.SGD"]["params"]]
+unsharded = results[0]["unsharded torch.optim.SGD"]
+sizes = [p.numel() for p in unsharded["params"]]
 total = sum(sizes)
 print(
     f"the network: {len(sizes)} parameter tensors, {total} numbers; "
@@ -220,7 +229,7 @@ for name in results[0]:
     for rank, found in enumerate(results):
         buffers = found[name]["buffers"]
         print(
-            f"{name:26s} rank {rank}: {len(buffers)} momentum buffer(s), "
+            f"{name:26s} rank {rank}: {len(buffers)} buffer(s), "
             f"{sum(buffers):5d} numbers ({sum(buffers) / total:.0%})"
         )
     if name.startswith("ZeRO"):
