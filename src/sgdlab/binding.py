@@ -85,7 +85,8 @@ class BindingReport:
             if not self.names:
                 return "binding ok: no problem found in the optimizer's tensors"
             verb = "is a tensor" if len(self.names) == 1 else "are tensors"
-            return f"binding ok: {', '.join(self.names)} {verb} the optimizer updates"
+            return textwrap.fill(f"binding ok: {', '.join(self.names)} {verb} the optimizer updates",
+                                 REPORT_WIDTH, subsequent_indent="    ", break_long_words=False)
         count = len(self.findings)
         lines = [f"binding: {count} problem{'s' if count > 1 else ''}"]
         lines += [

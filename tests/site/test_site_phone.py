@@ -18,6 +18,19 @@ PHONE_LAYOUT = """
   const found = [];
   const root = document.documentElement;
   if (root.scrollWidth > root.clientWidth + 1) found.push(`the page scrolls sideways: ${root.scrollWidth}px in ${root.clientWidth}px`);
+  // The theme's article container scrolls (or clips) what overflows, so also look for content
+  // that reaches past the screen's edge outside a box of its own that scrolls it.
+  const scrolls = (element) => ["auto", "scroll"].includes(getComputedStyle(element).overflowX);
+  for (const element of document.querySelectorAll(".bd-article *")) {
+    if (element.offsetParent === null || element.getBoundingClientRect().right <= root.clientWidth + 1) continue;
+    const article = element.closest(".bd-article");
+    let box = element.parentElement;
+    while (box && box !== article && !scrolls(box)) box = box.parentElement;
+    if (box && box !== article) continue;  // a code block, table or formula that scrolls itself
+    found.push(`the page scrolls sideways: ${element.tagName.toLowerCase()} ends at `
+               + `${Math.round(element.getBoundingClientRect().right)}px: ${element.textContent.trim().slice(0, 40)}`);
+    break;
+  }
   for (const table of document.querySelectorAll(".bd-article table")) {
     if (table.offsetParent === null) continue;
     const box = table.closest(".table-wrapper, .pst-scrollable-table-container");
