@@ -137,7 +137,7 @@ for warning in caught:
     print(
         textwrap.fill(
             text,
-            width=78,
+            width=76,
             subsequent_indent="    ",
             break_long_words=False,
             break_on_hyphens=False,
