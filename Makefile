@@ -90,8 +90,8 @@ site-test: $(STAMP) ## Test the built site in a browser: every page, link, image
 	SGDLAB_SITE_DIR=$(abspath $(BUILDDIR))/html SGDLAB_READER_VENVS=$(abspath $(VENV))/readers \
 		$(PY) -m pytest tests/site
 
-screenshots: $(STAMP) ## Save full-page screenshots at 1280 px (home, article, guide, two gallery pages) to _build/screenshots
-	SGDLAB_SITE_DIR=$(abspath $(BUILDDIR))/html $(PY) -m pytest -q tests/site/test_site_browser.py -k screenshots
+screenshots: $(STAMP) ## Save full-page screenshots (1280 px: home, article, guide, gallery; 1280 and 390 px: home, troubleshooting, two guide pages) to _build/screenshots
+	SGDLAB_SITE_DIR=$(abspath $(BUILDDIR))/html $(PY) -m pytest -q tests/site/test_site_browser.py tests/site/test_site_phone.py -k screenshots
 	@echo "==> look at $(BUILDDIR)/screenshots/*.png"
 
 inventories: $(STAMP) ## Rewrite docs/_inventories, the offline intersphinx inventories (PyTorch, Python, ...)

@@ -14,6 +14,7 @@ sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 sys.path.insert(0, str(ROOT / "tools"))
 
 import sgdlab  # noqa: E402  (the version shown comes from the installed package)
+import sgdlab_build  # noqa: E402  (the gallery's order)
 import torch  # noqa: E402
 from sphinx_gallery.sorting import ExplicitOrder  # noqa: E402
 
@@ -122,12 +123,9 @@ doctest_default_flags = (
 )
 
 # -- sphinx-gallery -------------------------------------------------------------
-# Gallery sections in reading order. Only folders that exist are listed, and "*" puts any
-# section not named here at the end, so adding or removing a folder never breaks the build.
-GALLERY_SECTIONS = [
-    "article", "momentum", "dampening", "learning_rate", "stochastic", "regularisation",
-    "landscapes", "recipes", "learning_the_lr", "pitfalls", "performance",
-]
+# Gallery sections in reading order (the guide's). Only folders that exist are listed, and "*"
+# puts any section not named here at the end, so adding or removing a folder never breaks the build.
+GALLERY_SECTIONS = sgdlab_build.GALLERY_SECTIONS
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",  # relative to docs/
     "gallery_dirs": "auto_examples",
@@ -136,6 +134,8 @@ sphinx_gallery_conf = {
         + ["*"]
     ),
     "filename_pattern": r"/plot_",
+    # matplotlib's scraper, recording each figure's smallest text for the site tests.
+    "image_scrapers": ("sgdlab_figures.scrape_with_text_sizes",),
     "within_subsection_order": "sgdlab_build.script_order",  # the article's scripts in its order
     # Fresh matplotlib state and fixed seeds before every example.
     "reset_modules": ("matplotlib", "sgdlab_build.reset_seeds"),

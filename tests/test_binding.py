@@ -14,6 +14,11 @@ def kinds(report):
     return [finding.kind for finding in report.findings]
 
 
+def text(report):
+    """The report's text with its line wrapping undone."""
+    return " ".join(str(report).split())
+
+
 def test_intact_binding_is_ok():
     x, c, _ = article_tensors()
     report = sgdlab.check_binding(torch.optim.SGD([x, c], lr=1.0), x=x, c=c)
@@ -36,7 +41,7 @@ def test_article_second_case_variable_rebound():
     x = torch.tensor(10.0, requires_grad=True)
     report = sgdlab.check_binding(optimizer, {"x": x, "c": c})
     assert kinds(report) == ["not_held", "not_given"]
-    assert "group0.param0 = tensor(5.0000)" in str(report)
+    assert "group0.param0 = tensor(5.0000)" in text(report)
     assert str(report).startswith("binding: 2 problems\n  - not_held: x = tensor(10.0000)")
 
 
@@ -57,7 +62,7 @@ def test_non_leaf_and_no_requires_grad_tensors():
     optimizer.param_groups[0]["params"] = [computed, frozen]
     report = sgdlab.check_binding(optimizer, computed=computed, frozen=frozen)
     assert kinds(report) == ["non_leaf", "no_requires_grad"]
-    assert "computed is not a leaf tensor (it has grad_fn MulBackward0)" in str(report)
+    assert "computed is not a leaf tensor (it has grad_fn MulBackward0)" in text(report)
 
 
 def test_grad_of_another_dtype():
@@ -66,7 +71,7 @@ def test_grad_of_another_dtype():
     w.grad = torch.ones(2, dtype=torch.float64)
     report = sgdlab.check_binding(torch.optim.SGD([w], lr=0.1), w=w)
     assert kinds(report) == ["grad_mismatch"]
-    assert "w is torch.float32 on cpu but its .grad is torch.float64 on cpu" in str(report)
+    assert "w is torch.float32 on cpu but its .grad is torch.float64 on cpu" in text(report)
 
 
 def test_same_tensor_twice_held_and_given():
@@ -75,14 +80,99 @@ def test_same_tensor_twice_held_and_given():
     optimizer.param_groups[0]["params"].append(w)
     report = sgdlab.check_binding(optimizer, w=w, also_w=w)
     assert kinds(report) == ["duplicate", "duplicate"]
-    assert "group0.param1 is the same tensor as group0.param0" in str(report)
-    assert "also_w and w are the same tensor" in str(report)
+    assert "group0.param1 is the same tensor as group0.param0" in text(report)
+    assert "also_w and w are the same tensor" in text(report)
 
 
 def test_every_kind_is_documented():
     assert set(FINDING_KINDS) == {
-        "not_held", "not_given", "non_leaf", "no_requires_grad", "grad_mismatch", "duplicate"
+        "not_held", "not_given", "non_leaf", "no_requires_grad", "grad_mismatch", "duplicate",
+        "missing", "no_grad", "state_mismatch",
     }
+
+
+def test_a_parameter_left_out_of_the_optimizer_is_missing():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
+    report = sgdlab.check_binding(torch.optim.SGD(model[1].parameters(), lr=0.1), model)
+    assert kinds(report) == ["missing", "missing"]
+    assert "0.weight = a float32 tensor of shape (2, 2) was never given to the optimizer" in text(report)
+
+
+def test_missing_is_told_from_rebound_by_what_the_optimizer_holds_instead():
+    """A lost place (some held tensor unnamed) means rebound; no lost place means never given."""
+    x, c = torch.ones(1, requires_grad=True), torch.ones(1, requires_grad=True)
+    assert kinds(sgdlab.check_binding(torch.optim.SGD([c], lr=0.1), x=x, c=c)) == ["missing"]
+    optimizer = torch.optim.SGD([torch.ones(1, requires_grad=True), c], lr=0.1)
+    assert kinds(sgdlab.check_binding(optimizer, x=x, c=c)) == ["not_held", "not_given"]
+
+
+def test_a_none_grad_after_backward_is_reported_when_told_backward_ran():
+    """Without after_backward, a None grad may just be a tensor swapped in since the last pass."""
+    p, q = torch.ones(2, requires_grad=True), torch.ones(2, requires_grad=True)
+    optimizer = torch.optim.SGD([p, q], lr=0.1)
+    (p.detach() + q).sum().backward()
+    assert sgdlab.check_binding(optimizer, p=p, q=q).ok
+    report = sgdlab.check_binding(optimizer, p=p, q=q, after_backward=True)
+    assert kinds(report) == ["no_grad"]
+    assert "p.grad is None after backward(), so step() skips p" in text(report)
+
+
+def test_after_backward_reports_a_lone_none_grad():
+    p = torch.ones(2, requires_grad=True)
+    optimizer = torch.optim.SGD([p], lr=0.1)
+    assert sgdlab.check_binding(optimizer, p=p).ok
+    assert kinds(sgdlab.check_binding(optimizer, p=p, after_backward=True)) == ["no_grad"]
+    p.grad = torch.ones(2)
+    assert sgdlab.check_binding(optimizer, p=p, after_backward=True).ok
+
+
+def test_a_frozen_tensor_is_not_also_reported_for_its_missing_grad():
+    frozen, live = torch.ones(2), torch.ones(2, requires_grad=True)
+    optimizer = torch.optim.SGD([frozen, live], lr=0.1)
+    (frozen * live).sum().backward()
+    report = sgdlab.check_binding(optimizer, frozen=frozen, live=live, after_backward=True)
+    assert kinds(report) == ["no_requires_grad"]
+
+
+def test_after_backward_must_be_a_bool():
+    w = torch.ones(2, requires_grad=True)
+    with pytest.raises(TypeError, match="after_backward must be True or False, got int: 1"):
+        sgdlab.check_binding(torch.optim.SGD([w], lr=0.1), w=w, after_backward=1)
+
+
+def test_a_copy_made_by_to_is_a_non_leaf_not_a_rebinding():
+    w = torch.ones(2, requires_grad=True)
+    optimizer = torch.optim.SGD([w], lr=0.1)
+    report = sgdlab.check_binding(optimizer, w=w.to(torch.float64))
+    assert kinds(report) == ["not_given", "non_leaf"]
+    assert "w is not a leaf tensor (it has grad_fn ToCopyBackward0): it is computed" in text(report)
+
+
+@pytest.mark.parametrize("change", ["dtype", "device"])
+def test_a_momentum_buffer_of_another_dtype_or_device(change):
+    w = torch.ones(2, requires_grad=True)
+    optimizer = torch.optim.SGD([w], lr=0.1, momentum=0.9)
+    w.grad = torch.ones(2)
+    optimizer.step()
+    assert sgdlab.check_binding(optimizer, w=w).ok
+    w.grad = None
+    if change == "dtype":
+        w.data = w.data.double()
+        expected = "w is torch.float64 on cpu but its momentum_buffer is torch.float32 on cpu"
+    else:  # a buffer left on another device (meta stands in for a GPU on any machine)
+        optimizer.state[w]["momentum_buffer"] = optimizer.state[w]["momentum_buffer"].to("meta")
+        expected = "w is torch.float32 on cpu but its momentum_buffer is torch.float32 on meta"
+    report = sgdlab.check_binding(optimizer, w=w)
+    assert kinds(report) == ["state_mismatch"]
+    assert expected in text(report)
+
+
+def test_report_lines_fit_a_code_box():
+    x = torch.tensor(5.0, requires_grad=True)
+    optimizer = torch.optim.SGD([x], lr=0.1)
+    x = torch.tensor(10.0, requires_grad=True)
+    lines = str(sgdlab.check_binding(optimizer, x=x)).splitlines()
+    assert len(lines) > 3 and max(map(len, lines)) <= sgdlab.binding.REPORT_WIDTH
 
 
 def test_a_name_given_twice_is_a_value_error():

@@ -27,6 +27,21 @@ ARTICLE_ORDER = [
     "plot_networks.py",
 ]
 
+#: The gallery's sections in reading order: the article, then the guide's pages in the order of
+#: its toctree (``docs/guide/index.md``; ``tests/test_gallery_order.py`` holds them together),
+#: then the project's.
+GALLERY_SECTIONS = [
+    "article", "learning_rate", "momentum", "dampening", "regularisation", "stochastic",
+    "landscapes", "recipes", "learning_the_lr", "pitfalls", "performance",
+]
+
+#: The guide page each gallery section belongs to.
+GUIDE_PAGE_OF_SECTION = {
+    "learning_rate": "learning-rate", "momentum": "momentum", "dampening": "dampening",
+    "regularisation": "regularisation", "stochastic": "stochastic", "landscapes": "landscapes",
+    "recipes": "recipes", "learning_the_lr": "learning-the-lr", "pitfalls": "pitfalls",
+}
+
 #: Written in the gallery's folder: the digest of the package source its examples last ran on.
 STAMP_NAME = ".sgdlab-source.sha256"
 

@@ -4,6 +4,7 @@ shows the figures of its gallery script (whose page links back), thumbnails say 
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -24,6 +25,43 @@ def describe_thumbnails(app, doctree: nodes.document, docname: str) -> None:
             image["alt"] = f"Preview of the example: {title.astext()}"
 
 
+#: Shown under each figure: on a phone a figure is smaller than its text was drawn for.
+ENLARGE_HINT = "Tap or click the figure to enlarge it"
+
+
+#: Written beside each gallery figure's file: the figure's width and its smallest text.
+TEXT_RECORD_SUFFIX = ".text.json"
+
+
+def smallest_text(figure) -> float | None:
+    """The size in points of the smallest visible, non-empty text of a drawn matplotlib figure."""
+    from matplotlib.text import Text
+
+    sizes = [text.get_fontsize() for text in figure.findobj(Text)
+             if text.get_visible() and text.get_text().strip()]
+    return min(sizes) if sizes else None
+
+
+def scrape_with_text_sizes(block, block_vars, gallery_conf, **kwargs) -> str:
+    """sphinx-gallery's matplotlib scraper, which also records each figure's smallest text.
+
+    Beside each figure file it writes ``<file>.text.json``: the figure's width in inches and
+    its smallest text in points, from which the site tests compute the text's size on screen.
+    The figures are inspected after the scraper saved (and so drew) them: tick labels exist then.
+    """
+    import matplotlib.pyplot as plt
+    from sphinx_gallery.scrapers import matplotlib_scraper
+
+    figures = [plt.figure(number) for number in plt.get_fignums()]
+    iterator = block_vars["image_path_iterator"]
+    before = len(iterator)
+    rst = matplotlib_scraper(block, block_vars, gallery_conf, **kwargs)
+    for path, figure in zip(iterator.paths[before:], figures):
+        record = {"width_in": figure.get_figwidth(), "smallest_pt": smallest_text(figure)}
+        Path(str(path) + TEXT_RECORD_SUFFIX).write_text(json.dumps(record) + "\n")
+    return rst
+
+
 def visit_linked_figure(self, node: imgsgnode) -> None:
     """sphinx-gallery's ``<img>``, inside a link to its densest file: a click opens it full size."""
     visit_imgsg_html(self, node)
@@ -32,7 +70,8 @@ def visit_linked_figure(self, node: imgsgnode) -> None:
     img = self.body[-1]
     densest = re.search(r'srcset="([^"]*)"', img)[1].split(",")[-1].split()[0]  # listed last
     self.body[-1] = (f'<a class="sgdlab-enlarge reference external" href="{densest}" '
-                     f'title="Open the figure at full size">{img}</a>')
+                     f'title="Open the figure at full size">{img}'
+                     f'<span class="sgdlab-enlarge-hint">{ENLARGE_HINT}</span></a>')
 
 
 def example_script(env, docname: str) -> Path:

@@ -76,7 +76,8 @@ RATES = (0.001, 0.01)
 
 
 def bounded_run(lr, steps=STEPS):
-    """x after each SGD step on the bounded variant, from x = 5 (x itself first)."""
+    """x after each SGD step on the bounded variant, from x = 5 (x itself
+    first)."""
     x = torch.tensor(5.0, requires_grad=True, device=device)
     optimizer = torch.optim.SGD([x], lr=lr)
     path = [x.detach().clone()]
@@ -91,12 +92,13 @@ def bounded_run(lr, steps=STEPS):
 bounded = {lr: bounded_run(lr) for lr in RATES}
 for lr, path in bounded.items():
     end = path[-1]
-    # y itself is printed as its distance to y* (in float64): at lr 0.01 y sits within
-    # a few float32 units of 9.00815, where four decimals could round either way.
+    # y is printed as its distance to y* (in float64): at lr 0.01 y sits
+    # within a few float32 units of 9.00815, where four decimals could round
+    # either way.
     above = bounded_y(end.double()).item() - y_star
     print(
-        f"lr {lr}: first step x = {path[1].item():.4f}; after {STEPS} steps "
-        f"x = {end.item():.4f}, y - y* = {above:.4f}"
+        f"lr {lr}: first step x = {path[1].item():.4f}; "
+        f"after {STEPS} steps x = {end.item():.4f}, y - y* = {above:.4f}"
     )
 
 # %%

@@ -57,7 +57,9 @@ def trajectory(settings, steps=STEPS):
     return torch.stack(values).cpu()
 
 
-paths = {label: trajectory(settings) for label, settings in SETTINGS.items()}
+paths = {
+    label: trajectory(settings) for label, settings in SETTINGS.items()
+}
 for label, path in paths.items():
     first = ", ".join(f"{value:.4f}" for value in path[1:4].tolist())
     print(f"{label}: x after steps 1-3 = {first}")
@@ -72,13 +74,18 @@ for label, path in paths.items():
 
 momentum = {"lr": 0.1, "momentum": 0.9}
 reference = trajectory({**momentum, "foreach": False})
-same_bits = torch.equal(reference, trajectory({**momentum, "foreach": True}))
-print(
-    f"foreach=True vs foreach=False over {STEPS} steps: bit-identical: {same_bits}"
+same_bits = torch.equal(
+    reference, trajectory({**momentum, "foreach": True})
 )
-gap = (reference - trajectory({**momentum, "fused": True})).abs().max().item()
 print(
-    f"fused=True vs foreach=False over {STEPS} steps: within 1e-5: {gap <= 1e-5}"
+    f"foreach=True vs foreach=False over {STEPS} steps: bit-identical: "
+    f"{same_bits}"
+)
+fused_path = trajectory({**momentum, "fused": True})
+gap = (reference - fused_path).abs().max().item()
+print(
+    f"fused=True vs foreach=False over {STEPS} steps: within 1e-5: "
+    f"{gap <= 1e-5}"
 )
 
 # %%
@@ -113,15 +120,21 @@ for label, path in paths.items():
         minimise.plot(steps, path, marker=".", label=label)
 minimise.axhline(0.0, color="grey", linewidth=0.8)
 minimise.set(
-    xlabel="step", ylabel="x", title="Minimising y = x² from x = 5, lr = 0.1"
+    xlabel="step",
+    ylabel="x",
+    title="Minimising y = x² from x = 5, lr = 0.1",
 )
 minimise.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=2)
 
 maximise.plot(steps, paths["plain"], marker=".", label="plain")
-maximise.plot(steps, paths["maximize=True"], marker=".", label="maximize=True")
+maximise.plot(
+    steps, paths["maximize=True"], marker=".", label="maximize=True"
+)
 maximise.set_yscale("log")
 maximise.set(
-    xlabel="step", ylabel="x (log scale)", title="maximize=True climbs instead"
+    xlabel="step",
+    ylabel="x (log scale)",
+    title="maximize=True climbs instead",
 )
 maximise.legend(loc="lower left")
 plt.show()
@@ -146,8 +159,8 @@ for label in SWINGS:
     settled = int(outside[-1]) + 1
     when = f"from step {settled}" if settled <= STEPS else "not by step 30"
     print(
-        f"{label}: lowest {path[lowest].item():.3f} (step {lowest}), "
-        f"|x| < 0.1 {when}"
+        f"{label}: lowest {path[lowest].item():.3f} (step {lowest}),"
+        f"\n    |x| < 0.1 {when}"
     )
 for label in ("plain", "weight_decay=0.5"):
     factor = (paths[label][1] / paths[label][0]).item()

@@ -99,7 +99,8 @@ print(
 article_y(x, c).backward()
 optimizer.step()
 print(
-    f"one step with lr 0.1 from x = 5: x = {x.item():.4f}, c = {c.item():.4f}"
+    f"one step with lr 0.1 from x = 5: x = {x.item():.4f}, c = "
+    f"{c.item():.4f}"
 )
 
 # %%
@@ -120,7 +121,9 @@ for group in optimizer.param_groups:
             group["params"][index] = new_x
 optimizer.state[new_x] = optimizer.state.pop(x)
 x = new_x
-print(f"after the swap: the optimizer holds the new x: {held(optimizer, x)}")
+print(
+    "after the swap: the optimizer holds the new x:", held(optimizer, x)
+)
 print(
     "momentum buffer carried over: "
     f"{optimizer.state[x]['momentum_buffer'].item():.4f}"

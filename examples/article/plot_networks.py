@@ -52,7 +52,8 @@ SETUPS = {
 
 
 def train(make_optimizer, steps=STEPS, seed=0):
-    """Full-batch training; the loss at every step, the final predictions."""
+    """Full-batch training; the loss at every step, the final predictions.
+    """
     inputs = torch.linspace(-3, 3, 64, device=device).unsqueeze(1)
     targets = torch.sin(inputs)
     model = fresh_model(seed)
@@ -75,10 +76,11 @@ def train(make_optimizer, steps=STEPS, seed=0):
 
 
 runs = {label: train(make) for label, make in SETUPS.items()}
-# The loss is printed every 100 steps up to step 400, to two significant digits (at
-# step 100 the first run's loss is 0.02795000..., a tie for four decimals). The
-# per-group run jumps late (see below), so its value at step 500 depends on the last
-# bits of rounding: for step 500 only a bound is printed.
+# The loss is printed every 100 steps up to step 400, to two significant
+# digits (at step 100 the first run's loss is 0.02795000..., a tie for four
+# decimals). The per-group run jumps late (see below), so its value at step
+# 500 depends on the last bits of rounding: for step 500 only a bound is
+# printed.
 for label, run in runs.items():
     every_100 = ", ".join(f"{loss:.2g}" for loss in run["losses"][:401:100])
     print(f"{label} (group lrs {run['groups']}):")
@@ -98,7 +100,7 @@ for label, run in runs.items():
 for label, run in runs.items():
     late = torch.tensor(run["losses"][100:])
     jumps = bool(late.max() > 5 * late[0])
-    print(f"{label}: rises above 5 x the step-100 loss later: {jumps}")
+    print(f"{label}: later above 5 x its step-100 loss: {jumps}")
 
 
 def nudged_groups(model):
@@ -138,7 +140,8 @@ print("momentum's step-500 loss below a tenth of each other run's:",
 
 
 def jumps_late(seed, hidden_lr):
-    """Whether the grouped run from ``seed`` climbs above 5 x its loss at 100."""
+    """Whether the grouped run from ``seed`` climbs above 5 x its loss at
+    100."""
 
     def groups(model):
         return torch.optim.SGD(

@@ -28,8 +28,8 @@ b = torch.tensor(2.0, device=device)
 y = c * 3 * torch.exp(x) + b * x + 4.0
 optimizer = torch.optim.SGD([x, c], lr=1.0)
 
-# The tensors themselves are in 'params'; we print their names (the repr of a tensor
-# would also print its device).
+# The tensors themselves are in 'params'; we print their names (the repr of
+# a tensor would also print its device).
 names = {id(x): "x", id(c): "c"}
 print("param_groups[0]:")
 for key, value in optimizer.param_groups[0].items():
@@ -57,7 +57,8 @@ for name, start, tensor in (("x", 5.0, x), ("c", 3.0, c)):
     print(
         f"{name}: {start:.4f} - 0.1 x {tensor.grad.item():.4f} = "
         f"{by_hand.item():.4f}",
-        f"(matches step: {torch.allclose(by_hand, tensor.detach(), rtol=1e-6)})",
+        "(matches step: "
+        f"{torch.allclose(by_hand, tensor.detach(), rtol=1e-6)})",
     )
 
 # %%
@@ -102,7 +103,10 @@ fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
 for label, path in runs.items():
     ax.plot(range(STEPS + 1), path.abs(), marker=".", label=label)
 ax.axvline(
-    EDIT_AT, color="grey", linestyle=":", label="param_groups[0]['lr'] = 0.1"
+    EDIT_AT,
+    color="grey",
+    linestyle=":",
+    label="param_groups[0]['lr'] = 0.1",
 )
 ax.set_yscale("log")
 ax.set(

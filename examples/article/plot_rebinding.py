@@ -9,6 +9,9 @@ stays ``None``. The plot shows the two tensors that were called ``x``.
 
 The page :doc:`/article/rebinding` explains why.
 
+Every cause of a tensor that does not move, as a checklist to walk down:
+:doc:`/guide/troubleshooting`.
+
 Requires: ``pip install torch matplotlib``
 """
 
@@ -39,10 +42,18 @@ held = optimizer.param_groups[0]["params"]
 print("the optimizer holds the new x:", any(p is x for p in held))
 print("the optimizer holds first_x:  ", any(p is first_x for p in held))
 
-before = {"x (new)": x.item(), "first_x (old)": first_x.item(), "c": c.item()}
+before = {
+    "x (new)": x.item(),
+    "first_x (old)": first_x.item(),
+    "c": c.item(),
+}
 y.backward()
 optimizer.step()
-after = {"x (new)": x.item(), "first_x (old)": first_x.item(), "c": c.item()}
+after = {
+    "x (new)": x.item(),
+    "first_x (old)": first_x.item(),
+    "c": c.item(),
+}
 for name in before:
     print(f"{name}: {before[name]:.4f} -> {after[name]:.4f}")
 print(f"x.grad = {x.grad}")
@@ -56,15 +67,22 @@ print(f"x.grad = {x.grad}")
 names = list(before)
 positions = torch.arange(len(names))
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
-ax.bar(
+left = ax.bar(
     positions - 0.2,
     [before[n] for n in names],
     width=0.4,
     label="before step()",
 )
-ax.bar(
-    positions + 0.2, [after[n] for n in names], width=0.4, label="after step()"
+right = ax.bar(
+    positions + 0.2,
+    [after[n] for n in names],
+    width=0.4,
+    label="after step()",
 )
+# On a symlog axis the heights do not read as numbers: each bar says its
+# value.
+for bars in (left, right):
+    ax.bar_label(bars, fmt="%.6g", padding=2, fontsize=9)
 ax.axhline(0.0, color="grey", linewidth=0.8)
 ax.set_yscale("symlog")
 ax.set_xticks(

@@ -10,6 +10,9 @@ which tensor moved.
 
 The page :doc:`/article/replace-in-param-groups` explains why.
 
+Every cause of a tensor that does not move, as a checklist to walk down:
+:doc:`/guide/troubleshooting`.
+
 Requires: ``pip install torch matplotlib``
 """
 
@@ -53,7 +56,8 @@ for name in before:
 
 c_by_hand = torch.tensor(3.0, device=device) - 0.1 * c.grad
 print(
-    f"c by hand: 3.0000 - 0.1 x {c.grad.item():.4f} = {c_by_hand.item():.4f}"
+    f"c by hand: 3.0000 - 0.1 x {c.grad.item():.4f} = "
+    f"{c_by_hand.item():.4f}"
 )
 
 # %%
@@ -73,7 +77,10 @@ ax.bar(
     label="before step()",
 )
 ax.bar(
-    positions + 0.2, [after[n] for n in names], width=0.4, label="after step()"
+    positions + 0.2,
+    [after[n] for n in names],
+    width=0.4,
+    label="after step()",
 )
 ax.axhline(0.0, color="grey", linewidth=0.8)
 ax.set_xticks(

@@ -51,7 +51,8 @@ for name, value in [
 
 by_hand = torch.tensor(5.0, device=device) - 1.0 * x_grad
 print(f"5.0 - 1.0 x {x_grad.item():.4f} = {by_hand.item():.4f}")
-print("matches optimizer.step():", torch.allclose(by_hand, x.detach(), rtol=1e-6))
+matches = torch.allclose(by_hand, x.detach(), rtol=1e-6)
+print("matches optimizer.step():", matches)
 
 # %%
 # Where the step lands
@@ -67,7 +68,9 @@ def y_of_x(xs, c=3.0, b=2.0, d=4.0):
 
 x0, x1 = 5.0, x.item()
 slope = x_grad.item()
-fig, (near, far) = plt.subplots(2, 1, figsize=(6.4, 7), layout="constrained")
+fig, (near, far) = plt.subplots(
+    2, 1, figsize=(6.4, 7), layout="constrained"
+)
 
 xs = torch.linspace(3.0, 5.5, 200)
 near.plot(xs, y_of_x(xs), label="y(x), c = 3")

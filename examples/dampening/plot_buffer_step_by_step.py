@@ -25,7 +25,7 @@ LR, MOMENTUM, DAMPENING, STEPS = 0.5, 0.9, 0.4, 5
 
 
 def run_steps(dampening=DAMPENING, steps=STEPS, lr=LR):
-    """(gradient, buffer, p) after each step on p^2 / 2 from p = 2, as tensors."""
+    """(gradient, buffer, p) as tensors, each step on p^2 / 2 from p = 2."""
     p = torch.tensor(2.0, device=device, requires_grad=True)
     optimizer = torch.optim.SGD(
         [p], lr=lr, momentum=MOMENTUM, dampening=dampening
@@ -70,8 +70,8 @@ for t, (grad, buffer, p) in enumerate(rows, start=1):
         formula = f"v_{t} = {MOMENTUM} x {previous:.4f} + {damped}"
     print(f"step {t}: {formula:<38} = {by_hand:7.4f}")
     print(
-        f"        stored {buffer:7.4f}, equal: {torch.equal(by_hand, buffer)}, "
-        f"p = {p:.4f}"
+        f"        stored {buffer:7.4f}, "
+        f"equal: {torch.equal(by_hand, buffer)}, p = {p:.4f}"
     )
     previous = buffer
 
@@ -89,15 +89,16 @@ for t, (grad, buffer, p) in enumerate(rows, start=1):
 
 dampenings = [0.0, 0.3, 0.6, 0.9]
 paths = {
-    tau: [2.0] + [row[2].item() for row in run_steps(dampening=tau, steps=40)]
+    tau: [2.0]
+    + [row[2].item() for row in run_steps(dampening=tau, steps=40)]
     for tau in dampenings
 }
 for tau, path in paths.items():
     lowest = min(path)
     print(
         f"dampening {tau}: 1 - tau = {1 - tau:.1f}, "
-        f"p after step 1 = {path[1]:.4f}, "
-        f"lowest p {lowest:.2f} at step {path.index(lowest)}"
+        f"p after step 1 = {path[1]:.4f},"
+        f"\n    lowest p {lowest:.2f} at step {path.index(lowest)}"
     )
 
 # %%
@@ -107,7 +108,10 @@ for tau, path in paths.items():
 
 for lr in (LR, 0.1):
     lows = [
-        min(row[2].item() for row in run_steps(dampening=tau, steps=200, lr=lr))
+        min(
+            row[2].item()
+            for row in run_steps(dampening=tau, steps=200, lr=lr)
+        )
         for tau in dampenings
     ]
     deeper = all(a > b for a, b in zip(lows, lows[1:]))

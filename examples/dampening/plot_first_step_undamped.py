@@ -30,7 +30,8 @@ MOMENTUM, DAMPENING, LR, STEPS = 0.9, 0.5, 1.0, 30
 
 
 def buffers_with_constant_gradient():
-    """Return the momentum buffer after each of ``STEPS`` steps, as a CPU tensor."""
+    """Return the momentum buffer after each of ``STEPS`` steps, as a CPU
+    tensor."""
     p = torch.zeros(1, device=device, requires_grad=True)
     optimizer = torch.optim.SGD(
         [p], lr=LR, momentum=MOMENTUM, dampening=DAMPENING
@@ -58,7 +59,8 @@ print(
 
 
 def zero_start_buffers(momentum, dampening, steps):
-    """The buffers v_t = mu v_(t-1) + (1 - tau) g from v_0 = 0, with g = 1."""
+    """The buffers v_t = mu v_(t-1) + (1 - tau) g from v_0 = 0, with g = 1.
+    """
     buffers, v = [], 0.0
     for _ in range(steps):
         v = momentum * v + (1 - dampening) * 1.0
@@ -86,7 +88,9 @@ print(f"limit (1 - tau) / (1 - mu) = {limit:.4f}")
 
 steps = torch.arange(1, STEPS + 1)
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
-ax.plot(steps, torch_buffers, "o-", ms=3, label="torch.optim.SGD (v_1 = g_1)")
+ax.plot(
+    steps, torch_buffers, "o-", ms=3, label="torch.optim.SGD (v_1 = g_1)"
+)
 ax.plot(
     steps, zero_start, "s-", ms=3, label="zero start (v_1 = (1 - tau) g_1)"
 )
@@ -99,7 +103,8 @@ ax.axhline(
 ax.set(
     xlabel="step t",
     ylabel="momentum buffer v_t",
-    title=f"Constant gradient 1, momentum {MOMENTUM}, dampening {DAMPENING}",
+    title=f"Constant gradient 1, momentum {MOMENTUM}, "
+    f"dampening {DAMPENING}",
 )
 ax.legend(loc="lower right")
 plt.show()

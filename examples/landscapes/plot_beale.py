@@ -38,7 +38,8 @@ SETTINGS = {
     "lr 1e-1": {"lr": 1e-1},
 }
 print(
-    f"start {objective.start}, minimum {objective.minimum}, {STEPS} steps each"
+    f"start {objective.start}, minimum {objective.minimum}, {STEPS} steps "
+    "each"
 )
 
 
@@ -55,7 +56,8 @@ def runs():
 
 
 def summary(trajectory):
-    """The end point and value, or where the run diverged and its gradients."""
+    """The end point and value, or where the run diverged and its gradients.
+    """
     if trajectory.diverged:
         sizes = trajectory.grads().norm(dim=1)[: trajectory.diverged_at + 1]
         norms = ", ".join(f"{size:.2g}" for size in sizes.tolist())
@@ -65,7 +67,8 @@ def summary(trajectory):
         )
     end = trajectory.path()[-1]
     value = objective(end).item()
-    # Below 1e-10 the value is float32 rounding around the minimum, not a property of the run.
+    # Below 1e-10 the value is float32 rounding around the minimum, not a
+    # property of the run.
     shown = f"= {value:.3g}" if value > 1e-10 else "below 1e-10"
     return f"ends at ({end[0]:.4f}, {end[1]:.4f}), f {shown}"
 

@@ -37,7 +37,10 @@ SETTINGS = {
     "lr 4e-3, momentum 0.9": {"lr": 4e-3, "momentum": 0.9},
     "lr 1e-2": {"lr": 1e-2},
 }
-print(f"start {START}, global minimum {objective.minimum}, {STEPS} steps each")
+print(
+    f"start {START}, global minimum {objective.minimum}, "
+    f"{STEPS} steps each"
+)
 
 
 def runs():
@@ -63,9 +66,11 @@ for name, trajectory in results.items():
             f"f = {objective(end).item():.4f}"
         )
     else:
-        # Where a run that never settles stands after 200 steps depends on rounding.
+        # Where a run that never settles stands after 200 steps depends on
+        # rounding.
         print(
-            f"{name:<22}: still moving after {STEPS} steps (last step > 1e-4)"
+            f"{name:<22}: still moving after {STEPS} steps (last step > "
+            "1e-4)"
         )
 
 # %%

@@ -36,12 +36,17 @@ STEPS = 500
 SETTINGS = {
     "lr 1e-3": {"lr": 1e-3},
     "lr 1e-3, momentum 0.9": {"lr": 1e-3, "momentum": 0.9},
-    "lr 1e-3, Nesterov 0.9": {"lr": 1e-3, "momentum": 0.9, "nesterov": True},
+    "lr 1e-3, Nesterov 0.9": {
+        "lr": 1e-3,
+        "momentum": 0.9,
+        "nesterov": True,
+    },
     "lr 3e-3, momentum 0.9": {"lr": 3e-3, "momentum": 0.9},
     "lr 5e-3, momentum 0.9": {"lr": 5e-3, "momentum": 0.9},
 }
 print(
-    f"start {objective.start}, minimum {objective.minimum}, {STEPS} steps each"
+    f"start {objective.start}, minimum {objective.minimum}, {STEPS} steps "
+    "each"
 )
 
 
@@ -58,11 +63,13 @@ def runs():
 
 
 def summary(trajectory):
-    """The end point and its value, or the step at which the run diverged."""
+    """The end point and its value, or the step at which the run diverged.
+    """
     if trajectory.diverged:
         return f"diverged (inf or nan) at step {trajectory.diverged_at}"
     end = trajectory.path()[-1]
-    return f"ends at ({end[0]:.4f}, {end[1]:.4f}), f = {objective(end).item():.3g}"
+    value = objective(end).item()
+    return f"ends at ({end[0]:.4f}, {end[1]:.4f}), f = {value:.3g}"
 
 
 results = runs()
@@ -77,7 +84,8 @@ fig, (left, right) = sgdlab.compare(
     objective, results, log=True, layout="column"
 )
 left.set_title(f"{objective.name}: paths, {STEPS} steps")
-# The diverging run's values reach astronomic sizes; keep the axis on the others.
+# The diverging run's values reach astronomic sizes; keep the axis on the
+# others.
 right.set(title="f along each path", ylim=(1e-8, 1e4))
 plt.show()
 

@@ -28,8 +28,8 @@ print(f"Running on {device}")
 LAM, MU, STEPS = 4.0, 0.5, 60
 BOUND = (2 + 2 * MU) / LAM
 print(
-    f"lambda = {LAM}, mu = {MU}: bound (2 + 2 mu) / lambda = {BOUND}, "
-    f"without momentum {2 / LAM}"
+    f"lambda = {LAM}, mu = {MU}: bound (2 + 2 mu) / lambda = {BOUND},"
+    f"\n    without momentum {2 / LAM}"
 )
 LRS = {
     "0.9 x bound": 0.9 * BOUND,
@@ -39,7 +39,8 @@ LRS = {
 
 
 def sizes(lr, steps=STEPS, momentum=MU):
-    """|x_t|, t = 0 ... steps, with ``momentum`` on (LAM / 2) x^2 from x = 1."""
+    """|x_t|, t = 0 ... steps, with ``momentum`` on (LAM / 2) x^2 from x =
+    1."""
     x = torch.tensor(1.0, device=device, requires_grad=True)
     optimizer = torch.optim.SGD([x], lr=lr, momentum=momentum)
     found = [x.detach().abs().clone()]
@@ -54,7 +55,8 @@ def sizes(lr, steps=STEPS, momentum=MU):
 results = {name: sizes(lr) for name, lr in LRS.items()}
 for name, found in results.items():
     print(
-        f"lr = {LRS[name]:.3f} ({name}): |x| after {STEPS} steps = {found[-1]:.2g}"
+        f"lr = {LRS[name]:.3f} ({name}): |x| after {STEPS} steps = "
+        f"{found[-1]:.2g}"
     )
 
 # %%
@@ -96,8 +98,9 @@ plt.show()
 steps_lam = torch.linspace(0.01, 4.2, 300, dtype=torch.float64)
 mus = torch.linspace(0.0, 0.99, 200, dtype=torch.float64)
 a, m = torch.meshgrid(steps_lam, mus, indexing="xy")
-# One step maps (x, v) to (x - a x - lr mu v, lambda x + mu v); in units where lambda = 1,
-# the matrix is [[1 - a, -a m], [1, m]] with a = lr * lambda.
+# One step maps (x, v) to (x - a x - lr mu v, lambda x + mu v); in units
+# where lambda = 1, the matrix is [[1 - a, -a m], [1, m]] with a = lr *
+# lambda.
 matrix = torch.stack(
     [
         torch.stack([1 - a, -a * m], -1),

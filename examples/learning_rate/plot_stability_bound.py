@@ -52,7 +52,8 @@ def sizes(lr, steps=STEPS):
 results = {name: sizes(lr) for name, lr in LRS.items()}
 for name, found in results.items():
     print(
-        f"lr = {LRS[name]:.2f} ({name}): |x| after {STEPS} steps = {found[-1]:.4g}"
+        f"lr = {LRS[name]:.2f} ({name}): |x| after {STEPS} steps = "
+        f"{found[-1]:.4g}"
     )
 
 # %%
@@ -75,7 +76,8 @@ ax.set(
     yscale="log",
     xlabel="step",
     ylabel="|x_t| (log scale)",
-    title=f"(lambda / 2) x² with lambda = {LAM:g}: bound 2 / lambda = {BOUND:g}",
+    title=f"(lambda / 2) x² with lambda = {LAM:g}: "
+    f"bound 2 / lambda = {BOUND:g}",
 )
 ax.legend(loc="upper left")
 plt.show()

@@ -32,7 +32,8 @@ LRS = {
 }
 STEPS = 40
 print(
-    f"eigenvalues {SMALL:g} and {LARGE:g}; bound 2 / lambda_2 = {2 / LARGE:.4f}"
+    f"eigenvalues {SMALL:g} and {LARGE:g}; bound 2 / lambda_2 = "
+    f"{2 / LARGE:.4f}"
 )
 for name, lr in LRS.items():
     factors = [abs(1 - lr * eigenvalue) for eigenvalue in (SMALL, LARGE)]
@@ -62,7 +63,8 @@ def descend(lr, steps=STEPS):
 
 paths = {name: descend(lr) for name, lr in LRS.items()}
 for name, path in paths.items():
-    print(f"{name:<10}: loss after {STEPS} steps {bowl(path[-1]).item():.2g}")
+    loss = bowl(path[-1]).item()
+    print(f"{name:<10}: loss after {STEPS} steps {loss:.2g}")
 
 # %%
 # The fastest worst case
@@ -73,7 +75,8 @@ for name, path in paths.items():
 
 
 def worst(lr):
-    """The larger of the two factors |1 - lr lambda_i|: the slower direction."""
+    """The larger of the two factors |1 - lr lambda_i|: the slower
+    direction."""
     return max(abs(1 - lr * eigenvalue) for eigenvalue in (SMALL, LARGE))
 
 
@@ -104,9 +107,15 @@ top.contour(
 )
 for name, path in paths.items():
     label = f"{name}, lr = {LRS[name]:.3f}"
-    top.plot(path[:, 0], path[:, 1], ".-", ms=4, label=label)
+    # The divergent path's zigzag would paint a band over the bowl: a thin,
+    # faint line, under the others.
+    wild = name not in ("too small", "just right")
+    style = {"zorder": 2}
+    if wild:
+        style = {"lw": 0.6, "alpha": 0.5, "zorder": 1}
+    top.plot(path[:, 0], path[:, 1], ".-", ms=4, label=label, **style)
     bottom.plot(bowl(path), label=label)
-top.plot(0, 0, "k*", ms=10, label="minimum")
+top.plot(0, 0, "k*", ms=14, mec="white", label="minimum", zorder=5)
 top.set(
     xlabel="x",
     ylabel="y",
@@ -117,7 +126,10 @@ top.set(
 )
 top.legend(loc="lower right")
 bottom.set(
-    yscale="log", xlabel="step", ylabel="f(x, y)", title="Loss along each path"
+    yscale="log",
+    xlabel="step",
+    ylabel="f(x, y)",
+    title="Loss along each path",
 )
 bottom.legend(loc="lower left")
 plt.show()

@@ -34,7 +34,9 @@ MUS = [0.0, 0.5, 0.9, 0.99]
 
 def step_lengths(flip):
     """Step lengths, one param group per mu; gradient 1, or +1, -1, ..."""
-    params = [torch.zeros(1, device=device, requires_grad=True) for _ in MUS]
+    params = [
+        torch.zeros(1, device=device, requires_grad=True) for _ in MUS
+    ]
     groups = [{"params": [p], "momentum": mu} for p, mu in zip(params, MUS)]
     optimizer = torch.optim.SGD(groups, lr=LR)
     lengths = []
@@ -53,7 +55,8 @@ def step_lengths(flip):
 steady, flipping = step_lengths(flip=False), step_lengths(flip=True)
 for column, mu in enumerate(MUS):
     print(
-        f"mu = {mu}: step {STEPS}, steady gradient {steady[-1, column]:.3f} "
+        f"mu = {mu}: step {STEPS}, steady gradient "
+        f"{steady[-1, column]:.3f} "
         f"(lr / (1 - mu) = {LR / (1 - mu):.3f})"
     )
     print(
@@ -83,19 +86,25 @@ for column, mu in enumerate(MUS):
         range(1, STEPS + 1), steady[:, column], label=f"mu = {mu}"
     )
     top.axhline(LR / (1 - mu), color=line.get_color(), ls=":", lw=1)
-    (line,) = bottom.plot(
-        range(1, STEPS + 1), flipping[:, column], label=f"mu = {mu}"
-    )
-    bottom.axhline(LR / (1 + mu), color=line.get_color(), ls=":", lw=1)
+    # The steps alternate long, short while they settle: odd steps solid,
+    # even steps dashed, so neither paints a band over the others.
+    color = line.get_color()
+    steps = torch.arange(1, STEPS + 1)
+    bottom.plot(steps[0::2], flipping[0::2, column], color=color)
+    bottom.plot(steps[1::2], flipping[1::2, column], color=color, ls="--")
+    bottom.axhline(LR / (1 + mu), color=color, ls=":", lw=1)
 top.set(
     yscale="log",
     ylabel="step length",
     title=f"Gradient 1 at every step, lr = {LR}; dotted: lr / (1 - mu)",
 )
 bottom.set(
+    yscale="log",
+    ylim=(1e-4, 2e-2),
     ylabel="step length",
     xlabel="step",
-    title="Gradient +1, -1, +1, ...; dotted: lr / (1 + mu)",
+    title="Gradient +1, -1, ...; solid: odd steps, dashed: even;\n"
+    "dotted: lr / (1 + mu)",
 )
 fig.legend(
     *top.get_legend_handles_labels(), loc="outside lower center", ncols=4
@@ -140,7 +149,8 @@ losses = torch.stack(losses).cpu()
 
 best = int(losses[-1].argmin())
 print(
-    f"after {SWEEP_STEPS} steps: loss {losses[-1, 0]:.3g} without momentum, "
+    f"after {SWEEP_STEPS} steps: loss {losses[-1, 0]:.3g} without "
+    "momentum, "
     f"lowest {losses[-1, best]:.2g} at mu = {SWEEP[best]:.2f}"
 )
 
@@ -159,11 +169,14 @@ condition = lr * LARGE <= (2 - (lr * SMALL) ** 0.5) ** 2
 print(f"lr lambda_2 <= (2 - sqrt(lr lambda_1))^2: {condition}")
 print(f"predicted best mu = (1 - sqrt(lr lambda_1))^2 = {best_mu:.3f}")
 print(
-    f"error factor per step {best_mu**0.5:.3f}, against {1 - lr * SMALL:.3f} "
+    f"error factor per step {best_mu**0.5:.3f}, against "
+    f"{1 - lr * SMALL:.3f} "
     "without momentum"
 )
 
-fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 7), layout="constrained")
+fig, (top, bottom) = plt.subplots(
+    2, 1, figsize=(6.4, 7), layout="constrained"
+)
 for i in [0, 20, 35, 41, 49]:
     top.plot(losses[:, i], label=f"mu = {SWEEP[i]:.2f}")
 top.set(

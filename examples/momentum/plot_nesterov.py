@@ -37,9 +37,12 @@ def bowl(points):
 
 
 def descend(lr, nesterov, steps=STEPS):
-    """The points visited by SGD with momentum MU from START, as a CPU tensor."""
+    """The points visited by SGD with momentum MU from START, as a CPU
+    tensor."""
     point = torch.tensor(START, device=device, requires_grad=True)
-    optimizer = torch.optim.SGD([point], lr=lr, momentum=MU, nesterov=nesterov)
+    optimizer = torch.optim.SGD(
+        [point], lr=lr, momentum=MU, nesterov=nesterov
+    )
     path = [point.detach().clone()]
     for _ in range(steps):
         optimizer.zero_grad()
@@ -102,7 +105,10 @@ top.set(
 )
 top.legend(loc="lower right")
 bottom.set(
-    yscale="log", xlabel="step", ylabel="f(x, y)", title="Loss along each path"
+    yscale="log",
+    xlabel="step",
+    ylabel="f(x, y)",
+    title="Loss along each path",
 )
 bottom.legend(loc="lower left")
 plt.show()
@@ -132,12 +138,14 @@ print(f"ratio of the first steps {ratio:.4f}, 1 + mu = {1 + MU}")
 # steep direction, classical momentum still converges and Nesterov diverges.
 
 print(
-    f"bounds on lr for lambda_2 = {LARGE:g}: classical {(2 + 2 * MU) / LARGE:.4f}, "
+    f"bounds on lr for lambda_2 = {LARGE:g}: classical "
+    f"{(2 + 2 * MU) / LARGE:.4f}, "
     f"Nesterov {(2 + 2 * MU) / (1 + 2 * MU) / LARGE:.4f}"
 )
 BIG_LR = 0.07
 for name, nesterov in SETTINGS.items():
     end = descend(BIG_LR, nesterov)[-1]
     print(
-        f"lr {BIG_LR}, {name}: loss after {STEPS} steps {bowl(end).item():.1g}"
+        f"lr {BIG_LR}, {name}: loss after {STEPS} steps "
+        f"{bowl(end).item():.1g}"
     )

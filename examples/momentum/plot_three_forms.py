@@ -110,7 +110,8 @@ for name in ("Sutskever", "heavy ball"):
     gap_before = largest_gap(paths["PyTorch"], paths[name], before)
     gap_after = largest_gap(paths["PyTorch"], paths[name], after)
     print(
-        f"PyTorch vs {name}: up to step {DROP_AT} within 1e-5: {gap_before < 1e-5}"
+        f"PyTorch vs {name}: up to step {DROP_AT} within 1e-5: "
+        f"{gap_before < 1e-5}"
     )
     print(f"    largest gap after the drop {gap_after:.2f}")
 gap = largest_gap(paths["Sutskever"], paths["heavy ball"], slice(None))
@@ -129,11 +130,20 @@ print(f"Sutskever vs heavy ball, all steps: within 1e-5: {gap < 1e-5}")
 # one before it (printed below). The two groups then follow different paths to the
 # minimum.
 
-fig, (left, right) = plt.subplots(2, 1, figsize=(6.4, 8), layout="constrained")
-for (name, path), style in zip(paths.items(), ["-", "--", ":"]):
+fig, (left, right) = plt.subplots(
+    2, 1, figsize=(6.4, 8), layout="constrained"
+)
+# Heavy ball visits Sutskever's points: drawn as rings every third step over
+# Sutskever's dashed line, so both stay visible.
+styles = [
+    {"ls": "-", "lw": 2},
+    {"ls": "--", "lw": 2},
+    {"ls": "none", "marker": "o", "mfc": "none", "ms": 6, "markevery": 3},
+]
+for (name, path), style in zip(paths.items(), styles):
     lengths = (path[1:] - path[:-1]).norm(dim=1)
-    left.plot(range(1, STEPS + 1), lengths, style, lw=2, label=name)
-    right.plot(range(STEPS + 1), bowl(path), style, lw=2, label=name)
+    left.plot(range(1, STEPS + 1), lengths, label=name, **style)
+    right.plot(range(STEPS + 1), bowl(path), label=name, **style)
 for ax in (left, right):
     ax.axvline(
         DROP_AT,
@@ -144,7 +154,8 @@ for ax in (left, right):
     ax.set(yscale="log", xlabel="step")
     ax.legend(loc="lower left")
 left.set(
-    ylabel="step length |p_(t+1) - p_t|", title=f"Step lengths, momentum {MU}"
+    ylabel="step length |p_(t+1) - p_t|",
+    title=f"Step lengths, momentum {MU}",
 )
 right.set(ylabel="f(p)", title="Loss on the bowl, condition number 10")
 plt.show()

@@ -39,7 +39,8 @@ PATHS = {"for-loop": {"foreach": False}, "foreach": {"foreach": True},
 
 
 def make_parameters(total, tensors):
-    """``total`` float32 values split over ``tensors`` leaves, each with a grad."""
+    """``total`` float32 values split over ``tensors`` leaves, each with a
+    grad."""
     params = []
     for size in [total // tensors] * tensors:
         param = torch.randn(size, device=device, requires_grad=True)
@@ -51,7 +52,8 @@ def make_parameters(total, tensors):
 def step_ms(path, total, tensors):
     """Milliseconds per ``step()`` of one path of torch.optim.SGD."""
     optimizer = torch.optim.SGD(make_parameters(total, tensors), lr=1e-3,
-                                momentum=0.9, weight_decay=1e-4, **PATHS[path])
+                                momentum=0.9, weight_decay=1e-4,
+                                **PATHS[path])
     optimizer.step()
     optimizer.step()
     timer = Timer("optimizer.step()", globals={"optimizer": optimizer})
@@ -75,7 +77,9 @@ for (tensors, path), row in times.items():
 # not checked: a busy machine bends any curve, and :doc:`/performance` explains how its
 # benchmark copes with that.
 
-fig, axes = plt.subplots(2, 1, figsize=(6.4, 7), sharex=True, layout="constrained")
+fig, axes = plt.subplots(
+    2, 1, figsize=(6.4, 7), sharex=True, layout="constrained"
+)
 for ax, tensors in zip(axes, LAYOUTS):
     for path in PATHS:
         ax.plot(SIZES, times[tensors, path], "o-", label=path)
@@ -108,7 +112,7 @@ class CountCalls(TorchDispatchMode):
 
 
 def calls_per_step(path, tensors):
-    """Operations in one ``step()``, after the one that makes the buffers."""
+    """Operations in one ``step()``, after the first (which makes buffers)."""
     params = make_parameters(1000, tensors)
     optimizer = torch.optim.SGD(params, lr=1e-3, momentum=0.9,
                                 weight_decay=1e-4, **PATHS[path])

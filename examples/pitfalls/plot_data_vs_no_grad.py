@@ -9,6 +9,9 @@ tensor (its version counter) and refuses to backpropagate through a value that h
 since it was saved. ``.data`` hides the change from that counter, so the backward pass runs
 and silently returns a gradient computed with the new value.
 
+Every cause of a tensor that does not move, as a checklist to walk down:
+:doc:`/guide/troubleshooting`.
+
 Requires: ``pip install torch matplotlib``
 """
 
@@ -28,7 +31,8 @@ print(f"Running on {device}")
 
 
 def stale_backward(how):
-    """Update p by ``how`` between building y = p^2 and calling y.backward()."""
+    """Update p by ``how`` between building y = p^2 and calling
+    y.backward()."""
     p = torch.tensor(3.0, device=device, requires_grad=True)
     y = p**2
     if how == ".data":
@@ -39,7 +43,8 @@ def stale_backward(how):
     try:
         y.backward()
     except RuntimeError as error:
-        # The first clause names the problem; the rest names the tensor type and device.
+        # The first clause names the problem; the rest names the tensor type
+        # and device.
         return f"{type(error).__name__}: {str(error).split(':')[0]}", None
     return (
         f"no error, p = {p.item():.4f}, p.grad = {p.grad.item():.4f}",
@@ -53,7 +58,10 @@ print(f"update with .data: {data_text}")
 print("update with no_grad:")
 print(
     textwrap.fill(
-        no_grad_text, width=76, initial_indent="    ", subsequent_indent="    "
+        no_grad_text,
+        width=76,
+        initial_indent="    ",
+        subsequent_indent="    ",
     )
 )
 
@@ -97,7 +105,7 @@ def backward_after_step(loss_of):
 
 for name, loss_of in [("p**2", lambda w: w**2), ("3 * p", lambda w: 3 * w)]:
     result = backward_after_step(loss_of)
-    print(f"loss {name} built before step(): {result}")
+    print(f"loss {name} built before step():\n    {result}")
 
 # %%
 # The picture: the slope the graph stands for (the tangent at :math:`p = 3`) and the slope
@@ -111,7 +119,10 @@ for at, slope, style, what in [
     (2.5, data_grad, "--", "what .data returned"),
 ]:
     ax.plot(
-        ps, at**2 + slope * (ps - at), style, label=f"slope {slope:g}: {what}"
+        ps,
+        at**2 + slope * (ps - at),
+        style,
+        label=f"slope {slope:g}: {what}",
     )
     ax.plot([at], [at**2], "o", color="black")
 ax.set(

@@ -7,6 +7,9 @@ Forgetting ``zero_grad()``: gradients add up
 momentum 1, a buffer whose old gradients never decay. On a simple bowl it overshoots and
 keeps swinging instead of settling, at every rate tried below.
 
+Every cause of a tensor that does not move, as a checklist to walk down:
+:doc:`/guide/troubleshooting`.
+
 Requires: ``pip install torch matplotlib``
 """
 
@@ -25,7 +28,8 @@ STEPS, LR = 40, 0.1
 
 
 def descend(zero_grad):
-    """Run the loop; return p and the .grad that step() used, after each step."""
+    """Run the loop; return p and the .grad that step() used, after each
+    step."""
     p = torch.tensor(0.0, device=device, requires_grad=True)
     optimizer = torch.optim.SGD([p], lr=LR)
     path, grads = [p.item()], []
@@ -53,7 +57,8 @@ for zero_grad, run in runs.items():
 for zero_grad in (True, False):
     grads = runs[zero_grad]["grads"]
     label = "with zero_grad()   " if zero_grad else "without zero_grad()"
-    print(f"{label}: .grad at steps 1-4 = {[round(g, 4) for g in grads[:4]]}")
+    first = [round(g, 4) for g in grads[:4]]
+    print(f"{label}: .grad at steps 1-4 = {first}")
 
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
 for zero_grad in (True, False):
@@ -106,8 +111,8 @@ for lr in (0.01, 0.1, 0.5):
     swings = min(late) < 0.1 and max(late) > 5.9
     settled = abs(plain[-1] - 3.0) < 0.01
     print(
-        f"lr {lr}: path of momentum=1.0 {gap < 1e-3}, swings {swings}, "
-        f"zero_grad() run settles {settled}"
+        f"lr {lr}: path of momentum=1.0 {gap < 1e-3}, swings {swings},"
+        f"\n    zero_grad() run settles {settled}"
     )
 
 # %%

@@ -8,6 +8,9 @@ still updates the model. ``Tensor.to()`` returns a new tensor whenever it conver
 an optimizer built on the old tensor keeps updating the old one, and the new one never
 moves.
 
+Every cause of a tensor that does not move, as a checklist to walk down:
+:doc:`/guide/troubleshooting`.
+
 Requires: ``pip install torch matplotlib``
 """
 
@@ -121,8 +124,21 @@ moves = {
     .item(),
 }
 fig, ax = plt.subplots(figsize=(6.4, 4), layout="constrained")
-ax.bar(list(moves), list(moves.values()), color=["C0", "C3", "C2"])
+bars = ax.bar(list(moves), list(moves.values()), color=["C0", "C3", "C2"])
+# Every bar says its value: the copy's bar has no height at all.
+ax.bar_label(bars, fmt="%.3g", padding=3)
+ax.annotate(
+    "0: the copy never moves",
+    (1, 0),
+    xytext=(0, 28),
+    textcoords="offset points",
+    ha="center",
+    color="C3",
+    arrowprops={"arrowstyle": "->", "color": "C3"},
+)
+ax.margins(y=0.15)
 ax.set(
-    ylabel="distance moved in one step", title="Which tensor does SGD update?"
+    ylabel="distance moved in one step",
+    title="Which tensor does SGD update?",
 )
 plt.show()

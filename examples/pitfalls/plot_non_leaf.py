@@ -13,6 +13,9 @@ so ``.to()`` returns the very same tensor, a leaf, and SGD accepts it. The same 
 stays hidden until the code first runs on a GPU. A dtype change is a conversion on every
 device, so it shows the error on any machine.
 
+Every cause of a tensor that does not move, as a checklist to walk down:
+:doc:`/guide/troubleshooting`.
+
 Requires: ``pip install torch matplotlib``
 """
 
@@ -58,8 +61,8 @@ leaf = torch.tensor(5.0, requires_grad=True, device=device)
 converted = leaf.to(torch.float64)
 print(
     f".to(torch.float64): same object {converted is leaf}, "
-    f"is_leaf {converted.is_leaf}, "
-    f"grad_fn {type(converted.grad_fn).__name__}"
+    f"is_leaf {converted.is_leaf},"
+    f"\n    grad_fn {type(converted.grad_fn).__name__}"
 )
 print(f".to(torch.float64): SGD says {try_sgd(converted)}")
 
@@ -115,5 +118,6 @@ for name, p in [
     ((p - 1.0) ** 2).backward()
     optimizer.step()
     print(
-        f"{name}: is_leaf {p.is_leaf}, {p.dtype}, p after a step {p.item():.4f}"
+        f"{name}: is_leaf {p.is_leaf}, {p.dtype},"
+        f"\n    p after a step {p.item():.4f}"
     )

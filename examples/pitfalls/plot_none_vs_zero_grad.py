@@ -11,6 +11,9 @@ so weight decay shrinks the parameter and the momentum buffer keeps pushing it.
 That matters for parameters that take no part in some steps: a frozen branch, an unused
 embedding row, a head trained every other step.
 
+Every cause of a tensor that does not move, as a checklist to walk down:
+:doc:`/guide/troubleshooting`.
+
 Requires: ``pip install torch matplotlib``
 """
 
@@ -53,7 +56,8 @@ for name, settings in SETTINGS.items():
         path, grad = path_after_gradient(set_to_none, **settings)
         shown = "None" if grad is None else f"{grad.item():.1f}"
         print(
-            f"{name:<16} set_to_none={set_to_none!s:<5}  p.grad = {shown:<4}  "
+            f"{name:<16} set_to_none={set_to_none!s:<5}  p.grad = "
+            f"{shown:<4}  "
             f"p: {path[1]:.4f} -> {path[2]:.4f}"
         )
 
@@ -74,7 +78,8 @@ for name, settings in SETTINGS.items():
 # decay keeps shrinking p.
 
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
-for (name, settings), color in zip(list(SETTINGS.items())[1:], ["C0", "C1"]):
+with_state = list(SETTINGS.items())[1:]
+for (name, settings), color in zip(with_state, ["C0", "C1"]):
     for set_to_none, style in ((True, "o-"), (False, "s--")):
         path, _ = path_after_gradient(set_to_none, steps=21, **settings)
         label = f"{name}, set_to_none={set_to_none}"

@@ -32,13 +32,15 @@ LR_START, LR_END, STEPS = 1e-9, 1e-4, 100
 
 
 def problem(device=device):
-    """The inputs (one column per power of x) and targets of the cubic fit."""
+    """The inputs (one column per power of x) and targets of the cubic fit.
+    """
     x = torch.linspace(-math.pi, math.pi, 2000, device=device)
     return torch.stack([x**0, x, x**2, x**3], dim=1), torch.sin(x)
 
 
 def range_test(units=0, seed=0, steps=STEPS):
-    """Grow the lr geometrically each step; return the lrs used and the losses seen.
+    """Grow the lr geometrically each step; return the lrs used and the
+    losses seen.
 
     ``units`` moves each starting coefficient up by that many float32 units;
     ``seed`` draws another random start; ``steps`` stretches the sweep.
@@ -51,7 +53,9 @@ def range_test(units=0, seed=0, steps=STEPS):
     powers, y = problem()
     optimizer = torch.optim.SGD([coefficients], lr=LR_START)
     factor = (LR_END / LR_START) ** (1 / (steps - 1))
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=factor)
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(
+        optimizer, gamma=factor
+    )
     lrs, losses = [], []
     for _ in range(steps):
         optimizer.zero_grad()
@@ -98,8 +102,8 @@ hessian = 2 * powers.double().T @ powers.double()
 largest = torch.linalg.eigvalsh(hessian)[-1].item()
 bound = 2 / largest
 print(
-    f"largest Hessian eigenvalue {largest:.4g}; "
-    f"stability bound 2 / lambda_max = {bound:.3g}"
+    f"largest Hessian eigenvalue {largest:.4g};"
+    f"\n    stability bound 2 / lambda_max = {bound:.3g}"
 )
 
 
@@ -114,9 +118,10 @@ print(
     f"steepest fall of the loss at lr {lrs[steepest]:.3g} "
     f"({lrs[steepest] / bound:.2f} x the bound)"
 )
+between = all(3 < turn / bound < 6 for turn in turns)
 print(
-    "from 5 starts one float32 unit apart, the loss turned up between "
-    f"3 and 6 x the bound: {all(3 < turn / bound < 6 for turn in turns)}"
+    "from 5 starts one float32 unit apart, the loss turned up between"
+    f"\n    3 and 6 x the bound: {between}"
 )
 
 # %%
@@ -186,7 +191,9 @@ print(
 
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
 ax.plot(lrs, losses, "o-", ms=3, label="loss during the test")
-ax.axvline(bound, color="C3", ls="--", label=f"2 / lambda_max = {bound:.2g}")
+ax.axvline(
+    bound, color="C3", ls="--", label=f"2 / lambda_max = {bound:.2g}"
+)
 ax.axvline(
     lrs[steepest],
     color="C2",

@@ -31,8 +31,11 @@ print(f"Running on {device}")
 
 
 def named(prefix, module):
-    """The module's (name, parameter) pairs, names prefixed by ``prefix``."""
-    return [(f"{prefix}.{name}", p) for name, p in module.named_parameters()]
+    """The module's (name, parameter) pairs, names prefixed by ``prefix``.
+    """
+    return [
+        (f"{prefix}.{name}", p) for name, p in module.named_parameters()
+    ]
 
 
 def show_groups(optimizer):
@@ -46,7 +49,8 @@ def show_groups(optimizer):
 
 
 torch.manual_seed(0)
-model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1)).to(device)
+model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+model = model.to(device)
 optimizer = torch.optim.SGD(
     [
         {"params": named("0", model[0]), "lr": 0.01},
@@ -57,14 +61,19 @@ optimizer = torch.optim.SGD(
 )
 show_groups(optimizer)
 
-before = [model[0].weight.detach().clone(), model[2].weight.detach().clone()]
+before = [
+    model[0].weight.detach().clone(),
+    model[2].weight.detach().clone(),
+]
 model(torch.ones(8, 3, device=device)).pow(2).mean().backward()
 grads = [model[0].weight.grad.clone(), model[2].weight.grad.clone()]
 optimizer.step()
 after = [model[0].weight.detach(), model[2].weight.detach()]
-# On the first step the momentum buffer is the gradient, so the move is lr * grad.
+# On the first step the momentum buffer is the gradient, so the move is lr *
+# grad.
 ratios = [
-    ((b - a).norm() / g.norm()).item() for b, a, g in zip(before, after, grads)
+    ((b - a).norm() / g.norm()).item()
+    for b, a, g in zip(before, after, grads)
 ]
 for layer, ratio in zip(("first", "second"), ratios):
     print(f"{layer} layer: |weight change| / |grad| = {ratio:.4f}")

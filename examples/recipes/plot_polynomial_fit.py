@@ -27,7 +27,8 @@ STEPS, LR = 2000, 1e-6
 
 
 def fit(momentum=0.0):
-    """Fit the cubic; return the loss of each step and the final coefficients."""
+    """Fit the cubic; return the loss of each step and the final
+    coefficients."""
     torch.manual_seed(0)
     coefficients = (
         torch.randn(4).to(device).requires_grad_()
@@ -87,7 +88,8 @@ for momentum, found in runs.items():
     outside = (losses > 1.01 * losses[-1]).nonzero()
     within = int(outside[-1]) + 1 if len(outside) else 0
     print(
-        f"momentum {momentum}: within 1% of the final loss from step {within}"
+        f"momentum {momentum}: within 1% of the final loss from step "
+        f"{within}"
     )
 
 # %%
@@ -119,7 +121,9 @@ for momentum in runs:
     slowest = max(factor(lam, momentum) for lam in curvatures.tolist())
     print(f"momentum {momentum}: slowest factor per step {slowest:.4f}")
 
-fig, (left, right) = plt.subplots(2, 1, figsize=(6.4, 8), layout="constrained")
+fig, (left, right) = plt.subplots(
+    2, 1, figsize=(6.4, 8), layout="constrained"
+)
 for momentum, found in runs.items():
     left.plot(found["losses"], label=f"momentum {momentum}")
 left.set(

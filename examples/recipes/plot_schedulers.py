@@ -80,7 +80,9 @@ curves["no edit (any of the three)"] = unedited[0]
 
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
 for (name, used), marker in zip(curves.items(), "osD^"):
-    ax.step(range(EPOCHS), used, where="post", marker=marker, ms=4, label=name)
+    ax.step(
+        range(EPOCHS), used, where="post", marker=marker, ms=4, label=name
+    )
 ax.axvline(
     EDIT_AT, color="gray", ls=":", label=f"lr set to {EDITED_LR} by hand"
 )
@@ -135,7 +137,7 @@ for warning in caught:
     print(
         textwrap.fill(
             text,
-            width=78,
+            width=76,
             subsequent_indent="    ",
             break_long_words=False,
             break_on_hyphens=False,
@@ -143,5 +145,6 @@ for warning in caught:
     )
 first_lr = p.item() / -1.0  # the step was -lr * 1
 print(
-    f"the first optimizer step used lr = {first_lr:.4f}, not the initial 0.1"
+    f"the first optimizer step used lr = {first_lr:.4f}, not the initial "
+    "0.1"
 )

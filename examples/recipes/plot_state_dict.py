@@ -43,7 +43,8 @@ def make(named=False):
 
 
 def train(model, optimizer, steps):
-    """A few full-batch steps on fixed data; return the loss before each step."""
+    """A few full-batch steps on fixed data; return the loss before each
+    step."""
     losses = []
     for _ in range(steps):
         optimizer.zero_grad()
@@ -60,7 +61,8 @@ saved = optimizer.state_dict()
 print("keys:", list(saved))
 print("param_groups[0]['params']:", saved["param_groups"][0]["params"])
 print(
-    "state[0]['momentum_buffer']:", saved["state"][0]["momentum_buffer"].cpu()
+    "state[0]['momentum_buffer']:",
+    saved["state"][0]["momentum_buffer"].cpu(),
 )
 
 # %%
@@ -97,7 +99,9 @@ resumed_losses = train(resumed_model, resumed_optimizer, steps=5)
 straight_model, straight_optimizer = make()
 straight_losses = train(straight_model, straight_optimizer, steps=8)
 same = torch.equal(resumed_model.weight, straight_model.weight)
-print(f"3 steps + save/load + 5 steps against 8 steps: weights equal: {same}")
+print(
+    f"3 steps + save/load + 5 steps against 8 steps: weights equal: {same}"
+)
 print(f"weight after 8 steps: {straight_model.weight.detach().cpu()}")
 
 # %%
@@ -130,7 +134,8 @@ model_only.load_state_dict(checkpoint["model"])
 model_only_losses = train(model_only, fresh_optimizer, steps=5)
 difference = (model_only.weight - straight_model.weight).abs().max().item()
 print(
-    f"model state only: largest weight difference after 8 steps {difference:.4f}"
+    "model state only: largest weight difference after 8 steps "
+    f"{difference:.4f}"
 )
 
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")

@@ -59,7 +59,8 @@ CASES = {
 found = {case: decay_only(*settings) for case, settings in CASES.items()}
 for (kind, momentum), sizes in found.items():
     print(
-        f"{kind:<9} momentum {momentum}: p after 10 steps {sizes[10].item():+.4f}, "
+        f"{kind:<9} momentum {momentum}: p after 10 steps "
+        f"{sizes[10].item():+.4f}, "
         f"after {STEPS} steps {sizes[-1].item():+.4f}"
     )
 
@@ -74,7 +75,8 @@ for (kind, momentum), sizes in found.items():
 print(f"decoupled shrink factor per step 1 - lr * wd = {1 - LR * WD:.4f}")
 gap = (found["coupled", 0.0] - found["decoupled", 0.0]).abs().max().item()
 print(
-    f"coupled and decoupled, no momentum: within 1e-5 at every step: {gap < 1e-5}"
+    "coupled and decoupled, no momentum: within 1e-5 at every step: "
+    f"{gap < 1e-5}"
 )
 
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")

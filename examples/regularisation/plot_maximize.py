@@ -65,17 +65,22 @@ WD = 1.0
 
 decayed = run(True, f, weight_decay=WD)
 print(
-    f"maximize f with weight_decay={WD}: p after {STEPS} steps = {decayed[-1]:.4f}"
+    f"maximize f with weight_decay={WD}: p after {STEPS} steps = "
+    f"{decayed[-1]:.4f}"
 )
 
 peak = 4 / (2 + WD)
 print(f"peak of f(p) - wd/2 p^2: p = 4 / (2 + wd) = {peak:.4f}")
 
-fig, (left, right) = plt.subplots(2, 1, figsize=(6.4, 8), layout="constrained")
+fig, (left, right) = plt.subplots(
+    2, 1, figsize=(6.4, 8), layout="constrained"
+)
 xs = torch.linspace(-1.5, 3.0, 200)
 left.plot(xs, f(xs), label="f(p) = 1 - (p - 2)²")
 left.plot(xs, f(xs) - WD / 2 * xs**2, label=f"f(p) - {WD:g}/2 p²")
-left.plot(ascent, f(ascent), "o-", ms=3, label="maximize=True, momentum 0.5")
+left.plot(
+    ascent, f(ascent), "o-", ms=3, label="maximize=True, momentum 0.5"
+)
 left.plot(
     decayed,
     f(decayed) - WD / 2 * decayed**2,
@@ -92,7 +97,9 @@ left.legend(loc="lower right")
 right.plot(ascent, label="maximize=True, momentum 0.5")
 right.plot(decayed, label=f"maximize=True, weight_decay={WD:g}")
 right.axhline(2.0, color="gray", ls="--", label="maximum of f")
-right.axhline(peak, color="gray", ls=":", label="maximum of the penalised f")
+right.axhline(
+    peak, color="gray", ls=":", label="maximum of the penalised f"
+)
 right.set(xlabel="step", ylabel="p", title="p during the ascent")
 right.legend(loc="lower right")
 plt.show()

@@ -56,7 +56,8 @@ def train(momentum, penalty_in_loss):
 
 
 def relative_gap(a, b):
-    """The largest gap from ``a`` to ``b`` over all steps, relative to ``a``."""
+    """The largest gap from ``a`` to ``b`` over all steps, relative to
+    ``a``."""
     return ((a - b).abs() / a.abs().clamp_min(1e-30)).max().item()
 
 
@@ -71,7 +72,8 @@ for momentum in (0.0, 0.9):
         f"{[round(v, 4) for v in coupled[-1].tolist()]}"
     )
     print(
-        f"    the two runs agree to a relative 1e-5 at every step: {gap <= 1e-5}"
+        "    the two runs agree to a relative 1e-5 at every step: "
+        f"{gap <= 1e-5}"
     )
 
 # %%

@@ -99,7 +99,8 @@ for epoch in range(1, EPOCHS + 1):
     for batch_images, batch_labels, batch_positions in loader:
         seen.append(batch_positions)  # one step per batch:
         optimizer.zero_grad()
-        loss = loss_fn(model(batch_images.to(device)), batch_labels.to(device))
+        outputs = model(batch_images.to(device))
+        loss = loss_fn(outputs, batch_labels.to(device))
         loss.backward()
         optimizer.step()
         batch_losses.append(loss.item())
@@ -126,14 +127,17 @@ print(f"each epoch used every training sample exactly once: {each_once}")
 steps = torch.arange(1, len(batch_losses) + 1) / steps_per_epoch
 epochs = range(1, EPOCHS + 1)
 fig, ax = plt.subplots(figsize=(6.4, 4), layout="constrained")
-ax.plot(steps, batch_losses, color="0.7", lw=0.8, label="loss of each batch")
+ax.plot(
+    steps, batch_losses, color="0.7", lw=0.8, label="loss of each batch"
+)
 ax.plot(epochs, train_curve, "o-", label="training set, end of epoch")
 ax.plot(epochs, held_out_curve, "s-", label="held-out set, end of epoch")
 ax.set(
     xlabel="epoch",
     ylabel="cross-entropy loss",
     yscale="log",
-    title=f"SGD on the digits: batch {BATCH}, {steps_per_epoch} steps an epoch",
+    title=f"SGD on the digits: batch {BATCH}, "
+    f"{steps_per_epoch} steps an epoch",
 )
 ax.legend()
 plt.show()

@@ -61,7 +61,8 @@ full = per_sample.mean(dim=0)
 sigma2 = (per_sample - full).pow(2).sum(dim=1).mean().item()
 whole = torch.func.grad(loss_fn)(w, x, y)
 print(
-    f"G = mean of the {N} per-sample gradients = gradient of the mean loss: "
+    f"G = mean of the {N} per-sample gradients = gradient of the mean "
+    "loss: "
     f"{torch.allclose(full, whole, rtol=1e-5, atol=1e-5)}"
 )
 print(f"sigma^2 = {sigma2:.1f}, |G|^2 = {full.pow(2).sum().item():.1f}")

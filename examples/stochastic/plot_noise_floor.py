@@ -31,7 +31,9 @@ torch.manual_seed(0)
 N, D, BATCH, STEPS = 1024, 10, 8, 1200
 x = torch.randn(N, D, device=device)
 y = x @ torch.randn(D, device=device) + 0.5 * torch.randn(N, device=device)
-best = torch.linalg.lstsq(x.cpu().double(), y.cpu().double()[:, None]).solution
+best = torch.linalg.lstsq(
+    x.cpu().double(), y.cpu().double()[:, None]
+).solution
 lowest = (
     ((x.cpu().double() @ best).squeeze(1) - y.cpu().double())
     .pow(2)
@@ -51,7 +53,9 @@ print(f"lowest possible loss (least-squares solution): {lowest:.4f}")
 # last one.
 
 LRS = [0.005, 0.01, 0.02, 0.04]
-weights = [torch.zeros(D, device=device, requires_grad=True) for _ in range(5)]
+weights = [
+    torch.zeros(D, device=device, requires_grad=True) for _ in range(5)
+]
 optimizer = torch.optim.SGD(
     [{"params": [w], "lr": lr} for w, lr in zip(weights, LRS + [0.04])]
 )
@@ -81,11 +85,15 @@ curves = torch.tensor(excess).T  # one row per run
 floors = {lr: curves[i, -700:].mean().item() for i, lr in enumerate(LRS)}
 for lr, floor in floors.items():
     print(
-        f"lr = {lr:<5}: floor (mean excess loss, last 700 steps) = {floor:.5f}"
+        f"lr = {lr:<5}: floor (mean excess loss, last 700 steps) = "
+        f"{floor:.5f}"
     )
 
 logs = [(math.log(lr), math.log(floor)) for lr, floor in floors.items()]
-mu = sum(u for u, _ in logs) / len(logs), sum(v for _, v in logs) / len(logs)
+mu = (
+    sum(u for u, _ in logs) / len(logs),
+    sum(v for _, v in logs) / len(logs),
+)
 slope = sum((u - mu[0]) * (v - mu[1]) for u, v in logs) / sum(
     (u - mu[0]) ** 2 for u, _ in logs
 )
@@ -108,15 +116,40 @@ print(
     f"below every floor measured: {end < min(floors.values())}"
 )
 
+# Each run's curve is smoothed over 50 steps (a running mean), so the five
+# do not paint over each other; each floor is a dashed line over the steps
+# it is measured on, labelled with its value.
+WINDOW = 50
+smooth = torch.nn.functional.avg_pool1d(curves[:, None], WINDOW, stride=1)
+smooth = smooth[:, 0]
+steps = torch.arange(WINDOW, STEPS + 1)
 fig, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
 for i, lr in enumerate(LRS):
-    ax.plot(curves[i], lw=0.8, label=f"lr = {lr}")
-ax.plot(curves[4], "k", lw=1.5, label="lr = 0.04 / (1 + t / 100)")
+    (line,) = ax.plot(steps, smooth[i], lw=1, label=f"lr = {lr}")
+    ax.hlines(
+        floors[lr],
+        STEPS - 700,
+        STEPS,
+        color=line.get_color(),
+        ls="--",
+        lw=1.5,
+    )
+    ax.annotate(
+        f"floor {floors[lr]:.2g}",
+        (STEPS, floors[lr]),
+        xytext=(4, 0),
+        textcoords="offset points",
+        va="center",
+        color=line.get_color(),
+    )
+ax.plot(steps, smooth[4], "k", lw=1.5, label="lr = 0.04 / (1 + t / 100)")
+ax.set_xlim(0, STEPS * 1.18)
 ax.set(
     xlabel="step",
     ylabel="excess loss (full data)",
     yscale="log",
-    title=f"SGD with batches of {BATCH}: a floor per learning rate",
+    title=f"SGD with batches of {BATCH}: a floor per learning rate\n"
+    f"(running mean over {WINDOW} steps; dashed: each floor)",
 )
 ax.legend(ncols=2)
 plt.show()

@@ -45,14 +45,16 @@ lowest = (
 )
 curvatures = torch.linalg.eigvalsh(2 * x64.T @ x64 / N)
 print(
-    f"Hessian eigenvalues from {curvatures[0]:.2f} to {curvatures[-1]:.2f}: "
-    f"gradient descent diverges above lr = {2 / curvatures[-1]:.2f}"
+    f"Hessian eigenvalues from {curvatures[0]:.2f} to "
+    f"{curvatures[-1]:.2f}:"
+    f"\n    gradient descent diverges above lr = {2 / curvatures[-1]:.2f}"
 )
 start = y64.pow(2).mean().item() - lowest  # the excess loss at w = 0
 
 
 def excess_after_budget(batch_size, lr):
-    """EPOCHS epochs of shuffled batches; the final excess full-data loss."""
+    """EPOCHS epochs of shuffled batches; the final excess full-data loss.
+    """
     torch.manual_seed(1)
     w = torch.zeros(D, device=device, requires_grad=True)
     optimizer = torch.optim.SGD([w], lr=lr)
@@ -137,18 +139,22 @@ while holds < len(sizes) and scaled[holds] <= 2 * scaled[0]:
     holds += 1
 top = sizes[holds - 1]
 print(
-    f"the rule holds (loss within 2 x base) for batches {sizes[0]} to {top}, "
+    f"the rule holds (loss within 2 x base) for batches {sizes[0]} to "
+    f"{top}, "
     f"lr up to {BASE_LR * top / BASE_BATCH:.2f}"
 )
 for size, excess in zip(sizes, scaled):
     if excess > start:
         print(
             f"batch {size}, lr = {BASE_LR * size / BASE_BATCH:.2f} > "
-            f"{2 / curvatures[-1]:.2f}: loss above its starting value, diverged"
+            f"{2 / curvatures[-1]:.2f}: loss above its starting value, "
+            "diverged"
         )
 
 fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
-ax.loglog(sizes, scaled, "o-", label="lr scaled with the batch (linear rule)")
+ax.loglog(
+    sizes, scaled, "o-", label="lr scaled with the batch (linear rule)"
+)
 ax.loglog(sizes, unscaled, "s--", label=f"lr fixed at {BASE_LR}")
 ax.axhline(start, color="0.5", lw=0.8)
 ax.text(sizes[0], start, " loss at the start", va="bottom", color="0.4")

@@ -60,7 +60,9 @@ def train(model, x, y, device):
     """STEPS steps of SGD with momentum: each step's loss and parameters."""
     model.to(device)
     x, y = x.to(device), y.to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=LR, momentum=MOMENTUM
+    )
     losses, params = [], []
     for _ in range(STEPS):
         optimizer.zero_grad()
@@ -68,17 +70,24 @@ def train(model, x, y, device):
         loss.backward()  # under DDP, the gradients are all-reduced here
         optimizer.step()
         losses.append(loss.item())
-        params.append([p.detach().cpu().clone() for p in model.parameters()])
+        params.append(
+            [p.detach().cpu().clone() for p in model.parameters()]
+        )
     return losses, params
 
 
 def run_rank(rank, world_size, port, use_cuda):
-    """What each rank runs: its share of the batch under DDP, the results sent back."""
-    # Forked after this process may have run parallel code: one thread, so the child never
-    # enters the OpenMP thread pool it inherited (as DataLoader workers do).
+    """What each rank runs: its share of the batch under DDP, the results
+    sent back."""
+    # Forked after this process may have run parallel code: one thread, so
+    # the child never enters the OpenMP thread pool it inherited (as
+    # DataLoader workers do).
     torch.set_num_threads(1)
     store = dist.TCPStore(
-        "127.0.0.1", port, is_master=False, timeout=timedelta(seconds=TIMEOUT_S)
+        "127.0.0.1",
+        port,
+        is_master=False,
+        timeout=timedelta(seconds=TIMEOUT_S),
     )
     device = torch.device(f"cuda:{rank}" if use_cuda else "cpu")
     dist.init_process_group(
@@ -89,7 +98,9 @@ def run_rank(rank, world_size, port, use_cuda):
         timeout=timedelta(seconds=TIMEOUT_S),
     )
     x, y, model = make_problem()
-    share = slice(rank * BATCH // world_size, (rank + 1) * BATCH // world_size)
+    share = slice(
+        rank * BATCH // world_size, (rank + 1) * BATCH // world_size
+    )
     ddp = nn.parallel.DistributedDataParallel(model.to(device))
     losses, params = train(ddp, x[share], y[share], device)
     # Send the losses and parameters back through the rendezvous store.
@@ -98,8 +109,9 @@ def run_rank(rank, world_size, port, use_cuda):
     store.set(f"result/{rank}", buffer.getvalue())
     store.wait([f"result/{rank}"])  # the launcher's store holds it
     dist.destroy_process_group()
-    # Leave at once. Letting Python tear down the group's and the store's C++ objects
-    # sometimes waits for ever on one of their threads (about one run in ten here).
+    # Leave at once. Letting Python tear down the group's and the store's
+    # C++ objects sometimes waits for ever on one of their threads (about
+    # one run in ten here).
     os._exit(0)
 
 
@@ -117,20 +129,25 @@ def run_rank(rank, world_size, port, use_cuda):
 
 
 def launch(run_rank, world_size, timeout_s):
-    """Run ``run_rank(rank, world_size, port, use_cuda)`` in world_size forked processes;
+    """Run ``run_rank(rank, world_size, port, use_cuda)`` in world_size
+    forked processes;
     the results each stored under ``result/<rank>``."""
     if "fork" not in multiprocessing.get_all_start_methods():
         raise RuntimeError(
-            "this example forks one process per rank, which this system cannot do "
+            "this example forks one process per rank, which this system "
+            "cannot do "
             "(Windows): run it under Linux, macOS or WSL"
         )
-    # A plain socket, bound to port 0, holds a free port; the store's server thread starts
-    # only after the fork (forking while another thread runs can deadlock the child).
+    # A plain socket, bound to port 0, holds a free port; the store's server
+    # thread starts only after the fork (forking while another thread runs
+    # can deadlock the child).
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    # device_count() asks NVML where it can: CUDA stays uninitialised, forking safe.
+    # device_count() asks NVML where it can: CUDA stays uninitialised,
+    # forking safe.
     use_cuda = (
-        torch.cuda.device_count() >= world_size and not torch.cuda.is_initialized()
+        torch.cuda.device_count() >= world_size
+        and not torch.cuda.is_initialized()
     )
     ranks = mp.start_processes(
         run_rank,
@@ -139,7 +156,8 @@ def launch(run_rank, world_size, timeout_s):
         join=False,
         start_method="fork",
     )
-    # The ranks' connections wait in the socket's queue until the store serves them.
+    # The ranks' connections wait in the socket's queue until the store
+    # serves them.
     store = dist.TCPStore(
         "127.0.0.1",
         port,
@@ -150,11 +168,13 @@ def launch(run_rank, world_size, timeout_s):
     )
     deadline = time.monotonic() + timeout_s
     try:
-        # join() returns True once all ranks succeeded; if one fails, it stops the others
-        # and raises.
+        # join() returns True once all ranks succeeded; if one fails, it
+        # stops the others and raises.
         while not ranks.join(timeout=max(0.0, deadline - time.monotonic())):
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"the ranks did not finish within {timeout_s} s")
+                raise TimeoutError(
+                    f"the ranks did not finish within {timeout_s} s"
+                )
     except (mp.ProcessExitedException, mp.ProcessRaisedException) as error:
         raise RuntimeError(
             f"rank {error.error_index} (process {error.error_pid}) failed, "
@@ -201,7 +221,8 @@ print(
 
 
 def float32_units(params, reference):
-    """Largest |difference|, in float32 spacings at each reference's scale."""
+    """Largest |difference|, in float32 spacings at each reference's scale.
+    """
     eps = torch.finfo(torch.float32).eps
     return max(
         ((a - b).abs().max() / (eps * b.abs().max())).item()
@@ -213,8 +234,8 @@ per_step = [
     float32_units(a, b) for a, b in zip(results[0]["params"], single_params)
 ]
 print(
-    f"two ranks vs one process: at most 100 float32 units apart, "
-    f"all {STEPS} steps: {max(per_step) <= 100}"
+    f"two ranks vs one process: at most 100 float32 units apart,"
+    f"\n    all {STEPS} steps: {max(per_step) <= 100}"
 )
 ddp_losses = [
     (a + b) / 2 for a, b in zip(results[0]["losses"], results[1]["losses"])
@@ -247,8 +268,8 @@ for half in (slice(0, BATCH // 2), slice(BATCH // 2, BATCH)):
 accumulated.step()
 units = float32_units([p.detach() for p in model.parameters()], after_whole)
 print(
-    f"two accumulated halves vs the whole batch of {BATCH}: "
-    f"at most 100 float32 units apart: {units <= 100}"
+    f"two accumulated halves vs the whole batch of {BATCH}:"
+    f"\n    at most 100 float32 units apart: {units <= 100}"
 )
 
 # %%
@@ -265,9 +286,15 @@ fig, (top, bottom) = plt.subplots(
     2, 1, figsize=(6.4, 6), sharex=True, layout="constrained"
 )
 top.plot(
-    steps, single_losses, lw=4, alpha=0.4, label=f"one process, batch {BATCH}"
+    steps,
+    single_losses,
+    lw=4,
+    alpha=0.4,
+    label=f"one process, batch {BATCH}",
 )
-top.plot(steps, ddp_losses, "k.", label=f"two ranks, {BATCH // 2} samples each")
+top.plot(
+    steps, ddp_losses, "k.", label=f"two ranks, {BATCH // 2} samples each"
+)
 top.set(
     ylabel="MSE loss of the batch",
     title="DDP + SGD (momentum 0.9) follows the one-process path",
@@ -275,7 +302,9 @@ top.set(
 top.legend()
 bottom.plot(steps, per_step, "o-")
 bottom.set(
-    xlabel="step", ylabel="largest difference\n(float32 units)", ylim=(0, None)
+    xlabel="step",
+    ylabel="largest difference\n(float32 units)",
+    ylim=(0, None),
 )
 bottom.set_xticks([1, 5, 10, 15, 20])
 plt.show()

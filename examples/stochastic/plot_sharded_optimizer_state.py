@@ -50,7 +50,8 @@ SETTINGS = {"lr": 0.05, "momentum": 0.9}
 
 
 def run(sharded, optimizer_class, device, rank, world_size):
-    """Train a fresh network; its parameters and the momentum buffers held."""
+    """Train a fresh network; its parameters and the momentum buffers held.
+    """
     torch.manual_seed(0)
     x = torch.randn(BATCH, 16)
     y = torch.sin(x.sum(dim=1, keepdim=True))
@@ -61,7 +62,9 @@ def run(sharded, optimizer_class, device, rank, world_size):
         nn.Tanh(),
         nn.Linear(32, 1),
     ).to(device)
-    share = slice(rank * BATCH // world_size, (rank + 1) * BATCH // world_size)
+    share = slice(
+        rank * BATCH // world_size, (rank + 1) * BATCH // world_size
+    )
     x, y = x[share].to(device), y[share].to(device)
     ddp = nn.parallel.DistributedDataParallel(model)
     if sharded:
@@ -84,12 +87,17 @@ def run(sharded, optimizer_class, device, rank, world_size):
 
 
 def run_rank(rank, world_size, port, use_cuda):
-    """What each rank runs: the three trainings, sent back through the store."""
-    # Forked after this process may have run parallel code: one thread, so the child never
-    # enters the OpenMP thread pool it inherited (as DataLoader workers do).
+    """What each rank runs: the three trainings, sent back through the
+    store."""
+    # Forked after this process may have run parallel code: one thread, so
+    # the child never enters the OpenMP thread pool it inherited (as
+    # DataLoader workers do).
     torch.set_num_threads(1)
     store = dist.TCPStore(
-        "127.0.0.1", port, is_master=False, timeout=timedelta(seconds=TIMEOUT_S)
+        "127.0.0.1",
+        port,
+        is_master=False,
+        timeout=timedelta(seconds=TIMEOUT_S),
     )
     device = torch.device(f"cuda:{rank}" if use_cuda else "cpu")
     dist.init_process_group(
@@ -113,8 +121,9 @@ def run_rank(rank, world_size, port, use_cuda):
     store.set(f"result/{rank}", buffer.getvalue())
     store.wait([f"result/{rank}"])  # the launcher's store holds it
     dist.destroy_process_group()
-    # Leave at once. Letting Python tear down the group's and the store's C++ objects
-    # sometimes waits for ever on one of their threads (about one run in ten here).
+    # Leave at once. Letting Python tear down the group's and the store's
+    # C++ objects sometimes waits for ever on one of their threads (about
+    # one run in ten here).
     os._exit(0)
 
 
@@ -134,20 +143,25 @@ def run_rank(rank, world_size, port, use_cuda):
 
 
 def launch(run_rank, world_size, timeout_s):
-    """Run ``run_rank(rank, world_size, port, use_cuda)`` in world_size forked processes;
+    """Run ``run_rank(rank, world_size, port, use_cuda)`` in world_size
+    forked processes;
     the results each stored under ``result/<rank>``."""
     if "fork" not in multiprocessing.get_all_start_methods():
         raise RuntimeError(
-            "this example forks one process per rank, which this system cannot do "
+            "this example forks one process per rank, which this system "
+            "cannot do "
             "(Windows): run it under Linux, macOS or WSL"
         )
-    # A plain socket, bound to port 0, holds a free port; the store's server thread starts
-    # only after the fork (forking while another thread runs can deadlock the child).
+    # A plain socket, bound to port 0, holds a free port; the store's server
+    # thread starts only after the fork (forking while another thread runs
+    # can deadlock the child).
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    # device_count() asks NVML where it can: CUDA stays uninitialised, forking safe.
+    # device_count() asks NVML where it can: CUDA stays uninitialised,
+    # forking safe.
     use_cuda = (
-        torch.cuda.device_count() >= world_size and not torch.cuda.is_initialized()
+        torch.cuda.device_count() >= world_size
+        and not torch.cuda.is_initialized()
     )
     ranks = mp.start_processes(
         run_rank,
@@ -156,7 +170,8 @@ def launch(run_rank, world_size, timeout_s):
         join=False,
         start_method="fork",
     )
-    # The ranks' connections wait in the socket's queue until the store serves them.
+    # The ranks' connections wait in the socket's queue until the store
+    # serves them.
     store = dist.TCPStore(
         "127.0.0.1",
         port,
@@ -167,11 +182,13 @@ def launch(run_rank, world_size, timeout_s):
     )
     deadline = time.monotonic() + timeout_s
     try:
-        # join() returns True once all ranks succeeded; if one fails, it stops the others
-        # and raises.
+        # join() returns True once all ranks succeeded; if one fails, it
+        # stops the others and raises.
         while not ranks.join(timeout=max(0.0, deadline - time.monotonic())):
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"the ranks did not finish within {timeout_s} s")
+                raise TimeoutError(
+                    f"the ranks did not finish within {timeout_s} s"
+                )
     except (mp.ProcessExitedException, mp.ProcessRaisedException) as error:
         raise RuntimeError(
             f"rank {error.error_index} (process {error.error_pid}) failed, "
@@ -201,7 +218,8 @@ print(f"Running on {device}")
 # so far; here one tensor (the 64 x 32 weight) is most of the network, so the shares
 # cannot be equal.
 
-sizes = [p.numel() for p in results[0]["unsharded torch.optim.SGD"]["params"]]
+unsharded = results[0]["unsharded torch.optim.SGD"]
+sizes = [p.numel() for p in unsharded["params"]]
 total = sum(sizes)
 print(
     f"the network: {len(sizes)} parameter tensors, {total} numbers; "
@@ -211,13 +229,16 @@ for name in results[0]:
     for rank, found in enumerate(results):
         buffers = found[name]["buffers"]
         print(
-            f"{name:26s} rank {rank}: {len(buffers)} momentum buffer(s), "
+            f"{name:26s} rank {rank}: {len(buffers)} buffer(s), "
             f"{sum(buffers):5d} numbers ({sum(buffers) / total:.0%})"
         )
     if name.startswith("ZeRO"):
-        shares = sorted(n for found in results for n in found[name]["buffers"])
+        shares = sorted(
+            n for found in results for n in found[name]["buffers"]
+        )
         print(
-            f"{'':26s} together: every tensor once: {shares == sorted(sizes)}"
+            f"{'':26s} together: every tensor once: "
+            f"{shares == sorted(sizes)}"
         )
 
 # %%

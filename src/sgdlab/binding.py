@@ -11,6 +11,7 @@ misplaced-grad tensors); :func:`~sgdlab.assign_`, :func:`~sgdlab.replace_param` 
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -32,7 +33,14 @@ FINDING_KINDS = {
     "no_requires_grad": "a held tensor that does not require grad, so it never gets one",
     "grad_mismatch": "a held tensor whose .grad has another device or dtype",
     "duplicate": "the same tensor held twice, or given under two names",
+    "missing": "a given tensor the optimizer was never given (nothing holds its place)",
+    "no_grad": "a held tensor whose .grad is None after backward(): the loss does not use it",
+    "state_mismatch": "a held tensor whose momentum buffer has another device or dtype",
 }
+
+
+#: A report's lines are wrapped to this many columns (a code box's width on the site).
+REPORT_WIDTH = 72
 
 
 @dataclass(frozen=True)
@@ -78,10 +86,15 @@ class BindingReport:
             if not self.names:
                 return "binding ok: no problem found in the optimizer's tensors"
             verb = "is a tensor" if len(self.names) == 1 else "are tensors"
-            return f"binding ok: {', '.join(self.names)} {verb} the optimizer updates"
+            return textwrap.fill(f"binding ok: {', '.join(self.names)} {verb} the optimizer updates",
+                                 REPORT_WIDTH, subsequent_indent="    ", break_long_words=False)
         count = len(self.findings)
         lines = [f"binding: {count} problem{'s' if count > 1 else ''}"]
-        lines += [f"  - {finding}" for finding in self.findings]
+        lines += [
+            textwrap.fill(str(finding), REPORT_WIDTH, initial_indent="  - ", subsequent_indent="    ",
+                          break_long_words=False, break_on_hyphens=False)
+            for finding in self.findings
+        ]
         return "\n".join(lines)
 
 
@@ -107,22 +120,32 @@ def _describe_tensor(tensor: Tensor) -> str:
 
 
 def _link_findings(given: Mapping[str, Tensor], held: list[tuple[str, Tensor]]) -> list[Finding]:
-    """Given tensors the optimizer lacks, and held tensors none of the given ones are."""
+    """Given tensors the optimizer lacks, and held tensors none of the given ones are.
+
+    A given tensor the optimizer lacks is ``not_held`` (rebound or replaced) when some held
+    tensor is none of the given ones, the tensor it lost its place to; else it is
+    ``missing``: it was never handed to the optimizer.
+    """
     held_ids = {id(tensor) for _, tensor in held}
     given_ids = {id(tensor) for tensor in given.values()}
+    orphans = [(name, tensor) for name, tensor in held if id(tensor) not in given_ids] if given else []
     findings = [
         Finding("not_held", f"{name} = {_describe_tensor(tensor)} is not a tensor the optimizer "
                 "holds, so step() never changes it; it was rebound (or replaced in param_groups) "
                 "after the optimizer was built")
-        for name, tensor in given.items() if id(tensor) not in held_ids
+        if orphans else
+        Finding("missing", f"{name} = {_describe_tensor(tensor)} was never given to the optimizer, "
+                "so step() never changes it; pass it to the constructor or to add_param_group()")
+        for name, tensor in given.items()
+        if id(tensor) not in held_ids and tensor.is_leaf  # a computed copy is a non_leaf finding
     ]
-    if given:  # with nothing given, every held tensor would be "not given": say nothing
-        findings += [
-            Finding("not_given", f"the optimizer updates {name} = {_describe_tensor(tensor)}, "
-                    "which is none of the given tensors (a tensor put into param_groups, "
-                    "or the old tensor behind a rebound variable)")
-            for name, tensor in held if id(tensor) not in given_ids
-        ]
+    # With nothing given, every held tensor would be "not given": say nothing.
+    findings += [
+        Finding("not_given", f"the optimizer updates {name} = {_describe_tensor(tensor)}, "
+                "which is none of the given tensors (a tensor put into param_groups, "
+                "or the old tensor behind a rebound variable)")
+        for name, tensor in orphans
+    ]
     return findings
 
 
@@ -143,15 +166,27 @@ def _duplicate_findings(given: Mapping[str, Tensor], held: list[tuple[str, Tenso
     return findings
 
 
-def _tensor_findings(held: list[tuple[str, Tensor]], names: Mapping[int, str]) -> list[Finding]:
-    """Held tensors that cannot be trained as they are: non-leaf, no grad, misplaced grad."""
+def _tensor_findings(
+    optimizer: torch.optim.Optimizer,
+    given: Mapping[str, Tensor],
+    held: list[tuple[str, Tensor]],
+    names: Mapping[int, str],
+    after_backward: bool,
+) -> list[Finding]:
+    """Tensors that cannot be trained as they are: non-leaf (held or given), no grad, misplaced grad or state.
+
+    A held tensor that should have a ``.grad`` but has none is reported only when
+    ``after_backward`` says backward() has just run: a ``.grad`` left by an earlier pass
+    says nothing about the tensors held now.
+    """
     findings = []
     seen = set()
+    unique = []
     for default, tensor in held:
-        if id(tensor) in seen:
-            continue
-        seen.add(id(tensor))
-        name = names.get(id(tensor), default)
+        if id(tensor) not in seen:
+            seen.add(id(tensor))
+            unique.append((names.get(id(tensor), default), tensor))
+    for name, tensor in unique:
         if not tensor.is_leaf:
             findings.append(Finding("non_leaf", f"{name} is not a leaf tensor (it has grad_fn "
                                     f"{type(tensor.grad_fn).__name__}), so backward() fills no .grad for it"))
@@ -162,12 +197,41 @@ def _tensor_findings(held: list[tuple[str, Tensor]], names: Mapping[int, str]) -
         if grad is not None and (grad.device, grad.dtype) != (tensor.device, tensor.dtype):
             findings.append(Finding("grad_mismatch", f"{name} is {tensor.dtype} on {tensor.device} but "
                                     f"its .grad is {grad.dtype} on {grad.device}"))
+        if after_backward and grad is None and tensor.is_leaf and tensor.requires_grad:
+            findings.append(Finding("no_grad", f"{name}.grad is None after backward(), so step() skips "
+                                    f"{name}: the loss does not depend on it (unused, or reached "
+                                    "only through .detach(), .data or torch.no_grad())"))
+        findings += _state_findings(name, tensor, optimizer.state.get(tensor, {}))
+    for name, tensor in given.items():  # a given copy of a held tensor, made by .to() or arithmetic
+        if id(tensor) not in seen and not tensor.is_leaf:
+            seen.add(id(tensor))
+            findings.append(Finding("non_leaf", f"{name} is not a leaf tensor (it has grad_fn "
+                                    f"{type(tensor.grad_fn).__name__}): it is computed from a tensor, "
+                                    "not the tensor itself, so step() never changes it"))
     return findings
+
+
+def _state_findings(name: str, tensor: Tensor, state: Mapping) -> list[Finding]:
+    """A held tensor's state entries shaped like it (its momentum buffer) on another device or dtype.
+
+    A buffer of another dtype silently rounds every step to its precision; one on another
+    device makes step() fail.
+    """
+    return [
+        Finding("state_mismatch", f"{name} is {tensor.dtype} on {tensor.device} but its {key} is "
+                f"{value.dtype} on {value.device}: the tensor was changed after the optimizer "
+                "made its state (use sgdlab.replace_param)")
+        for key, value in state.items()
+        if isinstance(value, Tensor) and value.shape == tensor.shape
+        and (value.device, value.dtype) != (tensor.device, tensor.dtype)
+    ]
 
 
 def check_binding(
     optimizer: torch.optim.Optimizer,
     names: Mapping[str, Tensor] | torch.nn.Module | None = None,
+    *,
+    after_backward: bool = False,
     **named: Tensor,
 ) -> BindingReport:
     """Check that the given variables are the tensors ``optimizer`` updates, and that those can train.
@@ -175,10 +239,13 @@ def check_binding(
     Args:
         optimizer: any ``torch.optim`` optimizer.
         names: a mapping name -> tensor, or a module whose ``named_parameters()`` are used.
+        after_backward: say that ``backward()`` has just run, so that every held tensor that
+            requires grad but whose ``.grad`` is None is reported.
         **named: more tensors, by name (``x=x, c=c``).
 
     Returns:
-        A :class:`BindingReport`; its findings say what is wrong and why.
+        A :class:`BindingReport`; its findings say what is wrong and why (the kinds are
+        listed in ``sgdlab.binding.FINDING_KINDS``).
 
     The article's second trap: rebinding ``x`` after building the optimizer.
 
@@ -191,8 +258,39 @@ def check_binding(
     (False, ['not_held', 'not_given'])
     >>> print(report.findings[1].message)  # doctest: +ELLIPSIS
     the optimizer updates group0.param0 = tensor(5.0000), which is none of the given tensors ...
+
+    A model's layer left out of the optimizer, and one the loss does not reach:
+
+    >>> model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
+    >>> optimizer = torch.optim.SGD(model[1].parameters(), lr=0.1)
+    >>> [finding.kind for finding in check_binding(optimizer, model)]
+    ['missing', 'missing']
+    >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    >>> model[1](torch.ones(2)).sum().backward()  # model[0] unused
+    >>> print(check_binding(optimizer, model, after_backward=True))  # doctest: +ELLIPSIS
+    binding: 2 problems
+      - no_grad: 0.weight.grad is None after backward(), so step() skips
+        0.weight: the loss does not depend on it (unused, or reached only
+        through .detach(), .data or torch.no_grad())
+      - no_grad: 0.bias.grad is None ...
+
+    A copy made by ``.to()`` is not the tensor, and a tensor whose dtype changed after the
+    first step no longer matches its momentum buffer:
+
+    >>> w = torch.ones(2, requires_grad=True)
+    >>> optimizer = torch.optim.SGD([w], lr=0.1, momentum=0.9)
+    >>> [finding.kind for finding in check_binding(optimizer, w=w.to(torch.float64))]
+    ['not_given', 'non_leaf']
+    >>> w.grad = torch.ones(2)
+    >>> optimizer.step()
+    >>> w.data = w.data.double()
+    >>> print(check_binding(optimizer, w=w).findings[-1].message)  # doctest: +ELLIPSIS
+    w is torch.float64 on cpu but its momentum_buffer is torch.float32 on cpu: ...
     """
     require_optimizer(optimizer)
+    if not isinstance(after_backward, bool):
+        raise TypeError(f"after_backward must be True or False, got {type(after_backward).__name__}: "
+                        f"{after_backward!r}")
     given = named_tensors(names)
     extra = named_tensors(named, argument="named tensor")
     clash = sorted(given.keys() & extra.keys())
@@ -204,7 +302,7 @@ def check_binding(
     findings = [
         *_link_findings(given, held),
         *_duplicate_findings(given, held),
-        *_tensor_findings(held, names_by_id),
+        *_tensor_findings(optimizer, given, held, names_by_id, after_backward),
     ]
     return BindingReport(tuple(findings), tuple(given))
 

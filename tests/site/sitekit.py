@@ -289,6 +289,60 @@ SMALL_FIGURES = """
               + `of ${img.naturalWidth}px`)
 """
 
+#: The code boxes' width in monospace columns, as the pages and scripts keep their lines.
+CODE_COLUMNS = 76
+
+#: Lines of a code block or an output that the box wraps: each visible ``pre`` is laid out for
+#: a moment without wrapping (``white-space: pre``), and any wider than its box is reported
+#: with its longest line and the box's width in columns, measured with a probe in its font.
+WRAPPED_LINES = """
+() => {
+  const found = [];
+  for (const box of document.querySelectorAll(".bd-article pre")) {
+    if (box.offsetParent === null) continue;
+    const saved = box.style.whiteSpace;
+    box.style.whiteSpace = "pre";
+    const wraps = box.scrollWidth > box.clientWidth + 1;
+    box.style.whiteSpace = saved;
+    if (!wraps) continue;
+    const probe = document.createElement("span");
+    probe.textContent = "x".repeat(100);
+    probe.style.whiteSpace = "pre";
+    box.appendChild(probe);
+    const column = probe.getBoundingClientRect().width / 100;
+    probe.remove();
+    const style = getComputedStyle(box);
+    const inner = box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const longest = box.textContent.split("\\n").reduce((a, b) => (b.length > a.length ? b : a), "");
+    found.push(`${longest.length} columns in a box of ${Math.floor(inner / column)}: ${longest.trim().slice(0, 60)}`);
+  }
+  return found;
+}
+"""
+
+#: The width of the code boxes in monospace columns (the first visible ``pre`` of the page).
+CODE_BOX_COLUMNS = """
+() => {
+  const box = [...document.querySelectorAll(".bd-article pre")].find((b) => b.offsetParent !== null);
+  if (!box) return null;
+  const probe = document.createElement("span");
+  probe.textContent = "x".repeat(100);
+  probe.style.whiteSpace = "pre";
+  box.appendChild(probe);
+  const column = probe.getBoundingClientRect().width / 100;
+  probe.remove();
+  const style = getComputedStyle(box);
+  return (box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight)) / column;
+}
+"""
+
+#: Each gallery figure the page shows: its file's name (the 1x file) and its width on screen.
+FIGURE_WIDTHS = """
+() => [...document.querySelectorAll("img.sphx-glr-single-img, img.sphx-glr-multi-img")]
+  .filter((img) => img.offsetParent !== null)
+  .map((img) => [img.getAttribute("src").split("/").pop(), img.getBoundingClientRect().width])
+"""
+
 EMPTY_NAVIGATION = """
 () => [...document.querySelectorAll("nav, .bd-sidebar-primary, .bd-sidebar-secondary")]
   .filter((element) => element.offsetParent !== null && element.getBoundingClientRect().width > 0)
@@ -336,6 +390,8 @@ while (document.querySelector(".math:not(:has(mjx-container))") && Date.now() - 
 EVERY_PAGE_CHECKS = {"build_info": BUILD_INFO, "maths": MATHS}
 READER_PAGE_CHECKS = {
     "overflowing": OVERFLOWING,
+    "wrapped_lines": WRAPPED_LINES,
+    "figure_widths": FIGURE_WIDTHS,
     "small_figures": f"() => ({SMALL_FIGURES.strip()})({MIN_FIGURE_SCALE})",
     "empty_navigation": EMPTY_NAVIGATION,
 }
@@ -364,15 +420,17 @@ class PageReports:
     renderer process, about half a second a page.
     """
 
-    def __init__(self, context, server: str):
+    def __init__(self, context, server: str, reader_checks: dict[str, str] | None = None, axe: bool = True):
         self.server = server
+        self.reader_checks = READER_PAGE_CHECKS if reader_checks is None else reader_checks
+        self.axe = axe
         self.reports: dict[str, dict] = {}
         self.page = context.new_page()
         self.watch = PageWatch(self.page)
 
     def __getitem__(self, path: str) -> dict:
         if path not in self.reports:
-            checks = EVERY_PAGE_CHECKS | (READER_PAGE_CHECKS if path in READER_PAGES else {})
+            checks = EVERY_PAGE_CHECKS | (self.reader_checks if path in READER_PAGES else {})
             # Leave the last page before watching this one: what it still had in flight (its
             # favicon) is cancelled then, and not counted against this page.
             self.page.goto("about:blank")
@@ -381,7 +439,7 @@ class PageReports:
             results = run_checks(self.page, checks)
             # What the page itself failed to load, before axe-core re-reads its stylesheets.
             report = {"status": response.status, "failed": list(self.watch.failed), "errors": list(self.watch.errors)}
-            if path in READER_PAGES:
+            if path in READER_PAGES and self.axe:
                 results |= run_checks(self.page, {"serious_violations": SERIOUS_VIOLATIONS})
             self.reports[path] = report | results
         return self.reports[path]
