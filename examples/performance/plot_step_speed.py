@@ -112,7 +112,7 @@ class CountCalls(TorchDispatchMode):
 
 
 def calls_per_step(path, tensors):
-    """Operations in one ``step()``, after the first (which makes buffers)."""
+    """Operations in one ``step()`` once the buffers exist."""
     params = make_parameters(1000, tensors)
     optimizer = torch.optim.SGD(params, lr=1e-3, momentum=0.9,
                                 weight_decay=1e-4, **PATHS[path])
