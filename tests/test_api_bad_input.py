@@ -1120,6 +1120,12 @@ def _fused_compile_warning(draw) -> Case:
     return Case(lambda: str(sgdlab.FusedCompileWarning(message)), (), ("message",), pure=True)
 
 
+@strategy("FusedFallbackWarning", examples=3)
+def _fused_fallback_warning(draw) -> Case:
+    message = draw(st.sampled_from(["could not compile", 3, None]))
+    return Case(lambda: str(sgdlab.FusedFallbackWarning(message)), (), ("message",), pure=True)
+
+
 def plane_objective(draw):
     return draw(st.sampled_from([lambda: sgdlab.quadratic(), lambda: sgdlab.rastrigin(dim=3),
                                  lambda: None, lambda: sgdlab.rosenbrock()]))()

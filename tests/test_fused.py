@@ -40,7 +40,20 @@ def make_params(seed: int = 0) -> list[torch.Tensor]:
 
 @pytest.fixture(scope="module")
 def stepped():
-    """Three steps of fused and for-loop optimizers from the same start; what each step did."""
+    """Three steps of fused and for-loop optimizers from the same start; what each step did.
+
+    Starts as a process where nothing has compiled yet: another test file in this worker
+    may have compiled the same kinds (the table of compiled kinds is process-wide).
+    """
+    compiled_before = dict(sgdlab.fused._kinds)
+    sgdlab.fused._kinds.clear()
+    try:
+        yield _three_steps()
+    finally:
+        sgdlab.fused._kinds.update(compiled_before)
+
+
+def _three_steps() -> dict:
     fused_params, loop_params = make_params(), make_params()
     fused = sgdlab.SGD(fused_params, fused=True, **SETTINGS)
     loop = sgdlab.SGD(loop_params, foreach=False, **SETTINGS)
@@ -102,6 +115,7 @@ def test_a_new_learning_rate_does_not_recompile(stepped):
 
 
 def test_a_machine_without_a_compiler_gets_an_error_naming_what_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setattr(sgdlab.fused, "_kinds", {})  # as if nothing had compiled in this process
     monkeypatch.setattr(sgdlab.fused.shutil, "which", lambda name: None)
     monkeypatch.setattr(sgdlab.fused.sysconfig, "get_paths", lambda: {"include": str(tmp_path)})
     sgdlab.fused._check_compiler.cache_clear()
