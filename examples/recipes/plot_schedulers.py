@@ -79,10 +79,17 @@ curves["no edit (any of the three)"] = unedited[0]
 # ``scheduler.base_lrs`` (or build a new scheduler).
 
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
-for (name, used), marker in zip(curves.items(), "osD^"):
-    ax.step(
-        range(EPOCHS), used, where="post", marker=marker, ms=4, label=name
-    )
+# StepLR and MultiplicativeLR give the same curve, and LambdaLR leaves the
+# unedited one only at epoch 4: a wide pale band, open markers, a dashed
+# and a dotted line keep all four visible where they coincide.
+styles = [
+    dict(linewidth=6, alpha=0.35),
+    dict(linewidth=2, marker="s", markersize=8, markerfacecolor="none"),
+    dict(linestyle="--", marker="D", markersize=3),
+    dict(linestyle=":", linewidth=2, marker="^", markersize=4),
+]
+for (name, used), style in zip(curves.items(), styles):
+    ax.step(range(EPOCHS), used, where="post", label=name, **style)
 ax.axvline(
     EDIT_AT, color="gray", ls=":", label=f"lr set to {EDITED_LR} by hand"
 )
