@@ -70,18 +70,22 @@ print(
 names = list(before)
 positions = torch.arange(len(names))
 fig, ax = plt.subplots(figsize=(6.4, 4.5), layout="constrained")
-ax.bar(
+bars_before = ax.bar(
     positions - 0.2,
     [before[n] for n in names],
     width=0.4,
     label="before step()",
 )
-ax.bar(
+bars_after = ax.bar(
     positions + 0.2,
     [after[n] for n in names],
     width=0.4,
     label="after step()",
 )
+# The values themselves: x and the new tensor keep theirs, c moves.
+for bars in (bars_before, bars_after):
+    ax.bar_label(bars, fmt="%.2f", padding=2)
+ax.margins(y=0.12)
 ax.axhline(0.0, color="grey", linewidth=0.8)
 ax.set_xticks(
     positions.tolist(),
