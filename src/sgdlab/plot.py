@@ -197,8 +197,11 @@ def plot_contour(
     ax.contour(xs, ys, values, levels=levels, colors="0.35", linewidths=0.6,
                linestyles="solid", alpha=0.7)
     if mark_minimum and objective.minimum is not None:
-        ax.plot(*objective.minimum, linestyle="none", marker="*", markersize=14,
-                color="black", markeredgecolor="white", label="minimum", zorder=4)
+        # An open star above the paths' end markers: a run that converges ends
+        # on the minimum, and both stay visible, the end marker inside the star.
+        ax.plot(*objective.minimum, linestyle="none", marker="*", markersize=18,
+                color="black", markerfacecolor="none", markeredgewidth=1.6,
+                label="minimum", zorder=6)
         _legend_beside(ax)
     ax.set_xlim(bounds[0])
     ax.set_ylim(bounds[1])
