@@ -95,6 +95,17 @@ fig, (left, right) = sgdlab.compare(
     bounds=((-1.0, 3.5), (-3.0, 1.5)),
 )
 left.set_title(f"{objective.name}: paths, {STEPS} steps")
+# The lr 1e-2 path bounces over the short paths of the other three: draw it
+# pale and beneath them, so that they stay visible.
+for line in left.lines:
+    if line.get_label() == "lr 1e-2":
+        line.set(alpha=0.35, zorder=2)
+left.annotate(
+    "three runs end here",
+    xy=(2.0, -2.0),
+    xytext=(1.2, -2.75),
+    arrowprops=dict(arrowstyle="->"),
+)
 right.set_title("f along each path")
 plt.show()
 
