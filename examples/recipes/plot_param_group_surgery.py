@@ -84,13 +84,16 @@ for layer, ratio in zip(("first", "second"), ratios):
 
 fig, ax = plt.subplots(figsize=(6.4, 4), layout="constrained")
 positions = range(len(ratios))
-ax.bar(
+bars = ax.bar(
     positions,
     ratios,
     color=["C0", "C1"],
     label="measured |weight change| / |grad|",
 )
-ax.plot(positions, [0.01, 0.1], "k_", ms=40, mew=2, label="the group's lr")
+ax.bar_label(bars, fmt="%.3g", padding=4)
+ax.plot(positions, [0.01, 0.1], "k_", ms=40, mew=2, label="_nolegend_")
+# A shorter mark for the legend: the one on the bars is as wide as a bar.
+ax.plot([], [], "k_", ms=14, mew=2, label="the group's lr (0.01, 0.1)")
 ax.set_xticks(
     list(positions), ["first layer\n(group 0)", "second layer\n(group 1)"]
 )
