@@ -111,12 +111,14 @@ left.set(yscale="log", xlabel="step", ylabel="excess loss (log)",
          title=f"B = {DEFAULT[0]}, lr = {DEFAULT[1]}")
 left.legend(fontsize="small")
 for B in BATCHES:
-    right.plot(LRS, [floors[B, lr] for lr in LRS], "o", ms=3)
+    right.plot(LRS, [floors[B, lr] for lr in LRS], "o", ms=3, label=f"B = {B}")
     right.plot(LRS, [formula(B, lr) for lr in LRS], color="0.6", lw=0.8)
 right.plot(DEFAULT[1], floors[DEFAULT], "o", color="k", ms=7, mfc="none")
 right.set(xscale="log", yscale="log", xlabel="lr (log)",
           ylabel="floor (log)",
-          title="Floors: dots measured, lines formula")
+          title="Floors\n(dots measured, lines formula)")
+right.legend(fontsize="small", ncols=2, handletextpad=0.2,
+             columnspacing=0.6)
 plt.show()
 
 # %%
