@@ -74,7 +74,7 @@ for zero_grad in (True, False):
     )
 ax.axhline(3.0, color="gray", ls="--", label="minimum, p = 3")
 ax.set(xlabel="step", ylabel="p", title=f"f(p) = (p - 3)², lr = {LR}")
-# Below the axes: inside, the legend would hide the swinging run's last steps.
+# Below the axes: inside, it would hide the swinging run's last steps.
 ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=2)
 plt.show()
 

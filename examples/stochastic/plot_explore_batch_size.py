@@ -111,7 +111,8 @@ left.set(yscale="log", xlabel="step", ylabel="excess loss (log)",
          title=f"B = {DEFAULT[0]}, lr = {DEFAULT[1]}")
 left.legend(fontsize="small")
 for B in BATCHES:
-    right.plot(LRS, [floors[B, lr] for lr in LRS], "o", ms=3, label=f"B = {B}")
+    right.plot(LRS, [floors[B, lr] for lr in LRS], "o", ms=3,
+               label=f"B = {B}")
     right.plot(LRS, [formula(B, lr) for lr in LRS], color="0.6", lw=0.8)
 right.plot(DEFAULT[1], floors[DEFAULT], "o", color="k", ms=7, mfc="none")
 right.set(xscale="log", yscale="log", xlabel="lr (log)",
