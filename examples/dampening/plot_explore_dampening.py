@@ -103,8 +103,8 @@ def after_three_steps(**settings):
 same = after_three_steps(dampening=0.9) == after_three_steps()
 print(f"without momentum, dampening 0.9 changes nothing: {same}")
 settled = all(s for s, (mu, _) in zip(steady, SETTINGS) if mu <= 0.7)
-print(f"both runs' last step at lr (1 - tau) g / (1 - mu) within 0.1%, "
-      f"every mu <= 0.7: {settled}")
+print(f"both runs' last step at lr (1 - tau) g / (1 - mu) within 0.1%,\n"
+      f"    every mu <= 0.7: {settled}")
 
 # %%
 # The default setting, as a still figure

@@ -71,7 +71,7 @@ runs = {
     "tensor lr": train(torch.tensor(0.1, device=device)),
 }
 for name, (graphs, _, _) in runs.items():
-    print(f"torch.optim.SGD, {name}: graphs after each step {graphs}")
+    print(f"torch.optim.SGD, {name}: graphs by step {graphs}")
     print(f"  captured after the first step: {graphs[-1] - graphs[0]}")
 
 # %%
@@ -108,7 +108,7 @@ print(f"tensor lr: weights within 1e-6 of those without torch.compile: "
 for name, lr in [("float lr", 0.1),
                  ("tensor lr", torch.tensor(0.1, device=device))]:
     graphs, _, weights = train(lr, optimizer_class=sgdlab.SGD)
-    print(f"sgdlab.SGD, {name}: graphs after each step {graphs}")
+    print(f"sgdlab.SGD, {name}: graphs by step {graphs}")
     print(f"  captured after the first step: {graphs[-1] - graphs[0]}, "
           f"same weights as torch.optim.SGD: "
           f"{torch.equal(weights, runs[name][2])}")

@@ -197,7 +197,7 @@ runs = {
 }
 for name, (losses, lrs, _) in runs.items():
     print(f"{name}: lr {lrs[0]:.3f} -> {lrs[-1]:.3f}, final loss "
-          f"{describe(losses[-1])}, highest on the way {max(losses):.0e}")
+          f"{describe(losses[-1])},\n  highest on the way {max(losses):.0e}")
     print(f"  final loss below the best fixed lr's: "
           f"{losses[-1] < final[best_lr]}")
 
@@ -249,8 +249,8 @@ noisy_final = {
     lr: sum(fixed_lr(lr, NOISY_STEPS, NOISE)[-50:]) / 50 for lr in sweep
 }
 noisy_best = min(noisy_final, key=noisy_final.get)
-print(f"with noise, the best fixed lr: {noisy_best:.4f}, mean loss over "
-      f"the last 50 steps {noisy_final[noisy_best]:.2e}")
+print(f"with noise, the best fixed lr: {noisy_best:.4f},\n"
+      f"  mean loss over the last 50 steps {noisy_final[noisy_best]:.2e}")
 noisy_runs = {
     name: hypergradient_descent(lr, BETA, steps=NOISY_STEPS, noise=NOISE)
     for name, lr in starts.items()
@@ -284,7 +284,7 @@ for name, lr in starts.items():
 # Top: the loss of each run beside the best fixed rate; bottom: the rate along each run,
 # with the best fixed rate and the bound :math:`2/\lambda_{max}`.
 
-fig, axes = plt.subplots(2, 2, figsize=(9, 7), layout="constrained",
+fig, axes = plt.subplots(2, 2, figsize=(6.4, 6.4), layout="constrained",
                          sharex="col")
 for column, (title, results, steps, fixed) in enumerate([
     ("Exact gradients", runs, STEPS, fixed_lr(best_lr)),
@@ -295,7 +295,7 @@ for column, (title, results, steps, fixed) in enumerate([
     best_here = best_lr if column == 0 else noisy_best
     top.plot(fixed, "k--", label=f"best fixed lr {best_here:.3f}")
     for name, (losses, lrs, _) in results.items():
-        top.plot(losses, label=f"hypergradient, {name}")
+        top.plot(losses, label=name)
         bottom.plot(lrs, label=name)
     bottom.axhline(best_here, color="k", ls="--", label="best fixed lr")
     bottom.axhline(0.1, color="grey", ls=":", label="2 / lambda_max")

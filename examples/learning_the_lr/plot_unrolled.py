@@ -81,7 +81,9 @@ def unrolled(k, lr_value=LR, optimizer_class=torch.optim.SGD, copy=True,
 try:
     unrolled(2, copy=False, count=False)
 except RuntimeError as error:
-    print(f"without the copy: RuntimeError: {str(error).split(':')[0]}")
+    in_place = "modified by an inplace operation" in str(error)
+    print("without the copy: RuntimeError, a saved tensor changed in "
+          f"place: {in_place}")
 
 # %%
 # The gradients, checked
@@ -138,7 +140,7 @@ for k in KS:
 # ``d loss / d lr`` is, up to the stability bound :math:`2/\lambda_{max} = 0.1`.
 
 lrs = [0.002 * i for i in range(1, 53)]
-fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.8),
+fig, (left, right) = plt.subplots(1, 2, figsize=(6.4, 3.4),
                                   layout="constrained")
 left.plot(KS, [runs[k][3] for k in KS], "o-")
 left.set(xlabel="unrolled steps k", ylabel="tensors saved for backward",
@@ -148,6 +150,6 @@ for k in (1, 4, 16):
                      for lr in lrs], label=f"k = {k}")
 right.axvline(0.1, color="grey", ls=":", label="2 / lambda_max")
 right.set(yscale="log", xlabel="lr", ylabel="loss after k steps",
-          title="The loss after k steps, as a function of lr")
-right.legend()
+          title="Loss after k steps")
+right.legend(fontsize="small")
 plt.show()

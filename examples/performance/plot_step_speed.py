@@ -124,7 +124,7 @@ def calls_per_step(path, tensors):
 
 for tensors in LAYOUTS:
     counts = {path: calls_per_step(path, tensors) for path in PATHS}
-    print(f"{tensors} tensor(s), operations per step: {counts}")
+    print(f"{tensors} tensor(s), operations a step: {counts}")
 
 # %%
 # Which one to choose
