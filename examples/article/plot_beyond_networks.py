@@ -97,8 +97,8 @@ for lr, path in bounded.items():
     # either way.
     above = bounded_y(end.double()).item() - y_star
     print(
-        f"lr {lr}: first step x = {path[1].item():.4f}\n"
-        f"    after {STEPS} steps x = {end.item():.4f}, y - y* = {above:.4f}"
+        f"lr {lr}: first step x = {path[1].item():.4f}\n    after "
+        f"{STEPS} steps x = {end.item():.4f}, y - y* = {above:.4f}"
     )
 
 # %%

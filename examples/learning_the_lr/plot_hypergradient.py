@@ -197,7 +197,8 @@ runs = {
 }
 for name, (losses, lrs, _) in runs.items():
     print(f"{name}: lr {lrs[0]:.3f} -> {lrs[-1]:.3f}, final loss "
-          f"{describe(losses[-1])},\n  highest on the way {max(losses):.0e}")
+          f"{describe(losses[-1])},\n"
+          f"  highest on the way {max(losses):.0e}")
     print(f"  final loss below the best fixed lr's: "
           f"{losses[-1] < final[best_lr]}")
 
