@@ -24,12 +24,7 @@ import torch
 from torch import Tensor
 from torch.optim.optimizer import _default_to_fused_or_foreach
 
-#: The update rule's settings, as a parameter group spells them.
-RULE_KEYS = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
-#: How the step runs, as a parameter group spells it.
-PATH_KEYS = ("foreach", "differentiable", "fused")
-#: Keys a state dict's group must hold to be an SGD group (the others have defaults).
-REQUIRED_KEYS = ("params", "lr", "momentum", "dampening", "weight_decay")
+from ._settings import FLAG_KEYS, KEYS, NONE_OK_KEYS, NUMBER_KEYS, REQUIRED_KEYS, RULE_KEYS, with_defaults
 
 _INT64 = 2**63
 
@@ -175,7 +170,14 @@ def check_number(name: str, value: Any, where: str = "") -> None:
         raise ValueError(f"{where}{name} must be >= 0, got {number!r}")
 
 
-def _check_flag(name: str, value: Any, where: str, none_ok: bool = False) -> None:
+def check_flag(name: str, value: Any, where: str = "", none_ok: bool = False) -> None:
+    """A flag is True or False (or None where ``none_ok``); an int 0 or 1 passes, as in torch.
+
+    >>> check_flag("nesterov", "yes")
+    Traceback (most recent call last):
+    ...
+    TypeError: nesterov must be True or False, got str: 'yes'
+    """
     if value is None and none_ok:
         return
     if not (isinstance(value, bool) or isinstance(value, Integral) and value in (0, 1)):
@@ -208,14 +210,11 @@ def check_group(group: Mapping[str, Any], where: str = "") -> None:
     lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
     weight_decay, nesterov = group["weight_decay"], group["nesterov"]
     check_like_torch(lr, momentum, dampening, weight_decay, nesterov, where)
-    fused, differentiable = group.get("fused"), group.get("differentiable", False)
-    for name in ("lr", "momentum", "dampening", "weight_decay"):
+    for name in NUMBER_KEYS:
         check_number(name, group[name], where)
-    _check_flag("nesterov", nesterov, where)
-    _check_flag("maximize", group["maximize"], where)
-    _check_flag("foreach", group.get("foreach"), where, none_ok=True)
-    _check_flag("differentiable", differentiable, where)
-    _check_flag("fused", fused, where, none_ok=True)
+    group = with_defaults(group)
+    for name in FLAG_KEYS:
+        check_flag(name, group[name], where, none_ok=name in NONE_OK_KEYS)
 
 
 def _fits(value: Any, dtype: torch.dtype) -> bool:
@@ -250,89 +249,144 @@ def check_foreach_settings(group: Mapping[str, Any], params: list[Tensor], where
         )
 
 
-def check_params(
-    group: Mapping[str, Any], state: Mapping[Tensor, Any], where: str = "",
-    ranged: set[torch.dtype] | None = None,
+def check_tensors(
+    params: object, grads: object, buffers: object, group: Mapping[str, Any], where: str = "",
+    *, in_step: bool = False, ranged: set[torch.dtype] | None = None,
 ) -> None:
-    """Check a group's parameters, gradients and momentum buffers can take this step.
+    """The one rule set for a step's tensors: every entry checked before the first is written.
 
-    One pass over the parameters; the dtype checks run once per dtype. ``ranged`` holds the
-    dtypes whose range check these settings passed already (step() keeps it while the
-    settings are unchanged); the dtypes checked now are added to it.
+    :meth:`sgdlab.SGD.step` (``in_step=True``: the tensors were gathered from its groups, the
+    gradients from ``.grad``) and :func:`sgdlab.sgd` (three lists from the caller) both check
+    here, so a parameter the step cannot write (an integer dtype, memory shared between its
+    elements, a gradient or buffer that does not fit it) fails before anything moves, not
+    after the parameters before it moved. ``ranged`` holds the dtypes whose range check these
+    settings passed already (``step()`` keeps it while the settings are unchanged).
     """
-    params = group["params"]
-    with_grad = [param for param in params if param.grad is not None]
-    check_foreach_settings(group, with_grad, where)
-    decayed, with_momentum = group["weight_decay"] != 0, group["momentum"] != 0
-    seen: set[torch.dtype] = set()
+    names = _STEP_NAMES if in_step else _SGD_NAMES
+    if not in_step:
+        _check_lists(params, grads, buffers, group)
+    params, grads, buffers = cast(list, params), cast(list, grads), cast(list, buffers)
+    with_momentum, decayed = group["momentum"] != 0, group["weight_decay"] != 0
+    grad_mode = torch.is_grad_enabled() and not in_step
     ranged = set() if ranged is None else ranged
-    for param in with_grad:
-        grad, dtype = param.grad, param.dtype
-        if grad.dtype is not dtype or grad.shape != param.shape or grad.device != param.device:
-            _refuse_grad(param, _name(where, params, param))
+    seen: set[torch.dtype] = set()
+    for index, param in enumerate(params):
+        grad = grads[index]
+        if not in_step:
+            _check_types(param, grad, index)
+        dtype = param.dtype
+        if grad.shape != param.shape or grad.dtype is not dtype or grad.device != param.device:
+            _refuse_grad(param, grad, names, index, where)
         if dtype not in seen:
             if not (dtype.is_floating_point or dtype.is_complex):
                 raise TypeError(
-                    f"{_name(where, params, param)} has dtype {dtype}; SGD steps "
+                    f"{where}{names[0].format(index)} has dtype {dtype}; SGD steps "
                     "floating-point or complex tensors only"
                 )
             if dtype not in ranged:
-                check_range(group, param, _name(where, params, param), where)
+                check_range(group, param, names[0].format(index), where)
                 ranged.add(dtype)
             seen.add(dtype)
-        try:  # a cheap pre-test (an expanded tensor is not contiguous); the check says why
+        try:  # a cheap pre-test (an expanded tensor is not contiguous); the rule says why
             contiguous = param.is_contiguous()
         except RuntimeError:  # a sparse tensor has no is_contiguous
             contiguous = False
-        if not contiguous:
-            _check_writable(param, _name(where, params, param))
-        if decayed and grad.is_sparse and not param.is_sparse:
+        if not contiguous or grad.is_sparse:
+            _check_writable(param, grad, decayed, names, index, where, group)
+        if grad_mode and param.requires_grad and param.is_leaf:
             raise ValueError(
-                f"weight_decay={group['weight_decay']!r} needs dense gradients, but a parameter "
-                f"of shape {tuple(param.shape)} has a sparse one; use weight_decay=0"
+                f"{names[0].format(index)} is a leaf that requires grad, which cannot change in "
+                "place while grad mode is on; call sgd() under torch.no_grad()"
             )
         if with_momentum:
-            entry = state.get(param)
-            if entry:
-                buffer = entry.get("momentum_buffer")
-                if buffer is not None and not (
-                    type(buffer) is Tensor and buffer.shape == param.shape
-                    and buffer.dtype is dtype
-                ):
-                    check_buffer(buffer, param, _name(where, params, param))
+            buffer = buffers[index]
+            if buffer is not None and not (
+                type(buffer) is Tensor and buffer.shape == param.shape and buffer.dtype is dtype
+                and buffer.device == param.device and buffer.is_contiguous()
+                and not (grad_mode and buffer.requires_grad and buffer.is_leaf)
+            ):
+                _check_buffer_entry(buffer, param, grad, names, index, where, grad_mode)
 
 
-def _check_writable(param: Tensor, name: str) -> None:
-    """A parameter the step can write in place: no elements sharing memory, a sparse grad if sparse."""
-    if param.is_sparse:
-        if not param.grad.is_sparse:
-            raise ValueError(f"{name} is sparse but its .grad is dense")
-        return
-    if _overlaps(param):
+#: How messages name the ``index``-th parameter, gradient and momentum buffer.
+_STEP_NAMES = ("params[{}]", "params[{}].grad", "momentum buffer of params[{}]")
+_SGD_NAMES = ("params[{}]", "grads[{}]", "momentum_buffers[{}]")
+
+
+def _check_lists(params: object, grads: object, buffers: object, group: Mapping[str, Any]) -> None:
+    """:func:`sgdlab.sgd`'s three arguments are lists that fit together."""
+    for name, value in (("params", params), ("grads", grads), ("momentum_buffers", buffers)):
+        if not isinstance(value, list):
+            raise TypeError(f"{name} must be a list, got {type(value).__name__}")
+    params, grads, buffers = cast(list, params), cast(list, grads), cast(list, buffers)
+    if len(grads) != len(params):
+        raise ValueError(f"grads has {len(grads)} entries but params has {len(params)}")
+    if group["momentum"] != 0 and len(buffers) != len(params):
         raise ValueError(
-            f"{name} has elements that share memory (an expanded tensor), which an in-place "
-            "step cannot write; hold a .clone() of it instead"
+            f"momentum_buffers has {len(buffers)} entries but params has "
+            f"{len(params)}; pass one buffer (or None) per parameter when momentum != 0"
         )
 
 
-def _name(where: str, params: list[Tensor], param: Tensor) -> str:
-    """``params[i]`` for the error message (found only when one is needed)."""
-    index = next(i for i, p in enumerate(params) if p is param)
-    return f"{where}params[{index}]"
+def _check_types(param: object, grad: object, index: int) -> None:
+    if not isinstance(param, Tensor):
+        raise TypeError(f"params[{index}] must be a tensor, got {type(param).__name__}")
+    if not isinstance(grad, Tensor):
+        raise TypeError(f"grads[{index}] must be a tensor, got {type(grad).__name__}")
 
 
-def _refuse_grad(param: Tensor, name: str) -> None:
+def _refuse_grad(param: Tensor, grad: Tensor, names: tuple, index: int, where: str) -> None:
     """Say how a gradient does not fit its parameter."""
-    grad = param.grad
+    param_name, grad_name = (f"{where}{name.format(index)}" for name in names[:2])
     if grad.shape != param.shape:
         raise ValueError(
-            f"{name}.grad has shape {tuple(grad.shape)} but the parameter has "
+            f"{grad_name} has shape {tuple(grad.shape)} but {param_name} has "
             f"{tuple(param.shape)}"
         )
     raise ValueError(
-        f"{name}.grad is {grad.dtype} on {grad.device} but the parameter is "
+        f"{grad_name} is {grad.dtype} on {grad.device} but {param_name} is "
         f"{param.dtype} on {param.device}"
     )
+
+
+def _check_writable(
+    param: Tensor, grad: Tensor, decayed: bool, names: tuple, index: int, where: str,
+    group: Mapping[str, Any],
+) -> None:
+    """A parameter the step can write in place: no elements sharing memory, sparse with sparse."""
+    param_name, grad_name = (f"{where}{name.format(index)}" for name in names[:2])
+    if param.is_sparse and not grad.is_sparse:
+        raise ValueError(f"{param_name} is sparse but {grad_name} is dense")
+    if grad.is_sparse and not param.is_sparse and decayed:
+        raise ValueError(
+            f"{where}weight_decay={group['weight_decay']!r} needs dense gradients, but "
+            f"{grad_name} is sparse; use weight_decay=0"
+        )
+    if _overlaps(param):
+        raise ValueError(
+            f"{param_name} has elements that share memory (an expanded tensor), which an "
+            f"in-place step cannot write; hold a .clone() of it instead"
+        )
+
+
+def _check_buffer_entry(
+    buffer: object, param: Tensor, grad: Tensor, names: tuple, index: int, where: str,
+    grad_mode: bool,
+) -> None:
+    """Say how a momentum buffer does not fit its parameter (or accept one that converts)."""
+    name = f"{where}{names[2].format(index)}"
+    check_buffer(buffer, param, name)
+    buffer = cast(Tensor, buffer)
+    if buffer.device != param.device or _overlaps(buffer) or buffer.is_sparse != grad.is_sparse:
+        raise ValueError(
+            f"{name} must be a {'sparse' if grad.is_sparse else 'dense'} tensor on "
+            f"{param.device} whose elements do not share memory"
+        )
+    if grad_mode and buffer.requires_grad and buffer.is_leaf:
+        raise ValueError(
+            f"{name} is a leaf that requires grad, which cannot change in place while grad "
+            "mode is on"
+        )
 
 
 def check_range(group: Mapping[str, Any], param: Tensor, name: str, where: str = "") -> None:
@@ -354,17 +408,17 @@ def check_buffer(buffer: object, param: Tensor, name: str) -> None:
     if type(buffer) is Tensor and buffer.shape == param.shape and buffer.dtype == param.dtype:
         return  # the usual case, checked fast
     if not isinstance(buffer, Tensor):
-        raise TypeError(f"momentum buffer of {name} must be a tensor, got {type(buffer).__name__}")
+        raise TypeError(f"{name} must be a tensor, got {type(buffer).__name__}")
     if buffer.shape != param.shape:
         raise ValueError(
-            f"momentum buffer of {name} has shape {tuple(buffer.shape)} but the parameter "
+            f"{name} has shape {tuple(buffer.shape)} but the parameter "
             f"has {tuple(param.shape)}"
         )
     if buffer.is_complex() != param.is_complex() or not (
         buffer.is_floating_point() or buffer.is_complex()
     ):
         raise ValueError(
-            f"momentum buffer of {name} has dtype {buffer.dtype}, which does not fit a "
+            f"{name} has dtype {buffer.dtype}, which does not fit a "
             f"{param.dtype} parameter"
         )
 
@@ -379,7 +433,7 @@ def settings_key(group: Mapping[str, Any]) -> tuple | None:
     group holding one is checked on every step.
     """
     key = []
-    for name in (*RULE_KEYS, *PATH_KEYS):
+    for name in KEYS:
         value = group.get(name)
         if type(value) not in _PLAIN:
             return None
@@ -387,25 +441,31 @@ def settings_key(group: Mapping[str, Any]) -> tuple | None:
     return tuple(key)
 
 
-def check_step(optimizer: torch.optim.Optimizer, passed: dict | None = None) -> None:
+def check_step(
+    optimizer: torch.optim.Optimizer, gathered: list[tuple[list, list, list]],
+    passed: dict | None = None,
+) -> None:
     """Everything ``step()`` needs, for every group, checked before any tensor moves.
 
-    ``passed`` (index -> settings key, and the dtypes whose range those settings passed)
-    remembers settings that passed unchanged, which need no second check: a check of a
-    group's settings and of their range costs several microseconds.
+    ``gathered`` holds each group's ``(params, grads, buffers)``, the parameters with a
+    gradient. ``passed`` (index -> settings key, and the dtypes whose range those settings
+    passed) remembers settings that passed unchanged, which need no second check: a check
+    of a group's settings and of their range costs several microseconds.
     """
+    groups = optimizer.param_groups
     ranges: list[set[torch.dtype] | None] = []
-    for index, group in enumerate(optimizer.param_groups):
-        where = f"param_groups[{index}]: " if len(optimizer.param_groups) > 1 else ""
+    for index, group in enumerate(groups):
+        where = f"param_groups[{index}]: " if len(groups) > 1 else ""
         key = settings_key(group) if passed is not None else None
         if key is None or passed.get(index, (None,))[0] != key:
             check_group(group, where)
             if key is not None:
                 passed[index] = (key, set())
         ranges.append(passed[index][1] if key is not None else None)
-    for index, group in enumerate(optimizer.param_groups):
-        where = f"param_groups[{index}]: " if len(optimizer.param_groups) > 1 else ""
-        check_params(group, optimizer.state, where, ranges[index])
+    for index, (group, (params, grads, buffers)) in enumerate(zip(groups, gathered)):
+        where = f"param_groups[{index}]: " if len(groups) > 1 else ""
+        check_foreach_settings(group, params, where)
+        check_tensors(params, grads, buffers, group, where, in_step=True, ranged=ranges[index])
 
 
 def check_state_dict(optimizer: torch.optim.Optimizer, state_dict: object) -> None:
@@ -440,16 +500,55 @@ def check_state_dict(optimizer: torch.optim.Optimizer, state_dict: object) -> No
                 f"optimizer's group ({where}{len(saved['params'])} saved, "
                 f"{len(group['params'])} here)"
             )
-        merged = {"nesterov": False, "maximize": False, "foreach": None,
-                  "differentiable": False, "fused": None, **saved}
-        check_group(merged, where)
+        check_group(with_defaults(saved), where)
         params.update(zip(saved["params"], group["params"]))
     for key, entry in state.items():
         if key not in params:
             raise ValueError(f"state_dict state has an entry {key!r} that names no parameter")
         if not isinstance(entry, Mapping):
             raise TypeError(f"state_dict state[{key!r}] must be a dict, got {type(entry).__name__}")
-        check_buffer(entry.get("momentum_buffer"), params[key], f"state_dict state[{key!r}]")
+        check_buffer(entry.get("momentum_buffer"), params[key],
+                     f"state_dict state[{key!r}]['momentum_buffer']")
+
+
+def check_stage_tensors(
+    *, none_ok: tuple[str, ...] = (), written: tuple[str, ...] = (), **tensors: object
+) -> None:
+    """The tensors of one stage of the rule fit together: the same shape, dtype and device.
+
+    Each must be a floating-point or complex tensor (None where ``none_ok`` names it); those
+    ``written`` names are changed in place, so their elements must not share memory, nor may
+    they be leaves that require grad while grad mode is on.
+
+    >>> check_stage_tensors(g=torch.zeros(2), param=torch.zeros(3))
+    Traceback (most recent call last):
+    ...
+    ValueError: param has shape (3,) but g has shape (2,); a stage takes tensors of one shape
+    """
+    first_name, first = None, None
+    for name, value in tensors.items():
+        if value is None and name in none_ok:
+            continue
+        if not isinstance(value, Tensor):
+            wanted = "a tensor or None" if name in none_ok else "a tensor"
+            raise TypeError(f"{name} must be {wanted}, got {type(value).__name__}")
+        if not (value.is_floating_point() or value.is_complex()):
+            raise TypeError(f"{name} has dtype {value.dtype}; SGD steps floating-point or complex tensors only")
+        if first is None:
+            first_name, first = name, value
+        elif value.shape != first.shape:
+            raise ValueError(f"{name} has shape {tuple(value.shape)} but {first_name} has shape "
+                             f"{tuple(first.shape)}; a stage takes tensors of one shape")
+        elif (value.dtype, value.device) != (first.dtype, first.device):
+            raise ValueError(f"{name} is {value.dtype} on {value.device} but {first_name} is "
+                             f"{first.dtype} on {first.device}")
+        if name in written:
+            if _overlaps(value):
+                raise ValueError(f"{name} has elements that share memory (an expanded tensor), "
+                                 "which an in-place stage cannot write; pass a .clone()")
+            if torch.is_grad_enabled() and value.requires_grad and value.is_leaf:
+                raise ValueError(f"{name} is a leaf that requires grad, which cannot change in "
+                                 "place while grad mode is on; call it under torch.no_grad()")
 
 
 def _overlaps(tensor: Tensor) -> bool:
@@ -457,85 +556,3 @@ def _overlaps(tensor: Tensor) -> bool:
     return tensor.layout is torch.strided and any(
         stride == 0 and size > 1 for stride, size in zip(tensor.stride(), tensor.shape)
     )
-
-
-def check_tensor_lists(
-    params: object, grads: object, momentum_buffers: object, group: Mapping[str, Any]
-) -> None:
-    """Check the three lists fit together, so no mismatch surfaces deep inside torch.
-
-    Every entry is checked before the caller writes to the first one: a parameter the step
-    cannot write (an integer or bool dtype, memory shared between its elements, a leaf that
-    requires grad while grad mode is on) fails here, not after the parameters before it moved.
-    """
-    for name, value in (("params", params), ("grads", grads), ("momentum_buffers", momentum_buffers)):
-        if not isinstance(value, list):
-            raise TypeError(f"{name} must be a list, got {type(value).__name__}")
-    params, grads = cast(list, params), cast(list, grads)
-    momentum_buffers = cast(list, momentum_buffers)
-    momentum = group["momentum"]
-    if len(grads) != len(params):
-        raise ValueError(f"grads has {len(grads)} entries but params has {len(params)}")
-    if momentum != 0 and len(momentum_buffers) != len(params):
-        raise ValueError(
-            f"momentum_buffers has {len(momentum_buffers)} entries but params has "
-            f"{len(params)}; pass one buffer (or None) per parameter when momentum != 0"
-        )
-    grad_mode = torch.is_grad_enabled()
-    for index, (param, grad) in enumerate(zip(params, grads)):
-        if not isinstance(param, Tensor):
-            raise TypeError(f"params[{index}] must be a tensor, got {type(param).__name__}")
-        if not isinstance(grad, Tensor):
-            raise TypeError(f"grads[{index}] must be a tensor, got {type(grad).__name__}")
-        if not (param.is_floating_point() or param.is_complex()):
-            raise TypeError(
-                f"params[{index}] has dtype {param.dtype}; SGD steps floating-point or complex "
-                "tensors only"
-            )
-        if grad.shape != param.shape:
-            raise ValueError(
-                f"grads[{index}] has shape {tuple(grad.shape)} but params[{index}] "
-                f"has {tuple(param.shape)}"
-            )
-        if (grad.device, grad.dtype) != (param.device, param.dtype):
-            raise ValueError(
-                f"grads[{index}] is {grad.dtype} on {grad.device} but params[{index}] "
-                f"is {param.dtype} on {param.device}"
-            )
-        if param.is_sparse != grad.is_sparse and param.is_sparse:
-            raise ValueError(f"params[{index}] is sparse but grads[{index}] is dense")
-        if grad.is_sparse and not param.is_sparse and group["weight_decay"] != 0:
-            raise ValueError(
-                f"weight_decay={group['weight_decay']!r} needs dense gradients, but grads[{index}] "
-                "is sparse; use weight_decay=0"
-            )
-        if _overlaps(param):
-            raise ValueError(
-                f"params[{index}] has elements that share memory (an expanded tensor), which "
-                f"an in-place step cannot write; pass params[{index}].clone()"
-            )
-        if grad_mode and param.requires_grad and param.is_leaf:
-            raise ValueError(
-                f"params[{index}] is a leaf that requires grad, which cannot change in place "
-                "while grad mode is on; call sgd() under torch.no_grad()"
-            )
-        check_range(group, param, f"params[{index}]")
-        buffer = momentum_buffers[index] if momentum != 0 else None
-        if buffer is not None and (not isinstance(buffer, Tensor) or buffer.shape != param.shape):
-            got = tuple(buffer.shape) if isinstance(buffer, Tensor) else type(buffer).__name__
-            raise ValueError(
-                f"momentum_buffers[{index}] must be None or a tensor shaped like "
-                f"params[{index}] {tuple(param.shape)}, got {got}"
-            )
-        if buffer is not None:
-            check_buffer(buffer, param, f"params[{index}]")
-            if buffer.device != param.device or _overlaps(buffer) or buffer.is_sparse != grad.is_sparse:
-                raise ValueError(
-                    f"momentum_buffers[{index}] must be a {'sparse' if grad.is_sparse else 'dense'} "
-                    f"tensor on {param.device} whose elements do not share memory"
-                )
-            if grad_mode and buffer.requires_grad and buffer.is_leaf:
-                raise ValueError(
-                    f"momentum_buffers[{index}] is a leaf that requires grad, which cannot "
-                    "change in place while grad mode is on"
-                )

@@ -1,11 +1,14 @@
-"""Which kernel steps a group, and stepping groups with it: one place for ``step()`` and ``explain_step``.
+"""The one way through a step, for ``step()``, :func:`sgdlab.sgd` and ``explain_step``.
 
-:func:`kernel` decides as ``torch.optim.SGD`` does: ``fused`` when the group asks for it,
+:func:`gather` collects each group's parameters with a gradient, their gradients and their
+momentum buffers in one pass; :func:`check` holds them to the one rule set of
+:mod:`sgdlab._checks` before anything moves. :func:`kernel` decides as ``torch.optim.SGD`` does: ``fused`` when the group asks for it,
 else ``foreach`` as asked, and with ``foreach=None`` the foreach kernels where torch would
 pick them (every tensor a plain tensor on a device that has them). :func:`step` runs
 checked groups with their kernels, compiling whatever the fused ones need before the first
-write. :meth:`sgdlab.SGD.step` and :func:`sgdlab.explain_step` both go through it, so the
-prediction is made by the code that steps. Not public API.
+write. :meth:`sgdlab.SGD.step` and :func:`sgdlab.explain_step` both go through all four,
+so the prediction is made by the code that steps; :func:`sgdlab.sgd` picks its kernel and
+steps here too. Not public API.
 """
 
 from __future__ import annotations
@@ -14,12 +17,50 @@ from collections.abc import Mapping
 from typing import Any
 
 from torch import Tensor
+from torch.optim import Optimizer
 
 from . import _checks, update
 from . import fused as _fused
 
+_NO_STATE: dict = {}
+
 #: The kernels, by the names :func:`kernel` gives them.
 KERNELS = ("for-loop", "foreach", "fused")
+
+
+def gather(optimizer: Optimizer) -> list[tuple[list[Tensor], list[Tensor], list]]:
+    """Each group's ``(params, grads, buffers)``: its parameters with a gradient, in order.
+
+    ``buffers`` holds each one's momentum buffer (None before its first step), and is empty
+    for a group without momentum. The optimizer's state is read, never written.
+
+    >>> import torch
+    >>> w = torch.zeros(2, requires_grad=True)
+    >>> w.grad = torch.ones(2)
+    >>> gather(torch.optim.SGD([w, torch.zeros(1, requires_grad=True)], momentum=0.9))
+    [([tensor([0., 0.], requires_grad=True)], [tensor([1., 1.])], [None])]
+    """
+    state, gathered = optimizer.state, []
+    for group in optimizer.param_groups:
+        params = [p for p in group["params"] if p.grad is not None]
+        buffers = ([state.get(p, _NO_STATE).get("momentum_buffer") for p in params]
+                   if group["momentum"] != 0 else [])
+        gathered.append((params, [p.grad for p in params], buffers))
+    return gathered
+
+
+def check(optimizer: Optimizer, gathered: list[tuple[list, list, list]], passed: dict | None = None) -> None:
+    """Refuse, before anything moves, what ``optimizer.step()`` cannot take.
+
+    torch's fused checks come first, as in torch; then every group's settings and every
+    gathered tensor (:func:`sgdlab._checks.check_step`, which ``passed`` speeds up).
+    """
+    groups = optimizer.param_groups
+    for index, (group, (params, grads, _)) in enumerate(zip(groups, gathered)):
+        if group.get("fused"):
+            where = f"param_groups[{index}]: " if len(groups) > 1 else ""
+            _fused.check_tensors(params, grads, where)
+    _checks.check_step(optimizer, gathered, passed)
 
 
 def kernel(group: Mapping[str, Any], params: list[Tensor]) -> str:

@@ -228,11 +228,11 @@ def _direction_lines(
     s = _update.Settings.of(group)
     show, arg = _format_tensor, lambda t: _format_tensor(t, operand=True)
     lines = []
-    g = _update._direction(grad, s.maximize)
+    g = _update.direction(grad, s.maximize)
     if s.maximize:
         lines.append(f"g = -grad = {show(g)}  [maximize: step uphill]")
     if s.weight_decay != 0:
-        new_g = _update._decay(g.clone(), value, s.weight_decay)
+        new_g = _update.decay(g.clone(), value, s.weight_decay)
         wd = _format_hyperparameter(s.weight_decay)
         lines.append(
             f"g = g + {wd} x p = {show(g)} + {wd} x {arg(value)} = {show(new_g)}  [weight decay]"
@@ -242,7 +242,7 @@ def _direction_lines(
     if s.momentum != 0:
         mu, tau = _format_hyperparameter(s.momentum), _format_hyperparameter(s.dampening)
         old = None if buffer is None else buffer.clone()
-        new_buffer = _update._momentum(g, old, s.momentum, s.dampening)
+        new_buffer = _update.advance_buffer(g, old, s.momentum, s.dampening)
         if buffer is None:
             lines.append(f"b = g = {show(new_buffer)}  [momentum, first step: the buffer starts as g]")
         else:
@@ -251,7 +251,7 @@ def _direction_lines(
                 f"b = {mu} x b + {damped}g = {mu} x {arg(buffer)} + {damped}{arg(g)}"
                 f" = {show(new_buffer)}  [momentum]"
             )
-        new_g = _update._look_ahead(g, new_buffer, s.momentum, s.nesterov)
+        new_g = _update.look_ahead(g, new_buffer, s.momentum, s.nesterov)
         if s.nesterov:
             lines.append(
                 f"g = g + {mu} x b = {show(g)} + {mu} x {arg(new_buffer)} = {show(new_g)}"
@@ -288,19 +288,17 @@ def _explain_param(
 
 
 def _explain_group(
-    optimizer: torch.optim.Optimizer, group_index: int, names: dict[int, str]
+    optimizer: torch.optim.Optimizer, group_index: int,
+    tensors: tuple[list[Tensor], list[Tensor], list], names: dict[int, str],
 ) -> list[ParamUpdate]:
-    """Predict and explain one parameter group's step, without touching the optimizer."""
+    """Predict and explain one parameter group's step (``tensors`` as gathered), on copies."""
     group = optimizer.param_groups[group_index]
     with_momentum = group["momentum"] != 0
-    with_grad = [param for param in group["params"] if param.grad is not None]
+    with_grad, gathered_grads, gathered_buffers = tensors
     with torch.no_grad():
         values = [_copy_like(param) for param in with_grad]
-        grads = [_copy_like(param.grad) for param in with_grad]
-        buffers = [
-            _clone_or_none(optimizer.state.get(param, {}).get("momentum_buffer"))
-            for param in with_grad
-        ] if with_momentum else []
+        grads = [_copy_like(grad) for grad in gathered_grads]
+        buffers = [_clone_or_none(buffer) for buffer in gathered_buffers]
         buffers_before = [_clone_or_none(buffer) for buffer in buffers]
         _predict_group(optimizer, group, with_grad, values, grads, buffers)
         predicted = {id(param): index for index, param in enumerate(with_grad)}
@@ -374,11 +372,12 @@ def explain_step(
         g = b = 1337.7686
     """
     require_optimizer(optimizer, _SGD_KINDS)
-    _checks.check_step(optimizer)
+    gathered = _dispatch.gather(optimizer)
+    _dispatch.check(optimizer, gathered)
     names_by_id = parameter_names(optimizer, named_tensors(names))
     entries = []
-    for group_index in range(len(optimizer.param_groups)):
-        entries.extend(_explain_group(optimizer, group_index, names_by_id))
+    for group_index, tensors in enumerate(gathered):
+        entries.extend(_explain_group(optimizer, group_index, tensors, names_by_id))
     return StepExplanation(tuple(entries))
 
 

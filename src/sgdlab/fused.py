@@ -55,6 +55,7 @@ import torch
 from torch import Tensor
 
 from . import _checks, update
+from ._settings import RULE_KEYS, Settings, with_defaults
 
 __all__ = ["FusedCompileWarning", "FusedFallbackWarning", "compiler_problem", "fused_step"]
 
@@ -294,10 +295,10 @@ def _complete(settings: object, where: str) -> dict:
     """Every setting the rule takes, with its default where absent."""
     if not isinstance(settings, dict):
         raise TypeError(f"{where}settings must be a dict, got {type(settings).__name__}")
-    unknown = sorted(set(settings) - set(_checks.RULE_KEYS), key=str)
+    unknown = sorted(set(settings) - set(RULE_KEYS), key=str)
     if unknown:
-        raise TypeError(f"{where}unknown settings {unknown}; the rule takes {list(_checks.RULE_KEYS)}")
-    return {**update.Settings._field_defaults, **settings}
+        raise TypeError(f"{where}unknown settings {unknown}; the rule takes {list(RULE_KEYS)}")
+    return {**Settings._field_defaults, **settings}
 
 
 def step_groups(
@@ -329,22 +330,22 @@ def step_groups(
             raise TypeError(f"{where}must be a (params, grads, momentum_buffers, settings) tuple")
         params, grads, buffers, settings = entry
         settings = _complete(settings, where)
-        group = {**settings, "foreach": None, "differentiable": False, "fused": True}
+        group = {**with_defaults(settings), "fused": True}
         _checks.check_group(group, where)
-        _checks.check_tensor_lists(params, grads, buffers, group)
+        _checks.check_tensors(params, grads, buffers, group, where)
         check_tensors(params, grads, where)
-        ready.append((params, grads, buffers, update.Settings(**settings)))
+        ready.append((params, grads, buffers, Settings(**settings)))
     check_scaler(grad_scale, found_inf)
     run_groups(ready, grad_scale, found_inf)
 
 
-def run(params: list[Tensor], grads: list[Tensor], momentum_buffers: list, settings: update.Settings) -> None:
+def run(params: list[Tensor], grads: list[Tensor], momentum_buffers: list, settings: Settings) -> None:
     """:func:`fused_step` without the checks, for callers that checked already."""
     run_groups([(params, grads, momentum_buffers, settings)])
 
 
 def run_groups(
-    groups: list[tuple[list[Tensor], list[Tensor], list, update.Settings]],
+    groups: list[tuple[list[Tensor], list[Tensor], list, Settings]],
     grad_scale: Tensor | None = None,
     found_inf: Tensor | None = None,
 ) -> None:
@@ -375,7 +376,7 @@ def skip_or_unscale(grads: list[list[Tensor]], grad_scale: Tensor | None, found_
     return False
 
 
-def plan(groups: list[tuple[list[Tensor], list[Tensor], list, update.Settings]]) -> list[list]:
+def plan(groups: list[tuple[list[Tensor], list[Tensor], list, Settings]]) -> list[list]:
     """For each group and tensor, the compiled graph that will step it (None: the for-loop).
 
     Compiles, with a :class:`FusedCompileWarning` each, the graphs not compiled yet, so that
@@ -387,7 +388,7 @@ def plan(groups: list[tuple[list[Tensor], list[Tensor], list, update.Settings]])
 
 
 def run_planned(
-    params: list[Tensor], grads: list[Tensor], buffers: list, settings: update.Settings,
+    params: list[Tensor], grads: list[Tensor], buffers: list, settings: Settings,
     group_plan: list, fell_back: list,
 ) -> None:
     """Step one checked group by its plan; a compiler failure steps a tensor by the for-loop.
@@ -411,7 +412,7 @@ def warn_fallbacks(fell_back: list) -> None:
 SMALL = 1 << 16
 
 
-def _plan(params: list[Tensor], grads: list[Tensor], buffers: list, settings: update.Settings) -> list:
+def _plan(params: list[Tensor], grads: list[Tensor], buffers: list, settings: Settings) -> list:
     """The group's compiled calls: ``(kind, indices)``; kind None means the for-loop.
 
     Large tensors get a call each, over their own memory; small ones of one device, dtype
@@ -455,7 +456,7 @@ def _prepare(plans: list[list]) -> None:
         try:
             with torch.no_grad(), settings:
                 compiled(stand_ins[0], stand_ins[1], stand_ins[2] if with_buffer else None,
-                         _numbers(update.Settings(0.0), device), _flags(False, False, False, device),
+                         _numbers(Settings(0.0), device), _flags(False, False, False, device),
                          _rounds_once(device))
         except Exception as error:  # the compiler failed: this kind runs the for-loop
             _kinds[kind] = False
@@ -464,7 +465,7 @@ def _prepare(plans: list[list]) -> None:
             _kinds[kind] = True
 
 
-def _run_plan(params, grads, buffers, settings: update.Settings, group_plan: list, fell_back: list) -> None:
+def _run_plan(params, grads, buffers, settings: Settings, group_plan: list, fell_back: list) -> None:
     """Make one group's calls; a call the compiler fails on steps its tensors by the for-loop."""
     with_momentum = settings.momentum != 0
     compiled = _compiled()[0]
@@ -510,7 +511,7 @@ def _call(compiled, params: list[Tensor], grads: list[Tensor], buffers: list[Ten
             torch._foreach_copy_(tensors, [v.view(t.shape) for v, t in zip(values.split(sizes), tensors)])
 
 
-def _numbers(settings: update.Settings, device: torch.device) -> Tensor:
+def _numbers(settings: Settings, device: torch.device) -> Tensor:
     """``(lr, momentum, 1 - dampening, weight_decay)`` as a float64 tensor on ``device``.
 
     float64 holds any Python float exactly; the compiled code converts each to the

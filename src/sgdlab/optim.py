@@ -22,9 +22,9 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from . import _checks, _dispatch
+from . import _checks, _dispatch, _settings
 from . import fused as _fused
-from .update import Settings
+from ._settings import Settings
 
 __all__ = ["SGD"]
 
@@ -79,18 +79,9 @@ class SGD(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
+        arguments = locals()
         _checks.check_like_torch(lr, momentum, dampening, weight_decay, nesterov)
-        defaults = {
-            "lr": lr,
-            "momentum": momentum,
-            "dampening": dampening,
-            "weight_decay": weight_decay,
-            "nesterov": nesterov,
-            "maximize": maximize,
-            "foreach": foreach,
-            "differentiable": differentiable,
-            "fused": fused,
-        }
+        defaults = {key: arguments[key] for key in _settings.KEYS}
         self._constructing = True  # add_param_group then also checks as torch's constructor does
         try:
             super().__init__(params, defaults)
@@ -127,11 +118,8 @@ class SGD(Optimizer):
         """Restore state (also used by ``load_state_dict``), filling keys older saves lack."""
         super().__setstate__(state)
         for group in self.param_groups:
-            group.setdefault("nesterov", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", False)
+            for key, default in _settings.LOAD_DEFAULTS.items():
+                group.setdefault(key, default)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load a state dict saved by this class or by ``torch.optim.SGD``, after checking it fits.
@@ -183,27 +171,22 @@ class SGD(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        # all of it, so a refused step changes nothing: gather each group's tensors, check them
-        groups = self.param_groups
-        gathered = [[p for p in group["params"] if p.grad is not None] for group in groups]
-        for index, (group, params) in enumerate(zip(groups, gathered)):
-            if group.get("fused"):  # torch's fused checks come first, as in torch
-                where = f"param_groups[{index}]: " if len(groups) > 1 else ""
-                _fused.check_tensors(params, [p.grad for p in params], where)
-        _checks.check_step(self, passed=self.__dict__.setdefault("_passed_settings", {}))
+        # gather each group's tensors in one pass, then check all of them before any moves
+        gathered = _dispatch.gather(self)
+        _dispatch.check(self, gathered, passed=self.__dict__.setdefault("_passed_settings", {}))
+        groups, state = self.param_groups, self.state
         grad_scale, found_inf = getattr(self, "grad_scale", None), getattr(self, "found_inf", None)
         _fused.check_scaler(grad_scale, found_inf)
-        entries = []
-        for group, params in zip(groups, gathered):
-            with_momentum = group["momentum"] != 0
-            buffers = [self.state[p].get("momentum_buffer") for p in params] if with_momentum else []
-            entries.append((params, [p.grad for p in params], buffers, Settings.of(group),
+        entries, created = [], []
+        for group, (params, grads, buffers) in zip(groups, gathered):
+            entries.append((params, grads, buffers, Settings.of(group),
                             _dispatch.kernel(group, params)))
+            # only a first step makes new buffers; the others are advanced in place
+            created.append([i for i, buffer in enumerate(buffers) if buffer is None])
         with torch.set_grad_enabled(self.defaults["differentiable"]):
             _dispatch.step(entries, grad_scale, found_inf)
-        for params, _, buffers, settings, _ in entries:
-            if settings.momentum != 0:
-                for param, buffer in zip(params, buffers):
-                    if buffer is not None:  # None: a first step that found_inf skipped
-                        self.state[param]["momentum_buffer"] = buffer
+        for (params, _, buffers, _, _), new in zip(entries, created):
+            for i in new:
+                if buffers[i] is not None:  # None: a first step that found_inf skipped
+                    state[params[i]]["momentum_buffer"] = buffers[i]
         return loss

@@ -25,32 +25,19 @@ boundary.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, NamedTuple, cast
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, cast
 
 import torch
 from torch import Tensor
 from torch.optim.optimizer import Optimizer
 
 from . import _checks
+from ._settings import Settings
 
 __all__ = ["sgd"]
-
-
-class Settings(NamedTuple):
-    """The six settings of the rule, together (one parameter group's worth)."""
-
-    lr: float | Tensor
-    momentum: float | Tensor = 0.0
-    dampening: float | Tensor = 0.0
-    weight_decay: float | Tensor = 0.0
-    nesterov: bool = False
-    maximize: bool = False
-
-    @classmethod
-    def of(cls, group: Mapping[str, Any]) -> Settings:
-        """Read the settings out of a parameter group."""
-        return cls(*(group[key] for key in _checks.RULE_KEYS))
 
 
 # ---------------------------------------------------------------------------
@@ -58,43 +45,126 @@ class Settings(NamedTuple):
 # ---------------------------------------------------------------------------
 
 
-def _direction(grad: Tensor, maximize: bool) -> Tensor:
-    """Stage 1: the gradient, negated when maximizing."""
+def _stage(check: Callable[..., None]) -> Callable[[Callable], Callable]:
+    """Make a rule function a public stage: a call from outside is checked by ``check`` first.
+
+    The kernels run the unchecked function itself, kept as the stage's ``rule`` attribute
+    (their callers have checked every tensor and setting already); everything else, such as
+    :func:`sgdlab.explain_step` and readers, calls the checked stage.
+    """
+
+    def make(rule: Callable) -> Callable:
+        signature = inspect.signature(rule)
+
+        @functools.wraps(rule)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            try:
+                arguments = signature.bind(*args, **kwargs).arguments
+            except TypeError as error:
+                raise TypeError(f"{rule.__name__}(): {error}") from None
+            check(**arguments)
+            return rule(*args, **kwargs)
+
+        checked.rule = rule  # type: ignore[attr-defined]
+        return checked
+
+    return make
+
+
+def _check_direction(grad: Any, maximize: Any) -> None:
+    _checks.check_stage_tensors(grad=grad)
+    _checks.check_flag("maximize", maximize)
+
+
+def _check_decay(g: Any, param: Any, weight_decay: Any) -> None:
+    _checks.check_stage_tensors(g=g, param=param)
+    _checks.check_number("weight_decay", weight_decay)
+
+
+def _check_advance_buffer(g: Any, buffer: Any, momentum: Any, dampening: Any) -> None:
+    _checks.check_stage_tensors(g=g, buffer=buffer, none_ok=("buffer",), written=("buffer",))
+    _checks.check_number("momentum", momentum)
+    _checks.check_number("dampening", dampening)
+
+
+def _check_look_ahead(g: Any, buffer: Any, momentum: Any, nesterov: Any) -> None:
+    _checks.check_stage_tensors(g=g, buffer=buffer)
+    _checks.check_number("momentum", momentum)
+    _checks.check_flag("nesterov", nesterov)
+
+
+def _check_move(param: Any, g: Any, lr: Any) -> None:
+    _checks.check_stage_tensors(param=param, g=g, written=("param",))
+    _checks.check_number("lr", lr)
+
+
+@_stage(_check_direction)
+def direction(grad: Tensor, maximize: bool) -> Tensor:
+    """Stage 1: the gradient, negated when maximizing.
+
+    >>> direction(torch.tensor([2.0, -1.0]), maximize=True)
+    tensor([-2.,  1.])
+    """
     return -grad if maximize else grad
 
 
-def _decay(g: Tensor, param: Tensor, weight_decay: Any) -> Tensor:
-    """Stage 2: add the coupled weight decay ``weight_decay * param``."""
-    if weight_decay == 0:
-        return g
+@_stage(_check_decay)
+def decay(g: Tensor, param: Tensor, weight_decay: float | Tensor) -> Tensor:
+    """Stage 2: the coupled weight decay, ``g + weight_decay * param`` (kernels skip it at 0).
+
+    >>> decay(torch.tensor([1.0]), torch.tensor([10.0]), weight_decay=0.01)
+    tensor([1.1000])
+    """
     if isinstance(weight_decay, Tensor) and weight_decay.requires_grad:
         # torch's differentiable form, in place on g as torch does it
         return g.addcmul_(param.clone(), weight_decay)
     return g.add(param, alpha=weight_decay)
 
 
-def _momentum(
-    g: Tensor, buffer: Tensor | None, momentum: Any, dampening: Any
+@_stage(_check_advance_buffer)
+def advance_buffer(
+    g: Tensor, buffer: Tensor | None, momentum: float | Tensor, dampening: float | Tensor
 ) -> Tensor:
-    """Stage 3a: the buffer starts as a detached copy of g, then advances."""
+    """Stage 3a: the buffer starts as a detached copy of g, then advances in place.
+
+    >>> buffer = advance_buffer(torch.tensor([1.0]), None, momentum=0.9, dampening=0)
+    >>> advance_buffer(torch.tensor([1.0]), buffer, momentum=0.9, dampening=0)
+    tensor([1.9000])
+    """
     if buffer is None:
         return g.detach().clone()
     return buffer.mul_(momentum).add_(g, alpha=1 - dampening)
 
 
-def _look_ahead(
-    g: Tensor, buffer: Tensor, momentum: Any, nesterov: bool
+@_stage(_check_look_ahead)
+def look_ahead(
+    g: Tensor, buffer: Tensor, momentum: float | Tensor, nesterov: bool
 ) -> Tensor:
-    """Stage 3b: the buffer, or with Nesterov ``g + momentum * buffer``."""
+    """Stage 3b: the buffer, or with Nesterov ``g + momentum * buffer``.
+
+    >>> look_ahead(torch.tensor([1.0]), torch.tensor([2.0]), momentum=0.9, nesterov=True)
+    tensor([2.8000])
+    """
     return g.add(buffer, alpha=momentum) if nesterov else buffer
 
 
-def _move(param: Tensor, g: Tensor, lr: float | Tensor) -> None:
-    """Stage 4: ``param -= lr * g``, in place."""
+@_stage(_check_move)
+def move(param: Tensor, g: Tensor, lr: float | Tensor) -> None:
+    """Stage 4: ``param -= lr * g``, in place.
+
+    >>> p = torch.tensor([1.0])
+    >>> move(p, torch.tensor([2.0]), lr=0.25)
+    >>> p
+    tensor([0.5000])
+    """
     if isinstance(lr, Tensor) and lr.requires_grad:
         param.addcmul_(g, lr, value=-1)  # keeps lr in the autograd graph
     else:
         param.add_(g, alpha=-lr)
+
+
+#: The stages in the order one step runs them.
+STAGES = (direction, decay, advance_buffer, look_ahead, move)
 
 
 def _as_scalar(lr: float | Tensor) -> float | Tensor:
@@ -116,13 +186,19 @@ def _single_tensor(
     s: Settings,
 ) -> None:
     """One SGD step, tensor by tensor, through the four stages."""
-    lr = _as_scalar(s.lr)
+    lr, maximize, weight_decay = _as_scalar(s.lr), s.maximize, s.weight_decay
+    momentum, dampening, nesterov = s.momentum, s.dampening, s.nesterov
+    decayed, with_momentum = weight_decay != 0, momentum != 0
+    # the stages' unchecked rules, looked up once: the caller has checked everything
+    direction_, decay_, advance_, look_ahead_, move_ = (stage.rule for stage in STAGES)
     for i, param in enumerate(params):
-        g = _decay(_direction(grads[i], s.maximize), param, s.weight_decay)
-        if s.momentum != 0:
-            buffers[i] = _momentum(g, buffers[i], s.momentum, s.dampening)
-            g = _look_ahead(g, buffers[i], s.momentum, s.nesterov)
-        _move(param, g, lr)
+        g = direction_(grads[i], maximize)
+        if decayed:
+            g = decay_(g, param, weight_decay)
+        if with_momentum:
+            buffers[i] = buffer = advance_(g, buffers[i], momentum, dampening)
+            g = look_ahead_(g, buffer, momentum, nesterov)
+        move_(param, g, lr)
 
 
 def _foreach_momentum(
@@ -140,7 +216,7 @@ def _foreach_momentum(
         return existing
     advanced = []
     for i, buffer in enumerate(buffers):
-        new = _momentum(grads[i], buffer, s.momentum, s.dampening)
+        new = advance_buffer.rule(grads[i], buffer, s.momentum, s.dampening)
         buffers[i] = all_buffers[indices[i]] = new
         advanced.append(new)
     return advanced
@@ -180,19 +256,6 @@ def _foreach(
                 param.add_(g, alpha=-lr)
         else:
             torch._foreach_add_(ps, gs, alpha=-lr)
-
-
-_default_foreach = _checks.default_foreach
-
-
-def _run(
-    params: list[Tensor], grads: list[Tensor], buffers: list[Tensor | None], s: Settings,
-    foreach: bool | None,
-) -> None:
-    """Pick the kernel as torch does (``foreach=None``: foreach where supported) and run it."""
-    if foreach is None:
-        foreach = _default_foreach(params)
-    (_foreach if foreach else _single_tensor)(params, grads, buffers, s)
 
 
 # ---------------------------------------------------------------------------
@@ -248,9 +311,11 @@ def sgd(
     >>> x, buffers
     (tensor([2.1000]), [tensor([3.8000])])
     """
+    from . import _dispatch  # imports this module: import it when first needed
+
     s = Settings(lr, momentum, dampening, weight_decay, nesterov, maximize)
     group = {**s._asdict(), "foreach": foreach}
     _checks.check_group(group)
-    _checks.check_tensor_lists(params, grads, momentum_buffers, group)
+    _checks.check_tensors(params, grads, momentum_buffers, group)
     _checks.check_foreach_settings(group, params)
-    _run(params, grads, momentum_buffers, s, foreach)
+    _dispatch.step([(params, grads, momentum_buffers, s, _dispatch.kernel(group, params))])
