@@ -252,7 +252,7 @@ def check_foreach_settings(group: Mapping[str, Any], params: list[Tensor], where
 def check_tensors(
     params: object, grads: object, buffers: object, group: Mapping[str, Any], where: str = "",
     *, in_step: bool = False, ranged: set[torch.dtype] | None = None,
-) -> None:
+) -> bool:
     """The one rule set for a step's tensors: every entry checked before the first is written.
 
     :meth:`sgdlab.SGD.step` (``in_step=True``: the tensors were gathered from its groups, the
@@ -261,6 +261,9 @@ def check_tensors(
     elements, a gradient or buffer that does not fit it) fails before anything moves, not
     after the parameters before it moved. ``ranged`` holds the dtypes whose range check these
     settings passed already (``step()`` keeps it while the settings are unchanged).
+
+    Returns whether every tensor has one device and dtype, which spares the foreach kernel
+    grouping them again.
     """
     names = _STEP_NAMES if in_step else _SGD_NAMES
     if not in_step:
@@ -270,13 +273,16 @@ def check_tensors(
     grad_mode = torch.is_grad_enabled() and not in_step
     ranged = set() if ranged is None else ranged
     seen: set[torch.dtype] = set()
+    first_device, one_device = None, True
     for index, param in enumerate(params):
         grad = grads[index]
         if not in_step:
             _check_types(param, grad, index)
-        dtype = param.dtype
-        if grad.shape != param.shape or grad.dtype is not dtype or grad.device != param.device:
+        dtype, device = param.dtype, param.device
+        if grad.shape != param.shape or grad.dtype is not dtype or grad.device != device:
             _refuse_grad(param, grad, names, index, where)
+        if device != first_device:
+            one_device, first_device = first_device is None, device
         if dtype not in seen:
             if not (dtype.is_floating_point or dtype.is_complex):
                 raise TypeError(
@@ -302,10 +308,12 @@ def check_tensors(
             buffer = buffers[index]
             if buffer is not None and not (
                 type(buffer) is Tensor and buffer.shape == param.shape and buffer.dtype is dtype
-                and buffer.device == param.device and buffer.is_contiguous()
+                and buffer.device == device and buffer.is_contiguous()
                 and not (grad_mode and buffer.requires_grad and buffer.is_leaf)
             ):
                 _check_buffer_entry(buffer, param, grad, names, index, where, grad_mode)
+                one_device = False  # a buffer of another dtype: let the kernel group them
+    return one_device and len(seen) <= 1
 
 
 #: How messages name the ``index``-th parameter, gradient and momentum buffer.
@@ -444,13 +452,14 @@ def settings_key(group: Mapping[str, Any]) -> tuple | None:
 def check_step(
     optimizer: torch.optim.Optimizer, gathered: list[tuple[list, list, list]],
     passed: dict | None = None,
-) -> None:
+) -> list[bool]:
     """Everything ``step()`` needs, for every group, checked before any tensor moves.
 
     ``gathered`` holds each group's ``(params, grads, buffers)``, the parameters with a
     gradient. ``passed`` (index -> settings key, and the dtypes whose range those settings
     passed) remembers settings that passed unchanged, which need no second check: a check
-    of a group's settings and of their range costs several microseconds.
+    of a group's settings and of their range costs several microseconds. Returns, per group,
+    whether its tensors share one device and dtype (see :func:`check_tensors`).
     """
     groups = optimizer.param_groups
     ranges: list[set[torch.dtype] | None] = []
@@ -462,10 +471,13 @@ def check_step(
             if key is not None:
                 passed[index] = (key, set())
         ranges.append(passed[index][1] if key is not None else None)
+    uniform = []
     for index, (group, (params, grads, buffers)) in enumerate(zip(groups, gathered)):
         where = f"param_groups[{index}]: " if len(groups) > 1 else ""
         check_foreach_settings(group, params, where)
-        check_tensors(params, grads, buffers, group, where, in_step=True, ranged=ranges[index])
+        uniform.append(check_tensors(params, grads, buffers, group, where, in_step=True,
+                                     ranged=ranges[index]))
+    return uniform
 
 
 def check_state_dict(optimizer: torch.optim.Optimizer, state_dict: object) -> None:

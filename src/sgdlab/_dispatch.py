@@ -14,13 +14,14 @@ steps here too. Not public API.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from torch import Tensor
 from torch.optim import Optimizer
 
 from . import _checks, update
 from . import fused as _fused
+from ._settings import Settings
 
 _NO_STATE: dict = {}
 
@@ -49,18 +50,21 @@ def gather(optimizer: Optimizer) -> list[tuple[list[Tensor], list[Tensor], list]
     return gathered
 
 
-def check(optimizer: Optimizer, gathered: list[tuple[list, list, list]], passed: dict | None = None) -> None:
+def check(
+    optimizer: Optimizer, gathered: list[tuple[list, list, list]], passed: dict | None = None
+) -> list[bool]:
     """Refuse, before anything moves, what ``optimizer.step()`` cannot take.
 
     torch's fused checks come first, as in torch; then every group's settings and every
-    gathered tensor (:func:`sgdlab._checks.check_step`, which ``passed`` speeds up).
+    gathered tensor (:func:`sgdlab._checks.check_step`, which ``passed`` speeds up). Returns,
+    per group, whether its tensors share one device and dtype.
     """
     groups = optimizer.param_groups
     for index, (group, (params, grads, _)) in enumerate(zip(groups, gathered)):
         if group.get("fused"):
             where = f"param_groups[{index}]: " if len(groups) > 1 else ""
             _fused.check_tensors(params, grads, where)
-    _checks.check_step(optimizer, gathered, passed)
+    return _checks.check_step(optimizer, gathered, passed)
 
 
 def kernel(group: Mapping[str, Any], params: list[Tensor]) -> str:
@@ -78,28 +82,40 @@ def kernel(group: Mapping[str, Any], params: list[Tensor]) -> str:
     return "foreach" if foreach else "for-loop"
 
 
+class Entry(NamedTuple):
+    """One checked group's step: its tensors, settings, kernel, and whether they share one
+    device and dtype (as :func:`check` found; then the foreach kernel need not group them)."""
+
+    params: list[Tensor]
+    grads: list[Tensor]
+    buffers: list
+    settings: Settings
+    kernel: str
+    one_device_dtype: bool = False
+
+
 def step(
-    entries: list[tuple[list[Tensor], list[Tensor], list, update.Settings, str]],
+    entries: list[Entry],
     grad_scale: Tensor | None = None,
     found_inf: Tensor | None = None,
 ) -> bool:
-    """Step checked ``(params, grads, buffers, settings, kernel)`` groups in order.
+    """Step checked groups in order, each with its kernel.
 
     The fused groups' compilations are made first, so a compiler warning raised as an error
     leaves every group as it was. ``grad_scale`` and ``found_inf`` (a ``GradScaler``'s) are
     honoured as torch's fused step honours them. Returns False when ``found_inf`` skipped
     the step.
     """
-    fused = [entry[:4] for entry in entries if entry[4] == "fused"]
+    fused = [entry[:4] for entry in entries if entry.kernel == "fused"]
     plans = iter(_fused.plan(fused) if fused else [])
-    if _fused.skip_or_unscale([entry[1] for entry in entries], grad_scale, found_inf):
+    if _fused.skip_or_unscale([entry.grads for entry in entries], grad_scale, found_inf):
         return False
     fell_back: list = []
-    for params, grads, buffers, settings, name in entries:
+    for params, grads, buffers, settings, name, one_device_dtype in entries:
         if name == "fused":
             _fused.run_planned(params, grads, buffers, settings, next(plans), fell_back)
         elif name == "foreach":
-            update._foreach(params, grads, buffers, settings)
+            update._foreach(params, grads, buffers, settings, one_device_dtype=one_device_dtype)
         else:
             update._single_tensor(params, grads, buffers, settings)
     _fused.warn_fallbacks(fell_back)

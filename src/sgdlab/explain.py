@@ -215,7 +215,7 @@ def _predict_group(
     if kernel == "fused" and not isinstance(optimizer, SGD):  # torch's own fused kernel
         torch_sgd(values, grads, buffers, fused=True, **settings._asdict())
         return
-    _dispatch.step([(values, grads, buffers, settings, kernel)])
+    _dispatch.step([_dispatch.Entry(values, grads, buffers, settings, kernel)])
 
 
 def _direction_lines(

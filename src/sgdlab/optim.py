@@ -173,19 +173,19 @@ class SGD(Optimizer):
                 loss = closure()
         # gather each group's tensors in one pass, then check all of them before any moves
         gathered = _dispatch.gather(self)
-        _dispatch.check(self, gathered, passed=self.__dict__.setdefault("_passed_settings", {}))
+        uniform = _dispatch.check(self, gathered, self.__dict__.setdefault("_passed_settings", {}))
         groups, state = self.param_groups, self.state
         grad_scale, found_inf = getattr(self, "grad_scale", None), getattr(self, "found_inf", None)
         _fused.check_scaler(grad_scale, found_inf)
         entries, created = [], []
-        for group, (params, grads, buffers) in zip(groups, gathered):
-            entries.append((params, grads, buffers, Settings.of(group),
-                            _dispatch.kernel(group, params)))
+        for group, (params, grads, buffers), one_kind in zip(groups, gathered, uniform):
+            entries.append(_dispatch.Entry(params, grads, buffers, Settings.of(group),
+                                           _dispatch.kernel(group, params), one_kind))
             # only a first step makes new buffers; the others are advanced in place
             created.append([i for i, buffer in enumerate(buffers) if buffer is None])
         with torch.set_grad_enabled(self.defaults["differentiable"]):
             _dispatch.step(entries, grad_scale, found_inf)
-        for (params, _, buffers, _, _), new in zip(entries, created):
+        for (params, _, buffers, *_), new in zip(entries, created):
             for i in new:
                 if buffers[i] is not None:  # None: a first step that found_inf skipped
                     state[params[i]]["momentum_buffer"] = buffers[i]
