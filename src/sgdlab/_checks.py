@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from numbers import Integral, Real
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import torch
 from torch import Tensor
@@ -249,10 +249,24 @@ def check_foreach_settings(group: Mapping[str, Any], params: list[Tensor], where
         )
 
 
+class Found(NamedTuple):
+    """What :func:`check_tensors` found about a group's tensors, so a kernel need not look again.
+
+    The defaults are what a kernel must assume when nothing was checked.
+    """
+
+    #: every parameter, gradient and buffer on one device with one dtype (no grouping needed)
+    one_device_dtype: bool = False
+    #: some gradient is sparse
+    sparse_grads: bool = True
+    #: some momentum buffer is None (a first step)
+    missing_buffers: bool = True
+
+
 def check_tensors(
     params: object, grads: object, buffers: object, group: Mapping[str, Any], where: str = "",
     *, in_step: bool = False, ranged: set[torch.dtype] | None = None,
-) -> bool:
+) -> Found:
     """The one rule set for a step's tensors: every entry checked before the first is written.
 
     :meth:`sgdlab.SGD.step` (``in_step=True``: the tensors were gathered from its groups, the
@@ -262,8 +276,7 @@ def check_tensors(
     after the parameters before it moved. ``ranged`` holds the dtypes whose range check these
     settings passed already (``step()`` keeps it while the settings are unchanged).
 
-    Returns whether every tensor has one device and dtype, which spares the foreach kernel
-    grouping them again.
+    Returns what it :class:`Found`, which spares the kernels looking again.
     """
     names = _STEP_NAMES if in_step else _SGD_NAMES
     if not in_step:
@@ -273,13 +286,14 @@ def check_tensors(
     grad_mode = torch.is_grad_enabled() and not in_step
     ranged = set() if ranged is None else ranged
     seen: set[torch.dtype] = set()
-    first_device, one_device = None, True
+    first_device, one_device, sparse, missing = None, True, False, False
+    strided = torch.strided
     for index, param in enumerate(params):
         grad = grads[index]
         if not in_step:
             _check_types(param, grad, index)
-        dtype, device = param.dtype, param.device
-        if grad.shape != param.shape or grad.dtype is not dtype or grad.device != device:
+        dtype, device, shape = param.dtype, param.device, param.shape
+        if grad.shape != shape or grad.dtype is not dtype or grad.device != device:
             _refuse_grad(param, grad, names, index, where)
         if device != first_device:
             one_device, first_device = first_device is None, device
@@ -293,12 +307,10 @@ def check_tensors(
                 check_range(group, param, names[0].format(index), where)
                 ranged.add(dtype)
             seen.add(dtype)
-        try:  # a cheap pre-test (an expanded tensor is not contiguous); the rule says why
-            contiguous = param.is_contiguous()
-        except RuntimeError:  # a sparse tensor has no is_contiguous
-            contiguous = False
-        if not contiguous or grad.is_sparse:
+        # a cheap pre-test first (an expanded tensor is not contiguous); the rule says why
+        if grad.layout is not strided or param.layout is not strided or not param.is_contiguous():
             _check_writable(param, grad, decayed, names, index, where, group)
+            sparse = sparse or grad.is_sparse
         if grad_mode and param.requires_grad and param.is_leaf:
             raise ValueError(
                 f"{names[0].format(index)} is a leaf that requires grad, which cannot change in "
@@ -307,13 +319,16 @@ def check_tensors(
         if with_momentum:
             buffer = buffers[index]
             if buffer is not None and not (
-                type(buffer) is Tensor and buffer.shape == param.shape and buffer.dtype is dtype
-                and buffer.device == device and buffer.is_contiguous()
+                type(buffer) is Tensor and buffer.shape == shape and buffer.dtype is dtype
+                and buffer.device == device and buffer.layout is strided
+                and buffer.is_contiguous()
                 and not (grad_mode and buffer.requires_grad and buffer.is_leaf)
             ):
                 _check_buffer_entry(buffer, param, grad, names, index, where, grad_mode)
                 one_device = False  # a buffer of another dtype: let the kernel group them
-    return one_device and len(seen) <= 1
+            elif buffer is None:
+                missing = True
+    return Found(one_device and len(seen) <= 1, sparse, missing)
 
 
 #: How messages name the ``index``-th parameter, gradient and momentum buffer.
@@ -452,14 +467,14 @@ def settings_key(group: Mapping[str, Any]) -> tuple | None:
 def check_step(
     optimizer: torch.optim.Optimizer, gathered: list[tuple[list, list, list]],
     passed: dict | None = None,
-) -> list[bool]:
+) -> list[Found]:
     """Everything ``step()`` needs, for every group, checked before any tensor moves.
 
     ``gathered`` holds each group's ``(params, grads, buffers)``, the parameters with a
     gradient. ``passed`` (index -> settings key, and the dtypes whose range those settings
     passed) remembers settings that passed unchanged, which need no second check: a check
     of a group's settings and of their range costs several microseconds. Returns, per group,
-    whether its tensors share one device and dtype (see :func:`check_tensors`).
+    what :func:`check_tensors` found.
     """
     groups = optimizer.param_groups
     ranges: list[set[torch.dtype] | None] = []

@@ -52,12 +52,12 @@ def gather(optimizer: Optimizer) -> list[tuple[list[Tensor], list[Tensor], list]
 
 def check(
     optimizer: Optimizer, gathered: list[tuple[list, list, list]], passed: dict | None = None
-) -> list[bool]:
+) -> list[_checks.Found]:
     """Refuse, before anything moves, what ``optimizer.step()`` cannot take.
 
     torch's fused checks come first, as in torch; then every group's settings and every
     gathered tensor (:func:`sgdlab._checks.check_step`, which ``passed`` speeds up). Returns,
-    per group, whether its tensors share one device and dtype.
+    per group, what the checks found about its tensors.
     """
     groups = optimizer.param_groups
     for index, (group, (params, grads, _)) in enumerate(zip(groups, gathered)):
@@ -83,15 +83,14 @@ def kernel(group: Mapping[str, Any], params: list[Tensor]) -> str:
 
 
 class Entry(NamedTuple):
-    """One checked group's step: its tensors, settings, kernel, and whether they share one
-    device and dtype (as :func:`check` found; then the foreach kernel need not group them)."""
+    """One checked group's step: its tensors, settings, kernel, and what the checks found."""
 
     params: list[Tensor]
     grads: list[Tensor]
     buffers: list
     settings: Settings
     kernel: str
-    one_device_dtype: bool = False
+    found: _checks.Found = _checks.Found()
 
 
 def step(
@@ -111,11 +110,11 @@ def step(
     if _fused.skip_or_unscale([entry.grads for entry in entries], grad_scale, found_inf):
         return False
     fell_back: list = []
-    for params, grads, buffers, settings, name, one_device_dtype in entries:
+    for params, grads, buffers, settings, name, found in entries:
         if name == "fused":
             _fused.run_planned(params, grads, buffers, settings, next(plans), fell_back)
         elif name == "foreach":
-            update._foreach(params, grads, buffers, settings, one_device_dtype=one_device_dtype)
+            update._foreach(params, grads, buffers, settings, found=found)
         else:
             update._single_tensor(params, grads, buffers, settings)
     _fused.warn_fallbacks(fell_back)

@@ -173,16 +173,17 @@ class SGD(Optimizer):
                 loss = closure()
         # gather each group's tensors in one pass, then check all of them before any moves
         gathered = _dispatch.gather(self)
-        uniform = _dispatch.check(self, gathered, self.__dict__.setdefault("_passed_settings", {}))
+        found = _dispatch.check(self, gathered, self.__dict__.setdefault("_passed_settings", {}))
         groups, state = self.param_groups, self.state
         grad_scale, found_inf = getattr(self, "grad_scale", None), getattr(self, "found_inf", None)
         _fused.check_scaler(grad_scale, found_inf)
         entries, created = [], []
-        for group, (params, grads, buffers), one_kind in zip(groups, gathered, uniform):
+        for group, (params, grads, buffers), facts in zip(groups, gathered, found):
             entries.append(_dispatch.Entry(params, grads, buffers, Settings.of(group),
-                                           _dispatch.kernel(group, params), one_kind))
+                                           _dispatch.kernel(group, params), facts))
             # only a first step makes new buffers; the others are advanced in place
-            created.append([i for i, buffer in enumerate(buffers) if buffer is None])
+            created.append([i for i, buffer in enumerate(buffers) if buffer is None]
+                           if facts.missing_buffers else [])
         with torch.set_grad_enabled(self.defaults["differentiable"]):
             _dispatch.step(entries, grad_scale, found_inf)
         for (params, _, buffers, *_), new in zip(entries, created):
