@@ -348,6 +348,7 @@ MODEL_LISTS = {
 }
 MODEL_SETTINGS = {"lr": 1e-3, "momentum": 0.9, "weight_decay": 1e-4}
 MODEL_THREADS = 1
+MODEL_MIN_RUN_SECONDS = 0.05  # per timer and round: several steps of the small lists, so the median settles
 MODEL_KERNELS = ("for-loop", "foreach", "fused")
 FUSED_CHECK_TOTAL = 10**7  # one tensor: the fused step against the add_ reference
 
@@ -380,18 +381,18 @@ def stepped_timers(builders: dict[str, Callable], shapes: list[tuple[int, ...]])
     return timers
 
 
-def median_times(timers: dict[str, Timer], repeats: int) -> dict[str, float]:
-    """Each timer's median seconds over ``repeats`` interleaved rounds."""
-    return {name: statistics.median(values)
-            for name, values in interleaved_samples(timers, repeats, MIN_RUN_SECONDS).items()}
+def median_times(timers: dict[str, Timer], repeats: int) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Each timer's median seconds over ``repeats`` interleaved rounds, and the rounds' seconds."""
+    samples = interleaved_samples(timers, repeats, MODEL_MIN_RUN_SECONDS)
+    return {name: statistics.median(values) for name, values in samples.items()}, samples
 
 
 def bench_model_list(name: str, shapes: list[tuple[int, ...]], repeats: int) -> dict:
     """Median step times of both SGDs' for-loop, foreach and fused steps over one model-shaped list."""
     builders = step_implementations("cpu", **MODEL_SETTINGS)
-    seconds = median_times(stepped_timers(builders, shapes), repeats)
+    seconds, samples = median_times(stepped_timers(builders, shapes), repeats)
     row = {"name": name, "tensors": len(shapes), "values": sum(math.prod(shape) for shape in shapes),
-           "seconds": seconds}
+           "seconds": seconds, "samples": samples}
     say(f"    {name} ({row['tensors']} tensors, {size_name(row['values'])} values): sgdlab / torch "
         + ", ".join(f"{kernel} {ratio:.3f}" for kernel in MODEL_KERNELS
                     if (ratio := model_ratio(row, kernel)) is not None))
@@ -407,10 +408,10 @@ def bench_fused_bandwidth(total: int, repeats: int) -> dict:
     builders = {name: build for name, build in step_implementations("cpu", **MODEL_SETTINGS).items()
                 if name.endswith("fused")}
     timers = {"add_ reference": timer("a.add_(b, alpha=-1e-3)", a=a, b=b)} | stepped_timers(builders, [(total,)])
-    seconds = median_times(timers, repeats)
+    seconds, samples = median_times(timers, repeats)
     row = {"device": "cpu", "total": total, "momentum": True, "bytes": 20 * total,
            "reference_bytes": BYTES_PER_ADD * total, "reference_seconds": seconds.pop("add_ reference"),
-           "seconds": seconds}
+           "seconds": seconds, "samples": samples}
     say(f"    one tensor of {size_name(total)}: share of add_ bandwidth "
         + ", ".join(f"{name} {fraction(row, name):.0%}" for name in seconds))
     return row
@@ -437,7 +438,7 @@ def bench_models(repeats: int) -> dict:
     return {
         "provenance": made,
         "settings": {**MODEL_SETTINGS, "threads": MODEL_THREADS, "repeats": repeats,
-                     "min_run_seconds": MIN_RUN_SECONDS, "layout": "float32 CPU tensors, one group",
+                     "min_run_seconds": MODEL_MIN_RUN_SECONDS, "layout": "float32 CPU tensors, one group",
                      "statistic": "median of the rounds"},
         "lists": lists, "fused_bandwidth": fused,
     }
