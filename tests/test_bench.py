@@ -116,7 +116,15 @@ def test_the_markdown_shows_the_model_shaped_lists():
     assert "| resnet18: 62 tensors, 1.2e7 values | 0.95 | 1.00 | 1.20 |" in text
     assert "| transformer, 24 layers | 10.00 | 10.00 | 10.00 | 11.00 | 10.00 | 50.00 |" in text
     assert "sgdlab fused 2.40 ms (83% of it)" in text
-    assert "Measured 2026-12-06T02:00:00+00:00 at commit 0123456789, 1 thread, median of 15 rounds" in text
+    assert "Measured 2026-12-06T02:00:00+00:00 at commit 0123456789, 1 thread, best of 15 rounds" in text
+
+
+def test_the_model_lists_keep_the_best_and_the_median_round(monkeypatch):
+    rounds = {"torch for-loop": [3.0, 9.0, 4.0], "sgdlab for-loop": [9.0, 3.5, 8.0]}  # alone, or sharing a core
+    monkeypatch.setattr(bench, "interleaved_samples", lambda timers, repeats, seconds: rounds)
+    times = bench.best_and_median_times({}, 3)
+    assert times == {"seconds": {"torch for-loop": 3.0, "sgdlab for-loop": 3.5},
+                     "median_seconds": {"torch for-loop": 4.0, "sgdlab for-loop": 8.0}, "samples": rounds}
 
 
 def test_bench_targets_are_judged_from_the_measurements():
