@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 
 import pytest
 import torch
@@ -45,6 +46,85 @@ BENCH_SITE = {
     "examples": {"article/plot_a.py": 1.5, "performance/plot_b.py": 6.0},
     "gallery_seconds": 7.5, "test_seconds": None,
 }
+
+
+def model_row(name: str, tensors: int, values: int, torch_seconds: float, sgdlab_seconds: dict) -> dict:
+    seconds = {f"torch {kernel}": torch_seconds for kernel in ("for-loop", "foreach", "fused")}
+    return {"name": name, "tensors": tensors, "values": values,
+            "seconds": seconds | {f"sgdlab {kernel}": value for kernel, value in sgdlab_seconds.items()}}
+
+
+#: Each list's torch steps take 10 ms; sgdlab's for-loop 9.5 ms on resnet18 (0.95), its foreach
+#: 11 ms on the transformer (1.10). At 1e7 values sgdlab's fused step takes 2.4 ms: 83% of the
+#: add_ reference's bandwidth, and slower than torch's 2.2 ms.
+BENCH_MODELS = {
+    "provenance": {"date": "2026-12-06T02:00:00+00:00", "commit": "0123456789abcdef", "dirty": False,
+                   "load_average_at_start": [1.5, 1, 1], "load_average_at_end": [2.0, 1, 1]},
+    "settings": {"lr": 1e-3, "momentum": 0.9, "weight_decay": 1e-4, "threads": 1, "repeats": 15},
+    "lists": [
+        model_row("resnet18", 62, 11_689_512, 0.010, {"for-loop": 0.0095, "foreach": 0.010, "fused": 0.012}),
+        model_row("transformer, 24 layers", 289, 1_199_680, 0.010,
+                  {"for-loop": 0.010, "foreach": 0.011, "fused": 0.05}),
+        model_row("10 x 1M", 10, 10**7, 0.010, {"for-loop": 0.0099, "foreach": 0.0101, "fused": 0.0105}),
+    ],
+    "fused_bandwidth": row(10**7, True, {"torch fused": 0.0022, "sgdlab fused": 0.0024}, 0.0012),
+}
+
+
+def test_the_model_shaped_lists_are_judged_per_list_and_kernel():
+    judged = {t["name"]: t for t in bench.evaluate_targets(None, None, BENCH_MODELS)}
+    assert len(judged) == 3 * 2 + 2
+    verdicts = {name: (t["measured"], t["met"]) for name, t in judged.items()}
+    assert verdicts["sgdlab for-loop time / torch for-loop time on resnet18 (1 thread)"] == ("0.950", True)
+    assert verdicts["sgdlab foreach time / torch foreach time on resnet18 (1 thread)"] == ("1.000", True)
+    assert verdicts["sgdlab foreach time / torch foreach time on transformer, 24 layers (1 thread)"] == ("1.100", False)
+    assert verdicts["sgdlab foreach time / torch foreach time on 10 x 1M (1 thread)"] == ("1.010", False)
+    assert verdicts["sgdlab fused / add_ bandwidth at 1e7 values (1 thread)"] == ("83%", True)
+    assert verdicts["sgdlab fused time / torch fused time at 1e7 values (1 thread)"] == ("1.091", False)
+    # a record without the compiled step (no compiler): its two targets are not measured
+    no_fused = bench.evaluate_targets(None, None, {**BENCH_MODELS, "fused_bandwidth": None})
+    assert [t["met"] for t in no_fused[-2:]] == [None, None]
+
+
+def test_the_model_shaped_lists_have_the_models_shapes():
+    counts = {name: (len(shapes), sum(math.prod(shape) for shape in shapes))
+              for name, shapes in bench.MODEL_LISTS.items()}
+    assert counts == {"resnet18": (62, 11_689_512), "transformer, 24 layers": (289, 1_199_680),
+                      "10 x 1M": (10, 10**7)}
+    assert bench.resnet18_shapes()[0] == (64, 3, 7, 7) and bench.resnet18_shapes()[-2:] == [(1000, 512), (1000,)]
+
+
+def test_a_models_run_merges_into_the_record_keeping_the_other_parts():
+    record = {"schema": bench.SCHEMA, "provenance": {"date": "2026-11-29T18:15:12+00:00", "commit": "abc"},
+              "site": BENCH_SITE, "step": BENCH_STEP, "targets": []}
+    merged = bench.merge_models(record, BENCH_MODELS)
+    assert (merged["site"], merged["step"], merged["models"]) == (BENCH_SITE, BENCH_STEP, BENCH_MODELS)
+    assert merged["provenance"]["commit"] == "abc" and "measured" not in record["provenance"]  # not changed
+    assert merged["provenance"]["measured"] == {"site": "2026-11-29T18:15:12+00:00",
+                                                "step": "2026-11-29T18:15:12+00:00",
+                                                "models": "2026-12-06T02:00:00+00:00"}
+    assert merged["targets"] == bench.evaluate_targets(BENCH_SITE, BENCH_STEP, BENCH_MODELS)
+    again = bench.merge_models(merged, {**BENCH_MODELS, "provenance": {"date": "later"}})
+    assert again["provenance"]["measured"]["models"] == "later"
+
+
+def test_the_markdown_shows_the_model_shaped_lists():
+    record = {"provenance": {}, "site": None, "step": None, "models": BENCH_MODELS,
+              "targets": bench.evaluate_targets(None, None, BENCH_MODELS)}
+    text = bench.render_markdown(record)
+    assert "| parameters | for-loop | foreach | fused |" in text
+    assert "| resnet18: 62 tensors, 1.2e7 values | 0.95 | 1.00 | 1.20 |" in text
+    assert "| transformer, 24 layers | 10.00 | 10.00 | 10.00 | 11.00 | 10.00 | 50.00 |" in text
+    assert "sgdlab fused 2.40 ms (83% of it)" in text
+    assert "Measured 2026-12-06T02:00:00+00:00 at commit 0123456789, 1 thread, best of 15 rounds" in text
+
+
+def test_the_model_lists_keep_the_best_and_the_median_round(monkeypatch):
+    rounds = {"torch for-loop": [3.0, 9.0, 4.0], "sgdlab for-loop": [9.0, 3.5, 8.0]}  # alone, or sharing a core
+    monkeypatch.setattr(bench, "interleaved_samples", lambda timers, repeats, seconds: rounds)
+    times = bench.best_and_median_times({}, 3)
+    assert times == {"seconds": {"torch for-loop": 3.0, "sgdlab for-loop": 3.5},
+                     "median_seconds": {"torch for-loop": 4.0, "sgdlab for-loop": 8.0}, "samples": rounds}
 
 
 def test_bench_targets_are_judged_from_the_measurements():
@@ -139,6 +219,18 @@ def test_the_committed_record_has_the_roofline_and_the_fused_step():
     assert sizes == {(total, momentum) for total in bench.SIZES for momentum in (True, False)}
     assert all("sgdlab fused" in r["seconds"] and "torch fused" in r["seconds"] for r in record["step"]["results"])
     assert "cpu" in record["step"]["fused_difference"]
+
+
+def test_the_committed_record_has_the_model_shaped_lists_and_says_when():
+    record = json.loads(RECORD.read_text())
+    models = record["models"]
+    assert [(r["name"], r["tensors"]) for r in models["lists"]] == [
+        (name, len(shapes)) for name, shapes in bench.MODEL_LISTS.items()]
+    for listed in models["lists"]:
+        assert {f"{who} {kernel}" for who in ("torch", "sgdlab") for kernel in ("for-loop", "foreach")} <= set(
+            listed["seconds"])
+    assert models["settings"]["threads"] == 1 and models["provenance"]["torch_threads"] == 1
+    assert record["provenance"]["measured"]["models"] == models["provenance"]["date"]
 
 
 def test_the_plot_draws_the_limit_and_every_implementation(tmp_path):

@@ -2,12 +2,14 @@
 
 Usage (from the repository root; ``make bench`` does this)::
 
-    python tools/bench.py [--site-test] [--skip-site] [--skip-step] [--output FILE]
+    python tools/bench.py [--site-test] [--skip-site] [--skip-step] [--skip-models] [--output FILE]
+    python tools/bench.py --only models   # measure the model-shaped lists, merge them into the record
     python tools/bench.py --render    # rewrite latest.md from latest.json, measuring nothing
 
 The site part times ``make html`` in a copy of the repository; the step part is a roofline
 timed with ``torch.utils.benchmark``, then sgdlab's fused compilation and its distance to
-the for-loop. ``docs/performance.md`` describes both and includes the rendered record.
+the for-loop; the models part times both SGDs' steps over model-shaped parameter lists
+(resnet18's, a small transformer's, 10 x 1M) at one thread. ``docs/performance.md`` describes both and includes the rendered record.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import argparse
 import functools
 import itertools
 import json
+import math
 import operator
 import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -294,6 +298,174 @@ def bench_step(sizes, repeats: int) -> dict:
     }
 
 
+# -- model-shaped parameter lists -----------------------------------------------------------
+
+
+def resnet18_shapes() -> list[tuple[int, ...]]:
+    """The shapes of torchvision's ``resnet18()`` parameters, in its order (62 tensors).
+
+    A 7x7 stem convolution and its batch norm, four stages of two basic blocks (two 3x3
+    convolutions, each with a batch norm's weight and bias; the first block of stages 2-4 also
+    a 1x1 downsampling convolution and its norm), and the 1000-class linear layer.
+
+    >>> shapes = resnet18_shapes()
+    >>> len(shapes), sum(math.prod(shape) for shape in shapes)
+    (62, 11689512)
+    """
+    shapes: list[tuple[int, ...]] = [(64, 3, 7, 7), (64,), (64,)]
+    width_in = 64
+    for width in (64, 128, 256, 512):
+        for block in range(2):
+            shapes += [(width, width_in, 3, 3), (width,), (width,), (width, width, 3, 3), (width,), (width,)]
+            if block == 0 and width != width_in:  # the shortcut changes the width
+                shapes += [(width, width_in, 1, 1), (width,), (width,)]
+            width_in = width
+    return shapes + [(1000, 512), (1000,)]
+
+
+def transformer_shapes(layers: int = 24, width: int = 64, hidden: int = 256) -> list[tuple[int, ...]]:
+    """The shapes of a small transformer's parameters: ``layers`` encoder layers, then a final norm's weight.
+
+    The layers are ``torch.nn.TransformerEncoderLayer(width, 4, hidden)``'s, 12 tensors each:
+    the joint query-key-value projection (``3 width x width``) and the output projection,
+    with their biases, two layer norms (weight and bias) and a two-layer MLP (``width ->
+    hidden -> width``, weights and biases). The final norm is an ``RMSNorm``'s weight;
+    embeddings are left out.
+
+    >>> shapes = transformer_shapes()
+    >>> len(shapes), sum(math.prod(shape) for shape in shapes)
+    (289, 1199680)
+    """
+    layer = torch.nn.TransformerEncoderLayer(width, 4, hidden)
+    return [tuple(param.shape) for param in layer.parameters()] * layers + [(width,)]
+
+
+#: The model-shaped lists: a name as the tables show it, and the parameter shapes.
+MODEL_LISTS = {
+    "resnet18": resnet18_shapes(),
+    "transformer, 24 layers": transformer_shapes(),
+    "10 x 1M": [(1000, 1000)] * 10,
+}
+MODEL_SETTINGS = {"lr": 1e-3, "momentum": 0.9, "weight_decay": 1e-4}
+MODEL_THREADS = 1
+MODEL_MIN_RUN_SECONDS = 0.05  # per timer and round: several steps of the small lists in each round
+MODEL_KERNELS = ("for-loop", "foreach", "fused")
+FUSED_CHECK_TOTAL = 10**7  # one tensor: the fused step against the add_ reference
+
+
+def model_parameters(shapes: list[tuple[int, ...]], generator: torch.Generator) -> list[torch.Tensor]:
+    """Random float32 CPU leaf tensors of these shapes, each with a random gradient.
+
+    >>> params = model_parameters([(2, 3), (3,)], torch.Generator().manual_seed(0))
+    >>> [tuple(p.shape) for p in params], all(p.grad.shape == p.shape for p in params)
+    ([(2, 3), (3,)], True)
+    """
+    params = [torch.randn(shape, generator=generator).requires_grad_() for shape in shapes]
+    for param in params:
+        param.grad = torch.randn(param.shape, generator=generator)
+    return params
+
+
+def stepped_timers(builders: dict[str, Callable], shapes: list[tuple[int, ...]]) -> dict[str, Timer]:
+    """A timer of ``step()`` per implementation, each over its own copy of the same parameters.
+
+    Each optimizer has stepped once (its momentum buffers exist, sgdlab's fused step is compiled).
+    """
+    timers = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sgdlab.fused.FusedCompileWarning)
+        for name, build in builders.items():
+            optimizer = build(model_parameters(shapes, torch.Generator().manual_seed(0)))
+            optimizer.step()  # creates the momentum buffers and compiles sgdlab's fused step
+            timers[name] = timer("optimizer.step()", optimizer=optimizer)
+    return timers
+
+
+def best_and_median_times(timers: dict[str, Timer], repeats: int) -> dict[str, dict]:
+    """Each timer's best and median seconds over ``repeats`` interleaved rounds, and the rounds' seconds.
+
+    On a shared machine the rounds fall in two modes, alone on a core or sharing it (about
+    twice the time), and which mode holds the median is chance: the best round is kept, as
+    in the roofline; the median and every round are kept beside it.
+    """
+    samples = interleaved_samples(timers, repeats, MODEL_MIN_RUN_SECONDS)
+    return {"seconds": {name: min(values) for name, values in samples.items()},
+            "median_seconds": {name: statistics.median(values) for name, values in samples.items()},
+            "samples": samples}
+
+
+def bench_model_list(name: str, shapes: list[tuple[int, ...]], repeats: int) -> dict:
+    """Step times of both SGDs' for-loop, foreach and fused steps over one model-shaped list."""
+    builders = step_implementations("cpu", **MODEL_SETTINGS)
+    row = {"name": name, "tensors": len(shapes), "values": sum(math.prod(shape) for shape in shapes),
+           **best_and_median_times(stepped_timers(builders, shapes), repeats)}
+    say(f"    {name} ({row['tensors']} tensors, {size_name(row['values'])} values): sgdlab / torch "
+        + ", ".join(f"{kernel} {ratio:.3f}" for kernel in MODEL_KERNELS
+                    if (ratio := model_ratio(row, kernel)) is not None))
+    return row
+
+
+def bench_fused_bandwidth(total: int, repeats: int) -> dict:
+    """The add_ reference and both fused steps over one tensor of ``total`` values, best of rounds.
+
+    Shaped like a roofline row (``bytes``, ``reference_bytes``, ...), so :func:`fraction` reads it.
+    """
+    a, b = torch.randn(total), torch.randn(total)
+    builders = {name: build for name, build in step_implementations("cpu", **MODEL_SETTINGS).items()
+                if name.endswith("fused")}
+    timers = {"add_ reference": timer("a.add_(b, alpha=-1e-3)", a=a, b=b)} | stepped_timers(builders, [(total,)])
+    times = best_and_median_times(timers, repeats)
+    row = {"device": "cpu", "total": total, "momentum": True, "bytes": 20 * total,
+           "reference_bytes": BYTES_PER_ADD * total, "reference_seconds": times["seconds"].pop("add_ reference"),
+           **times}
+    say(f"    one tensor of {size_name(total)}: share of add_ bandwidth "
+        + ", ".join(f"{name} {fraction(row, name):.0%}" for name in row["seconds"]))
+    return row
+
+
+def bench_models(repeats: int) -> dict:
+    """Step times over the model-shaped lists at one thread, and the fused step at 1e7 values.
+
+    Runs at ``MODEL_THREADS`` thread(s), then gives torch its threads back. The part carries
+    its own provenance: it may be measured alone (``--only models``) and merged into a record.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(MODEL_THREADS)
+    try:
+        made = provenance()
+        say(f"==> model-shaped lists, {MODEL_THREADS} thread, best of {repeats} rounds, "
+            f"load average {made['load_average_at_start']}")
+        lists = [bench_model_list(name, shapes, repeats) for name, shapes in MODEL_LISTS.items()]
+        fused = (bench_fused_bandwidth(FUSED_CHECK_TOTAL, repeats)
+                 if sgdlab.fused.compiler_problem("cpu") is None else None)
+    finally:
+        torch.set_num_threads(threads)
+    made["load_average_at_end"] = list(os.getloadavg())
+    return {
+        "provenance": made,
+        "settings": {**MODEL_SETTINGS, "threads": MODEL_THREADS, "repeats": repeats,
+                     "min_run_seconds": MODEL_MIN_RUN_SECONDS, "layout": "float32 CPU tensors, one group",
+                     "statistic": "best of the rounds (median_seconds: the median)"},
+        "lists": lists, "fused_bandwidth": fused,
+    }
+
+
+def model_ratio(row: dict, kernel: str) -> float | None:
+    """sgdlab's step time over torch's with ``kernel`` on one list; None if either was not timed.
+
+    >>> model_ratio({"seconds": {"torch foreach": 2.0, "sgdlab foreach": 1.5}}, "foreach")
+    0.75
+    >>> model_ratio({"seconds": {"torch fused": 2.0}}, "fused") is None
+    True
+    """
+    return time_ratio([row], f"sgdlab {kernel}", f"torch {kernel}")
+
+
+def model_list_ratio(models: dict, name: str, kernel: str) -> float | None:
+    """:func:`model_ratio` for the list called ``name``; None if it was not measured."""
+    return next((model_ratio(row, kernel) for row in models["lists"] if row["name"] == name), None)
+
+
 # -- the targets ----------------------------------------------------------------------------
 
 
@@ -338,16 +510,26 @@ TARGETS = (
      lambda step: time_ratio([largest_cpu_row(step)], "sgdlab fused", "torch fused"), "<=", 1.00, "{:.3f}"),
     ("configurations measured on CUDA (none without a GPU)", "step",
      lambda step: sum(r["device"].startswith("cuda") for r in step["results"]) or None, ">=", 1, "{}"),
+    # issue 26: no slower than torch on model-shaped lists (1 thread, best of the rounds)
+    *((f"sgdlab {kernel} time / torch {kernel} time on {name} (1 thread)", "models",
+       functools.partial(model_list_ratio, name=name, kernel=kernel), "<=", 1.00, "{:.3f}")
+      for name in MODEL_LISTS for kernel in ("for-loop", "foreach")),
+    (f"sgdlab fused / add_ bandwidth at {size_name(FUSED_CHECK_TOTAL)} values (1 thread)", "models",
+     lambda models: models["fused_bandwidth"] and fraction(models["fused_bandwidth"], "sgdlab fused"),
+     ">=", 0.80, "{:.0%}"),
+    (f"sgdlab fused time / torch fused time at {size_name(FUSED_CHECK_TOTAL)} values (1 thread)", "models",
+     lambda models: models["fused_bandwidth"] and time_ratio([models["fused_bandwidth"]], "sgdlab fused",
+                                                              "torch fused"), "<=", 1.00, "{:.3f}"),
 )
 COMPARISONS = {"<": operator.lt, "<=": operator.le, "==": operator.eq, ">=": operator.ge}
 VERDICTS = {True: "met", False: "**missed**", None: "not measured"}
 
 
-def evaluate_targets(site: dict | None, step: dict | None) -> list[dict]:
+def evaluate_targets(site: dict | None, step: dict | None, models: dict | None = None) -> list[dict]:
     """The targets of the parts measured: what was measured and whether it was met (None: not measured)."""
     found = []
     for name, part, measure, comparison, limit, shown in TARGETS:
-        measured = {"site": site, "step": step}[part]
+        measured = {"site": site, "step": step, "models": models}[part]
         if measured:
             value = measure(measured)
             found.append({"name": name, "target": f"{comparison} {shown.format(limit)}",
@@ -366,7 +548,13 @@ def md_table(header: list, rows: list[list]) -> list[str]:
 
 
 def md_value(value: object) -> str:
-    """A value as a table shows it: lists joined, floats to two decimals, None as none."""
+    """A value as a table shows it: lists joined, dicts as key value pairs, floats to two decimals, None as none.
+
+    >>> md_value({"site": None, "step": [1.0, 2]})
+    'site none; step 1.00, 2'
+    """
+    if isinstance(value, dict):
+        return "; ".join(f"{key} {md_value(item)}" for key, item in value.items())
     if isinstance(value, list):
         return ", ".join(map(md_value, value))
     return "none" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
@@ -422,6 +610,30 @@ def md_fused(step: dict) -> list[str]:
     return lines
 
 
+def md_models(models: dict) -> list[str]:
+    """The model-shaped lists: sgdlab's time over torch's per kernel, the times, the fused step at 1e7."""
+    made, settings = models["provenance"], models["settings"]
+    lines = [f"Measured {made['date']} at commit {made['commit'][:10]}{' (with changes)' if made['dirty'] else ''}, "
+             f"{settings['threads']} thread, best of {settings['repeats']} rounds, load average "
+             f"{md_value(made['load_average_at_start'])} at the start and "
+             f"{md_value(made['load_average_at_end'])} at the end. sgdlab's time over torch's:", ""]
+    kernels = [k for k in MODEL_KERNELS if any(model_ratio(row, k) is not None for row in models["lists"])]
+    described = [f"{row['name']}: {row['tensors']} tensors, {size_name(row['values'])} values" for row in models["lists"]]
+    lines += md_table(["parameters", *kernels], [
+        [what, *[f"{model_ratio(row, kernel):.2f}" for kernel in kernels]]
+        for what, row in zip(described, models["lists"])])
+    names = [f"{who} {kernel}" for kernel in kernels for who in ("torch", "sgdlab")]
+    lines += ["Milliseconds per step:", ""]
+    lines += md_table(["parameters", *names], [
+        [row["name"], *[f"{row['seconds'][name] * 1e3:.2f}" for name in names]] for row in models["lists"]])
+    if (fused := models["fused_bandwidth"]) is not None:
+        lines += [f"One tensor of {size_name(fused['total'])} values: the `add_` reference moves "
+                  f"{fused['reference_bytes'] / fused['reference_seconds'] / 1e9:.1f} GB/s; "
+                  + ", ".join(f"{name} {fused['seconds'][name] * 1e3:.2f} ms ({fraction(fused, name):.0%} of it)"
+                              for name in fused["seconds"]) + ".", ""]
+    return lines
+
+
 #: The parts of the fragment, each between ``<!-- part -->`` and ``<!-- end part -->`` so that a
 #: page can include one under its own heading, and how each renders from the record.
 PARTS = {
@@ -432,6 +644,7 @@ PARTS = {
     "site": lambda record: record["site"] and md_site(record["site"]),
     "step": lambda record: record["step"] and md_step(record["step"]),
     "fused": lambda record: record["step"] and md_fused(record["step"]),
+    "models": lambda record: record.get("models") and md_models(record["models"]),
 }
 
 
@@ -443,6 +656,26 @@ def render_markdown(record: dict) -> str:
     return "\n".join(lines)
 
 
+def measured_when(record: dict) -> dict:
+    """When each part of ``record`` was measured: its provenance's ``measured``, or the record's date.
+
+    >>> measured_when({"provenance": {"date": "d1"}, "site": None, "step": {}, "models": None})
+    {'site': None, 'step': 'd1', 'models': None}
+    """
+    date = record["provenance"].get("date")
+    found = {part: None if record.get(part) is None else date for part in ("site", "step", "models")}
+    return found | record["provenance"].get("measured", {})
+
+
+def merge_models(record: dict, models: dict) -> dict:
+    """``record`` with its models part replaced by ``models``, dated, and its targets judged again."""
+    merged = {**record, "models": models}
+    merged["provenance"] = {**record["provenance"],
+                            "measured": measured_when(record) | {"models": models["provenance"]["date"]}}
+    merged["targets"] = evaluate_targets(merged["site"], merged["step"], models)
+    return merged
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, write its record and render it; the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -451,12 +684,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--site-test", action="store_true", help="also time `make test` (long)")
     parser.add_argument("--skip-site", action="store_true")
     parser.add_argument("--skip-step", action="store_true")
+    parser.add_argument("--skip-models", action="store_true")
+    parser.add_argument("--only", choices=["models"], help="measure only this part and merge it into the record "
+                        "at --output, keeping the other parts (and their provenance) as they are")
     parser.add_argument("--sizes", type=lambda s: [int(float(v)) for v in s.split(",")], default=SIZES)
     parser.add_argument("--repeats", type=int, default=REPEATS)
     parser.add_argument("--threads", type=int, help="torch's CPU threads for the step (default: torch's choice); "
-                        "1 on a busy shared machine, where a second thread waits to be scheduled")
+                        "1 on a busy shared machine, where a second thread waits to be scheduled "
+                        f"(the model-shaped lists always run at {MODEL_THREADS})")
     options = parser.parse_args(argv)
-    if not options.render:
+    if options.only:
+        record = merge_models(json.loads(options.output.read_text()), bench_models(options.repeats))
+        options.output.write_text(json.dumps(record, indent=2) + "\n")
+        say("\n".join(PARTS["targets"](record)))
+    elif not options.render:
         if options.threads:
             torch.set_num_threads(options.threads)
         started, made = time.perf_counter(), provenance()
@@ -464,9 +705,11 @@ def main(argv: list[str] | None = None) -> int:
             f"devices {made['devices']}, load average {made['load_average_at_start']}")
         site = None if options.skip_site else bench_site(options.site_test)
         step = None if options.skip_step else bench_step(options.sizes, options.repeats)
+        models = None if options.skip_models else bench_models(options.repeats)
         made |= {"load_average_at_end": list(os.getloadavg()), "bench_seconds": time.perf_counter() - started}
-        record = {"schema": SCHEMA, "provenance": made, "site": site, "step": step,
-                  "targets": evaluate_targets(site, step)}
+        record = {"schema": SCHEMA, "provenance": made, "site": site, "step": step, "models": models,
+                  "targets": evaluate_targets(site, step, models)}
+        made["measured"] = measured_when(record) | ({"models": models["provenance"]["date"]} if models else {})
         options.output.parent.mkdir(parents=True, exist_ok=True)
         options.output.write_text(json.dumps(record, indent=2) + "\n")
         say("\n".join(PARTS["targets"](record)))
