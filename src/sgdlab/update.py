@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import torch
@@ -246,27 +246,57 @@ def _foreach(
         grouped = Optimizer._group_tensors_by_device_and_dtype(
             [params, grads, buffers], with_indices=True  # type: ignore[list-item]
         )
-    for (ps, gs, bs), indices in grouped.values():
-        ps, gs = cast(list[Tensor], ps), cast(list[Tensor], gs)
-        has_sparse_grad = found.sparse_grads and any(g.is_sparse for g in gs)
-        if s.maximize:  # stage 1
-            gs = torch._foreach_neg(gs)
-        if s.weight_decay != 0:  # stage 2
-            if s.maximize:  # the negated copies are ours: reuse their memory
-                torch._foreach_add_(gs, ps, alpha=s.weight_decay)
-            else:
-                gs = torch._foreach_add(gs, ps, alpha=s.weight_decay)
-        if s.momentum != 0:  # stage 3
-            advanced = _foreach_momentum(bs, gs, buffers, indices, s, found.missing_buffers)
-            if s.nesterov:
-                torch._foreach_add_(gs, advanced, alpha=s.momentum)
-            else:
-                gs = advanced
-        if has_sparse_grad:  # stage 4; foreach kernels take no sparse tensors
-            for param, g in zip(ps, gs):
-                param.add_(g, alpha=-lr)
+    for (group_ps, group_gs, group_bs), group_indices in grouped.values():
+        for ps, gs, bs, indices in _runs(group_ps, group_gs, group_bs, group_indices):
+            _foreach_run(ps, gs, bs, indices, buffers, s, lr, found)
+
+
+#: On the CPU a foreach kernel is a loop over the tensors, so the stages go over runs of
+#: tensors of about this many parameter bytes each: a run is still in the cache when its
+#: next stage reads it (torch's foreach path streams every stage through the whole list).
+CPU_RUN_BYTES = 1 << 18
+
+
+def _runs(ps: list, gs: list, bs: list, indices: Any) -> Iterator[tuple[list, list, list, Any]]:
+    """Split one device/dtype group into runs of about :data:`CPU_RUN_BYTES` on the CPU.
+
+    Elementwise stages give the same bits whichever way the list is split.
+    """
+    if len(ps) < 2 or ps[0].device.type != "cpu":
+        yield ps, gs, bs, indices
+        return
+    start, size = 0, 0
+    for end, param in enumerate(ps, 1):
+        size += param.numel() * param.element_size()
+        if size >= CPU_RUN_BYTES or end == len(ps):
+            yield ps[start:end], gs[start:end], bs[start:end], indices[start:end]
+            start, size = end, 0
+
+
+def _foreach_run(
+    ps: list[Tensor], gs: list[Tensor], bs: list, indices: Any, buffers: list,
+    s: Settings, lr: float | Tensor, found: _checks.Found,
+) -> None:
+    """The four stages over one run of tensors of one device and dtype."""
+    has_sparse_grad = found.sparse_grads and any(g.is_sparse for g in gs)
+    if s.maximize:  # stage 1
+        gs = torch._foreach_neg(gs)
+    if s.weight_decay != 0:  # stage 2
+        if s.maximize:  # the negated copies are ours: reuse their memory
+            torch._foreach_add_(gs, ps, alpha=s.weight_decay)
         else:
-            torch._foreach_add_(ps, gs, alpha=-lr)
+            gs = torch._foreach_add(gs, ps, alpha=s.weight_decay)
+    if s.momentum != 0:  # stage 3
+        advanced = _foreach_momentum(bs, gs, buffers, indices, s, found.missing_buffers)
+        if s.nesterov:
+            torch._foreach_add_(gs, advanced, alpha=s.momentum)
+        else:
+            gs = advanced
+    if has_sparse_grad:  # stage 4; foreach kernels take no sparse tensors
+        for param, g in zip(ps, gs):
+            param.add_(g, alpha=-lr)
+    else:
+        torch._foreach_add_(ps, gs, alpha=-lr)
 
 
 # ---------------------------------------------------------------------------
