@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from numbers import Integral, Real
+from operator import attrgetter
 from typing import Any, NamedTuple, cast
 
 import torch
@@ -285,6 +286,10 @@ def check_tensors(
     with_momentum, decayed = group["momentum"] != 0, group["weight_decay"] != 0
     grad_mode = torch.is_grad_enabled() and not in_step
     ranged = set() if ranged is None else ranged
+    if in_step:
+        found = _plain_step(params, grads, buffers, group, where, ranged, with_momentum)
+        if found is not None:
+            return found
     seen: set[torch.dtype] = set()
     first_device, one_device, sparse, missing = None, True, False, False
     strided = torch.strided
@@ -329,6 +334,45 @@ def check_tensors(
             elif buffer is None:
                 missing = True
     return Found(one_device and len(seen) <= 1, sparse, missing)
+
+
+_SHAPE, _DTYPE, _DEVICE, _LAYOUT = (attrgetter(key) for key in ("shape", "dtype", "device", "layout"))
+
+
+def _plain_step(
+    params: list[Tensor], grads: list[Tensor], buffers: list, group: Mapping[str, Any],
+    where: str, ranged: set[torch.dtype], with_momentum: bool,
+) -> Found | None:
+    """The usual step, tested list by list with C-level ``map``, about half the cost of the
+    rule-by-rule loop: dense gradients (and buffers) of their parameters' shapes, dtypes and
+    devices, contiguous parameters and buffers, floating-point dtypes in range. None when any
+    of it does not hold: then the loop finds which rule fails, and says so."""
+    n = len(params)
+    shapes, dtypes, devices = (list(map(key, params)) for key in (_SHAPE, _DTYPE, _DEVICE))
+    if (list(map(_SHAPE, grads)) != shapes or list(map(_DTYPE, grads)) != dtypes
+            or list(map(_DEVICE, grads)) != devices
+            or list(map(_LAYOUT, grads)).count(torch.strided) != n):
+        return None
+    try:  # a sparse tensor has no is_contiguous
+        if not all(map(Tensor.is_contiguous, params)):
+            return None
+        if with_momentum and (
+            list(map(type, buffers)).count(Tensor) != n or list(map(_SHAPE, buffers)) != shapes
+            or list(map(_DTYPE, buffers)) != dtypes or list(map(_DEVICE, buffers)) != devices
+            or not all(map(Tensor.is_contiguous, buffers))
+        ):
+            return None
+    except RuntimeError:
+        return None
+    kinds = set(dtypes)
+    if not all(dtype.is_floating_point or dtype.is_complex for dtype in kinds):
+        return None
+    for dtype in kinds - ranged:
+        index = dtypes.index(dtype)
+        check_range(group, params[index], _STEP_NAMES[0].format(index), where)
+        ranged.add(dtype)
+    one_device = not devices or devices.count(devices[0]) == n
+    return Found(one_device and len(kinds) <= 1, sparse_grads=False, missing_buffers=False)
 
 
 #: How messages name the ``index``-th parameter, gradient and momentum buffer.

@@ -192,12 +192,14 @@ def _single_tensor(
     # the stages' unchecked rules, looked up once: the caller has checked everything
     direction_, decay_, advance_, look_ahead_, move_ = (stage.rule for stage in STAGES)
     for i, param in enumerate(params):
-        g = direction_(grads[i], maximize)
+        g = grads[i]
+        if maximize:  # stages 1 and 3b are skipped where they would hand back their input
+            g = direction_(g, maximize)
         if decayed:
             g = decay_(g, param, weight_decay)
         if with_momentum:
             buffers[i] = buffer = advance_(g, buffers[i], momentum, dampening)
-            g = look_ahead_(g, buffer, momentum, nesterov)
+            g = look_ahead_(g, buffer, momentum, nesterov) if nesterov else buffer
         move_(param, g, lr)
 
 
