@@ -109,7 +109,7 @@ def outcome(function: Callable[[], Any]) -> tuple[str, Any]:
 
 def public_names() -> set[str]:
     """Every public name: sgdlab.__all__, and the public methods and properties its classes define."""
-    names = set(sgdlab.__all__)
+    names = set(sgdlab.__all__) | {f"update.{stage.__name__}" for stage in sgdlab.update.STAGES}
     for name in sgdlab.__all__:
         value = getattr(sgdlab, name)
         if inspect.isclass(value) and value.__module__.startswith("sgdlab"):
@@ -597,6 +597,103 @@ def _load_state_dict(draw) -> Case:
     return Case(lambda: optimizer.load_state_dict(saved), (optimizer, params),
                 ("state_dict", "state", "param_groups", "parameter group", *SETTINGS),
                 None, lambda: outcome(lambda: twin.load_state_dict(twin_saved)))
+
+
+# ---------------------------------------------------------------------------
+# The stages of the rule (sgdlab.update), each against the torch operations torch's SGD runs
+# ---------------------------------------------------------------------------
+
+
+def stage_tensor(draw, like: torch.Tensor | None, bad_rate: float = 0.2) -> Any:
+    """A tensor for a stage: usually one shaped like ``like``, sometimes a misfit or no tensor."""
+    if like is None or chance(draw, bad_rate):
+        if chance(draw, 0.1):
+            return draw(st.sampled_from([None, 1.0, [1.0, 2.0], "g"]))
+        return tensor(draw, bad_rate=0.5, requires_grad=False)
+    return torch.randn(like.shape, generator=seed_of(draw)).to(like.dtype)
+
+
+def stage_case(draw, stage: Callable, arguments: dict, reference: Callable) -> Case:
+    """Call ``stage(**arguments)``; on success compare with ``reference`` run on twins."""
+    memo: dict = {}
+    twin = twin_of(arguments, memo)
+    grad_mode = chance(draw, 0.1)
+
+    def call():
+        with torch.set_grad_enabled(grad_mode):
+            return stage(**arguments)
+
+    def theirs():
+        with torch.set_grad_enabled(grad_mode):
+            return outcome(lambda: reference(**twin))
+
+    def expect(result):
+        expected = theirs()
+        assert expected[0] == "ok", f"SILENT: {stage.__name__} accepted what torch refuses: {expected[1]!r}"
+        assert same(result, expected[1]), f"SILENT: {stage.__name__} differs from torch's operations"
+        assert same(list(arguments.values()), list(twin.values())), (
+            f"SILENT: {stage.__name__} changed its arguments unlike torch's operations")
+
+    return Case(call, tuple(arguments.values()), tuple(arguments), expect, theirs)
+
+
+@strategy("update.direction")
+def _direction(draw) -> Case:
+    grad = stage_tensor(draw, None, bad_rate=1.0) if chance(draw, 0.2) else tensor(draw, bad_rate=0.1)
+    arguments = {"grad": grad, "maximize": flag(draw)}
+    return stage_case(draw, sgdlab.update.direction, arguments,
+                      lambda grad, maximize: -grad if maximize else grad)
+
+
+def _decay_reference(g, param, weight_decay):
+    if isinstance(weight_decay, torch.Tensor) and weight_decay.requires_grad:
+        return g.addcmul_(param.clone(), weight_decay)
+    return torch.add(g, param, alpha=weight_decay)
+
+
+@strategy("update.decay")
+def _decay(draw) -> Case:
+    param = tensor(draw, bad_rate=0.2, requires_grad=False)
+    arguments = {"g": stage_tensor(draw, param), "param": param, "weight_decay": number(draw)}
+    return stage_case(draw, sgdlab.update.decay, arguments, _decay_reference)
+
+
+def _advance_reference(g, buffer, momentum, dampening):
+    if buffer is None:
+        return g.detach().clone()
+    return buffer.mul_(momentum).add_(g, alpha=1 - dampening)
+
+
+@strategy("update.advance_buffer")
+def _advance_buffer(draw) -> Case:
+    g = tensor(draw, bad_rate=0.2, requires_grad=False)
+    buffer = None if chance(draw, 0.3) else stage_tensor(draw, g)
+    arguments = {"g": g, "buffer": buffer, "momentum": number(draw), "dampening": number(draw)}
+    return stage_case(draw, sgdlab.update.advance_buffer, arguments, _advance_reference)
+
+
+@strategy("update.look_ahead")
+def _look_ahead(draw) -> Case:
+    g = tensor(draw, bad_rate=0.2, requires_grad=False)
+    arguments = {"g": g, "buffer": stage_tensor(draw, g), "momentum": number(draw),
+                 "nesterov": flag(draw)}
+    return stage_case(draw, sgdlab.update.look_ahead, arguments,
+                      lambda g, buffer, momentum, nesterov:
+                      g.add(buffer, alpha=momentum) if nesterov else buffer)
+
+
+def _move_reference(param, g, lr):
+    if isinstance(lr, torch.Tensor) and lr.requires_grad:
+        param.addcmul_(g, lr, value=-1)
+    else:
+        param.add_(g, alpha=-lr)
+
+
+@strategy("update.move")
+def _move(draw) -> Case:
+    param = tensor(draw, bad_rate=0.2, requires_grad=chance(draw, 0.2))
+    arguments = {"param": param, "g": stage_tensor(draw, param), "lr": number(draw)}
+    return stage_case(draw, sgdlab.update.move, arguments, _move_reference)
 
 
 # ---------------------------------------------------------------------------

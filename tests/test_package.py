@@ -35,8 +35,22 @@ def test_public_name_is_reexported_documented_and_has_a_tested_example(module, n
     assert name in DOCUMENTED, f"{name} is not on docs/api.md"
 
 
+#: The rule's stages: public functions of sgdlab.update, not re-exported (their names say
+#: little outside that module), documented on the API page.
+STAGES = {stage.__name__: stage for stage in sgdlab.update.STAGES}
+
+
 def test_api_page_documents_only_public_names():
-    assert DOCUMENTED <= set(sgdlab.__all__)
+    assert DOCUMENTED <= set(sgdlab.__all__) | set(STAGES)
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_each_stage_is_documented_checked_and_runs_its_rule(name):
+    stage = STAGES[name]
+    assert name in DOCUMENTED and getattr(sgdlab.update, name) is stage
+    assert ">>>" in inspect.getdoc(stage)
+    assert stage.rule is not stage and stage.rule.__name__ == name
+    assert inspect.signature(stage) == inspect.signature(stage.rule)
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

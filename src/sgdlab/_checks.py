@@ -229,17 +229,21 @@ def default_foreach(params: list[Tensor]) -> bool:
     return _default_to_fused_or_foreach(params, differentiable=False, use_fused=False)[1]
 
 
+def _in_use(group: Mapping[str, Any], key: str) -> bool:
+    """Whether the step uses setting ``key``: dampening goes with momentum, lr always counts."""
+    if key == "lr":
+        return True
+    return bool(group["momentum" if key == "dampening" else key] != 0)
+
+
 def check_foreach_settings(group: Mapping[str, Any], params: list[Tensor], where: str = "") -> None:
     """The foreach kernels take numbers, not tensors that carry autograd history.
 
     Only a setting the step uses counts: as in torch, a weight decay (or momentum) that is zero
     (a tensor whose value rounded to zero included) is skipped, so it may be tracked.
     """
-    momentum_used = bool(group["momentum"] != 0)
-    in_use = {"lr": True, "momentum": momentum_used, "dampening": momentum_used,
-              "weight_decay": bool(group["weight_decay"] != 0)}
-    tracked = [key for key, used in in_use.items()
-               if used and isinstance(group[key], Tensor) and group[key].requires_grad]
+    tracked = [key for key in NUMBER_KEYS
+               if isinstance(group[key], Tensor) and group[key].requires_grad and _in_use(group, key)]
     if not tracked:
         return
     foreach = group.get("foreach")
@@ -620,6 +624,21 @@ def check_stage_tensors(
             if torch.is_grad_enabled() and value.requires_grad and value.is_leaf:
                 raise ValueError(f"{name} is a leaf that requires grad, which cannot change in "
                                  "place while grad mode is on; call it under torch.no_grad()")
+
+
+def check_stage_number(name: str, value: Any, like: Tensor, used: Any = None) -> None:
+    """A stage's number setting: real, finite, >= 0 (dampening aside), and within the range of
+    ``like``'s dtype as the stage uses it (``used``, e.g. ``1 - dampening``; default the value).
+
+    >>> check_stage_number("lr", 1e39, torch.zeros(1))
+    Traceback (most recent call last):
+    ...
+    ValueError: lr=1e+39 overflows torch.float32, the dtype of the tensors
+    """
+    check_number(name, value)
+    real = like.real.dtype if like.is_complex() else like.dtype
+    if real.is_floating_point and not _fits(value if used is None else used, real):
+        raise ValueError(f"{name}={value!r} overflows {real}, the dtype of the tensors")
 
 
 def _overlaps(tensor: Tensor) -> bool:

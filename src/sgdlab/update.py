@@ -78,24 +78,30 @@ def _check_direction(grad: Any, maximize: Any) -> None:
 
 def _check_decay(g: Any, param: Any, weight_decay: Any) -> None:
     _checks.check_stage_tensors(g=g, param=param)
-    _checks.check_number("weight_decay", weight_decay)
+    _checks.check_stage_number("weight_decay", weight_decay, param)
 
 
 def _check_advance_buffer(g: Any, buffer: Any, momentum: Any, dampening: Any) -> None:
     _checks.check_stage_tensors(g=g, buffer=buffer, none_ok=("buffer",), written=("buffer",))
-    _checks.check_number("momentum", momentum)
+    _checks.check_stage_number("momentum", momentum, g)
     _checks.check_number("dampening", dampening)
+    _checks.check_stage_number("dampening", dampening, g, used=1 - _number(dampening))
 
 
 def _check_look_ahead(g: Any, buffer: Any, momentum: Any, nesterov: Any) -> None:
     _checks.check_stage_tensors(g=g, buffer=buffer)
-    _checks.check_number("momentum", momentum)
+    _checks.check_stage_number("momentum", momentum, g)
     _checks.check_flag("nesterov", nesterov)
 
 
 def _check_move(param: Any, g: Any, lr: Any) -> None:
     _checks.check_stage_tensors(param=param, g=g, written=("param",))
-    _checks.check_number("lr", lr)
+    _checks.check_stage_number("lr", lr, param)
+
+
+def _number(value: Any) -> float:
+    """A checked number setting as a Python number (a one-value tensor's value)."""
+    return value.item() if isinstance(value, Tensor) else value
 
 
 @_stage(_check_direction)
