@@ -113,5 +113,5 @@ GPU_PYTHON = $(if $(wildcard $(PY)),$(PY),$(PYTHON))
 gpu-check: ## Run the tests and every gallery script with CUDA hidden and with CUDA, compare the outputs
 	PYTHONPATH=$(CURDIR)/src$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PYTHON) tools/gpu_check.py
 
-bench: $(STAMP) ## Time the site's builds and the SGD step's roofline into bench/results/ (BENCH_SITE_TEST=1 adds make test; BENCH_ARGS=--threads=1 on a busy machine)
+bench: $(STAMP) ## Time the site's builds, the SGD step's roofline and its model-shaped lists into bench/results/ (BENCH_SITE_TEST=1 adds make test; BENCH_ARGS=--threads=1 on a busy machine)
 	$(PY) tools/bench.py $(if $(filter 1,$(BENCH_SITE_TEST)),--site-test) $(BENCH_ARGS)
