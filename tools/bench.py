@@ -387,7 +387,16 @@ def stepped_timers(builders: dict[str, Callable], shapes: list[tuple[int, ...]])
             if buffers is None:
                 buffers = [optimizer.state[param].get("momentum_buffer") for param in params]
             timers[name] = timer("optimizer.step()", optimizer=optimizer)
+            if name == "sgdlab for-loop":  # what sgdlab does before the kernel: gather, check
+                timers[CHECKS] = timer(
+                    "dispatch.check(optimizer, dispatch.gather(optimizer), passed)",
+                    dispatch=sgdlab._dispatch, optimizer=optimizer,
+                    passed=optimizer.__dict__.get("_passed_settings", {}))
     return timers
+
+
+#: The timer of sgdlab's gather and checks, beside the steps.
+CHECKS = "sgdlab gather and checks"
 
 
 def best_and_median_times(timers: dict[str, Timer], repeats: int) -> dict[str, dict]:
@@ -635,6 +644,13 @@ def md_models(models: dict) -> list[str]:
     lines += ["Milliseconds per step:", ""]
     lines += md_table(["parameters", *names], [
         [row["name"], *[f"{row['seconds'][name] * 1e3:.2f}" for name in names]] for row in models["lists"]])
+    checked = [row for row in models["lists"] if CHECKS in row["seconds"]]
+    if checked:
+        lines += ["Before its kernel, `sgdlab.SGD.step()` gathers every group's tensors and checks "
+                  "them all (torch's step checks nothing): "
+                  + "; ".join(f"{row['name']} {row['seconds'][CHECKS] * 1e6:.0f} us "
+                              f"({row['seconds'][CHECKS] / row['seconds']['sgdlab for-loop']:.0%} of its "
+                              "for-loop step)" for row in checked) + ".", ""]
     if (fused := models["fused_bandwidth"]) is not None:
         lines += [f"One tensor of {size_name(fused['total'])} values: the `add_` reference moves "
                   f"{fused['reference_bytes'] / fused['reference_seconds'] / 1e9:.1f} GB/s; "
