@@ -51,7 +51,7 @@ LOAD_DEFAULTS: dict[str, Any] = {**{key: DEFAULTS[key] for key in FLAG_KEYS}, "f
 
 
 class Settings(NamedTuple):
-    """The six settings of the rule, together (one parameter group's worth)."""
+    """The six settings of the rule: one parameter group's worth."""
 
     lr: float | Tensor
     momentum: float | Tensor = RULE_DEFAULTS["momentum"]

@@ -116,7 +116,9 @@ def direction(grad: Tensor, maximize: bool) -> Tensor:
 
 @_stage(_check_decay)
 def decay(g: Tensor, param: Tensor, weight_decay: float | Tensor) -> Tensor:
-    """Stage 2: the coupled weight decay, ``g + weight_decay * param`` (kernels skip it at 0).
+    """Stage 2: the coupled weight decay, ``g + weight_decay * param``.
+
+    The kernels skip it when ``weight_decay`` is 0.
 
     >>> decay(torch.tensor([1.0]), torch.tensor([10.0]), weight_decay=0.01)
     tensor([1.1000])
@@ -129,12 +131,14 @@ def decay(g: Tensor, param: Tensor, weight_decay: float | Tensor) -> Tensor:
 
 @_stage(_check_advance_buffer)
 def advance_buffer(
-    g: Tensor, buffer: Tensor | None, momentum: float | Tensor, dampening: float | Tensor
+    g: Tensor, buffer: Tensor | None,
+    momentum: float | Tensor, dampening: float | Tensor,
 ) -> Tensor:
-    """Stage 3a: the buffer starts as a detached copy of g, then advances in place.
+    """Stage 3a: the buffer starts as a detached copy of g, then advances.
 
-    >>> buffer = advance_buffer(torch.tensor([1.0]), None, momentum=0.9, dampening=0)
-    >>> advance_buffer(torch.tensor([1.0]), buffer, momentum=0.9, dampening=0)
+    >>> g = torch.tensor([1.0])
+    >>> buffer = advance_buffer(g, None, momentum=0.9, dampening=0)
+    >>> advance_buffer(g, buffer, momentum=0.9, dampening=0)  # in place
     tensor([1.9000])
     """
     if buffer is None:
@@ -148,7 +152,8 @@ def look_ahead(
 ) -> Tensor:
     """Stage 3b: the buffer, or with Nesterov ``g + momentum * buffer``.
 
-    >>> look_ahead(torch.tensor([1.0]), torch.tensor([2.0]), momentum=0.9, nesterov=True)
+    >>> g, buffer = torch.tensor([1.0]), torch.tensor([2.0])
+    >>> look_ahead(g, buffer, momentum=0.9, nesterov=True)
     tensor([2.8000])
     """
     return g.add(buffer, alpha=momentum) if nesterov else buffer
@@ -192,20 +197,26 @@ def _single_tensor(
     s: Settings,
 ) -> None:
     """One SGD step, tensor by tensor, through the four stages."""
-    lr, maximize, weight_decay = _as_scalar(s.lr), s.maximize, s.weight_decay
+    lr, maximize = _as_scalar(s.lr), s.maximize
+    weight_decay = s.weight_decay
     momentum, dampening, nesterov = s.momentum, s.dampening, s.nesterov
     decayed, with_momentum = weight_decay != 0, momentum != 0
-    # the stages' unchecked rules, looked up once: the caller has checked everything
-    direction_, decay_, advance_, look_ahead_, move_ = (stage.rule for stage in STAGES)
+    # the stages' unchecked rules, looked up once: the caller checked all
+    direction_, decay_, advance_, look_ahead_, move_ = (
+        stage.rule for stage in STAGES)
     for i, param in enumerate(params):
         g = grads[i]
-        if maximize:  # stages 1 and 3b are skipped where they would hand back their input
+        if maximize:  # stages 1 and 3b are skipped where they return g
             g = direction_(g, maximize)
         if decayed:
             g = decay_(g, param, weight_decay)
         if with_momentum:
-            buffers[i] = buffer = advance_(g, buffers[i], momentum, dampening)
-            g = look_ahead_(g, buffer, momentum, nesterov) if nesterov else buffer
+            buffer = advance_(g, buffers[i], momentum, dampening)
+            buffers[i] = buffer
+            if nesterov:
+                g = look_ahead_(g, buffer, momentum, nesterov)
+            else:
+                g = buffer
         move_(param, g, lr)
 
 
@@ -241,9 +252,10 @@ def _foreach(
 ) -> None:
     """One SGD step with ``torch._foreach_*`` kernels, per device and dtype.
 
-    ``found`` is what the caller's checks found: with every tensor on one device with one
-    dtype the lists are one group as they are, and known-dense gradients or complete buffers
-    need no second look (each look at 300 tensors costs tens of microseconds).
+    ``found`` is what the caller's checks found: with every tensor on one
+    device with one dtype the lists are one group as they are, and dense
+    gradients or complete buffers need no second look (each look at 300
+    tensors costs tens of microseconds).
     """
     if not params:
         return
@@ -252,11 +264,11 @@ def _foreach(
         grouped = {None: ((params, grads, buffers), range(len(params)))}
     else:
         grouped = Optimizer._group_tensors_by_device_and_dtype(
-            [params, grads, buffers], with_indices=True  # type: ignore[list-item]
+            [params, grads, buffers], with_indices=True  # type: ignore
         )
-    for (group_ps, group_gs, group_bs), group_indices in grouped.values():
-        for ps, gs, bs, indices in _runs(group_ps, group_gs, group_bs, group_indices):
-            _foreach_run(ps, gs, bs, indices, buffers, s, lr, found)
+    for (ps, gs, bs), indices in grouped.values():
+        for run in _runs(ps, gs, bs, indices):
+            _foreach_run(*run, buffers, s, lr, found)
 
 
 #: On the CPU a foreach kernel is a loop over the tensors, so the stages go over runs of
@@ -282,7 +294,8 @@ def _runs(ps: list, gs: list, bs: list, indices: Any) -> Iterator[tuple[list, li
 
 
 def _foreach_run(
-    ps: list[Tensor], gs: list[Tensor], bs: list, indices: Any, buffers: list,
+    ps: list[Tensor], gs: list[Tensor], bs: list, indices: Any,
+    buffers: list,
     s: Settings, lr: float | Tensor, found: _checks.Found,
 ) -> None:
     """The four stages over one run of tensors of one device and dtype."""
@@ -295,7 +308,8 @@ def _foreach_run(
         else:
             gs = torch._foreach_add(gs, ps, alpha=s.weight_decay)
     if s.momentum != 0:  # stage 3
-        advanced = _foreach_momentum(bs, gs, buffers, indices, s, found.missing_buffers)
+        advanced = _foreach_momentum(
+            bs, gs, buffers, indices, s, found.missing_buffers)
         if s.nesterov:
             torch._foreach_add_(gs, advanced, alpha=s.momentum)
         else:
