@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from numbers import Integral, Real
-from operator import attrgetter
+from operator import is_
 from typing import Any, NamedTuple, cast
 
 import torch
@@ -290,10 +290,6 @@ def check_tensors(
     with_momentum, decayed = group["momentum"] != 0, group["weight_decay"] != 0
     grad_mode = torch.is_grad_enabled() and not in_step
     ranged = set() if ranged is None else ranged
-    if in_step:
-        found = _plain_step(params, grads, buffers, group, where, ranged, with_momentum)
-        if found is not None:
-            return found
     seen: set[torch.dtype] = set()
     first_device, one_device, sparse, missing = None, True, False, False
     strided = torch.strided
@@ -338,45 +334,6 @@ def check_tensors(
             elif buffer is None:
                 missing = True
     return Found(one_device and len(seen) <= 1, sparse, missing)
-
-
-_SHAPE, _DTYPE, _DEVICE, _LAYOUT = (attrgetter(key) for key in ("shape", "dtype", "device", "layout"))
-
-
-def _plain_step(
-    params: list[Tensor], grads: list[Tensor], buffers: list, group: Mapping[str, Any],
-    where: str, ranged: set[torch.dtype], with_momentum: bool,
-) -> Found | None:
-    """The usual step, tested list by list with C-level ``map``, about half the cost of the
-    rule-by-rule loop: dense gradients (and buffers) of their parameters' shapes, dtypes and
-    devices, contiguous parameters and buffers, floating-point dtypes in range. None when any
-    of it does not hold: then the loop finds which rule fails, and says so."""
-    n = len(params)
-    shapes, dtypes, devices = (list(map(key, params)) for key in (_SHAPE, _DTYPE, _DEVICE))
-    if (list(map(_SHAPE, grads)) != shapes or list(map(_DTYPE, grads)) != dtypes
-            or list(map(_DEVICE, grads)) != devices
-            or list(map(_LAYOUT, grads)).count(torch.strided) != n):
-        return None
-    try:  # a sparse tensor has no is_contiguous
-        if not all(map(Tensor.is_contiguous, params)):
-            return None
-        if with_momentum and (
-            list(map(type, buffers)).count(Tensor) != n or list(map(_SHAPE, buffers)) != shapes
-            or list(map(_DTYPE, buffers)) != dtypes or list(map(_DEVICE, buffers)) != devices
-            or not all(map(Tensor.is_contiguous, buffers))
-        ):
-            return None
-    except RuntimeError:
-        return None
-    kinds = set(dtypes)
-    if not all(dtype.is_floating_point or dtype.is_complex for dtype in kinds):
-        return None
-    for dtype in kinds - ranged:
-        index = dtypes.index(dtype)
-        check_range(group, params[index], _STEP_NAMES[0].format(index), where)
-        ranged.add(dtype)
-    one_device = not devices or devices.count(devices[0]) == n
-    return Found(one_device and len(kinds) <= 1, sparse_grads=False, missing_buffers=False)
 
 
 #: How messages name the ``index``-th parameter, gradient and momentum buffer.
@@ -494,22 +451,25 @@ def check_buffer(buffer: object, param: Tensor, name: str) -> None:
         )
 
 
-_PLAIN = (bool, int, float, str, type(None))
+_PLAIN = frozenset((bool, int, float, str, type(None)))
 
 
-def settings_key(group: Mapping[str, Any]) -> tuple | None:
-    """A group's settings as a comparable key; None when one is not a plain immutable value.
+class _Passed(NamedTuple):
+    """Settings that passed :func:`check_group`, kept while they stay the same objects."""
 
-    A tensor or an array can change in place, and comparing arrays is ambiguous, so a
-    group holding one is checked on every step.
+    values: tuple
+    #: the dtypes whose range these settings passed
+    ranged: set
+
+
+def _passed_before(group: Mapping[str, Any], kept: _Passed | None) -> tuple[tuple, bool]:
+    """The group's setting values, and whether they are the very objects that passed before.
+
+    Only plain immutable values are kept (see :func:`check_step`), so the same objects are
+    the same settings; a float or flag set since, even to an equal value, is a new object.
     """
-    key = []
-    for name in KEYS:
-        value = group.get(name)
-        if type(value) not in _PLAIN:
-            return None
-        key.append((type(value), value))
-    return tuple(key)
+    values = tuple(map(group.get, KEYS))
+    return values, kept is not None and all(map(is_, values, kept.values))
 
 
 def check_step(
@@ -519,28 +479,40 @@ def check_step(
     """Everything ``step()`` needs, for every group, checked before any tensor moves.
 
     ``gathered`` holds each group's ``(params, grads, buffers)``, the parameters with a
-    gradient. ``passed`` (index -> settings key, and the dtypes whose range those settings
-    passed) remembers settings that passed unchanged, which need no second check: a check
-    of a group's settings and of their range costs several microseconds. Returns, per group,
-    what :func:`check_tensors` found.
+    gradient. ``passed`` (group index -> :class:`_Passed`) remembers settings that passed and
+    are still the same objects, which need no second check: checking a group's settings costs
+    several microseconds, a fixed cost that dominates the step of a small model. Settings
+    that are tensors or arrays (which can change in place) are checked at every step.
+    Returns, per group, what :func:`check_tensors` found.
     """
     groups = optimizer.param_groups
-    ranges: list[set[torch.dtype] | None] = []
+    ranges: list[set[torch.dtype]] = []
+    plain: list[bool] = []
     for index, group in enumerate(groups):
-        where = f"param_groups[{index}]: " if len(groups) > 1 else ""
-        key = settings_key(group) if passed is not None else None
-        if key is None or passed.get(index, (None,))[0] != key:
-            check_group(group, where)
-            if key is not None:
-                passed[index] = (key, set())
-        ranges.append(passed[index][1] if key is not None else None)
-    uniform = []
+        kept = passed.get(index) if passed is not None else None
+        values, same = _passed_before(group, kept)
+        if same:
+            ranges.append(kept.ranged)
+            plain.append(True)
+            continue
+        check_group(group, f"param_groups[{index}]: " if len(groups) > 1 else "")
+        is_plain = _PLAIN.issuperset(map(type, values))
+        entry = _Passed(values, set())
+        if passed is not None:
+            if is_plain:
+                passed[index] = entry
+            else:
+                passed.pop(index, None)
+        ranges.append(entry.ranged)
+        plain.append(is_plain)
+    found = []
     for index, (group, (params, grads, buffers)) in enumerate(zip(groups, gathered)):
         where = f"param_groups[{index}]: " if len(groups) > 1 else ""
-        check_foreach_settings(group, params, where)
-        uniform.append(check_tensors(params, grads, buffers, group, where, in_step=True,
-                                     ranged=ranges[index]))
-    return uniform
+        if not plain[index]:  # only a tensor setting can carry autograd history
+            check_foreach_settings(group, params, where)
+        found.append(check_tensors(params, grads, buffers, group, where, in_step=True,
+                                   ranged=ranges[index]))
+    return found
 
 
 def check_state_dict(optimizer: torch.optim.Optimizer, state_dict: object) -> None:

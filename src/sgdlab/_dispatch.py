@@ -106,8 +106,9 @@ def step(
     the step.
     """
     fused = [entry[:4] for entry in entries if entry.kernel == "fused"]
-    plans = iter(_fused.plan(fused) if fused else [])
-    if _fused.skip_or_unscale([entry.grads for entry in entries], grad_scale, found_inf):
+    plans = iter(_fused.plan(fused) if fused else ())
+    if (grad_scale is not None or found_inf is not None) and _fused.skip_or_unscale(
+            [entry.grads for entry in entries], grad_scale, found_inf):
         return False
     fell_back: list = []
     for params, grads, buffers, settings, name, found in entries:
@@ -117,5 +118,6 @@ def step(
             update._foreach(params, grads, buffers, settings, found=found)
         else:
             update._single_tensor(params, grads, buffers, settings)
-    _fused.warn_fallbacks(fell_back)
+    if fell_back:
+        _fused.warn_fallbacks(fell_back)
     return True

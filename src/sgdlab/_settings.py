@@ -63,7 +63,7 @@ class Settings(NamedTuple):
     @classmethod
     def of(cls, group: Mapping[str, Any]) -> Settings:
         """Read the settings out of a parameter group."""
-        return cls(*(group[key] for key in RULE_KEYS))
+        return cls._make(map(group.__getitem__, RULE_KEYS))
 
 
 def with_defaults(group: Mapping[str, Any]) -> dict[str, Any]:

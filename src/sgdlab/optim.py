@@ -176,7 +176,8 @@ class SGD(Optimizer):
         found = _dispatch.check(self, gathered, self.__dict__.setdefault("_passed_settings", {}))
         groups, state = self.param_groups, self.state
         grad_scale, found_inf = getattr(self, "grad_scale", None), getattr(self, "found_inf", None)
-        _fused.check_scaler(grad_scale, found_inf)
+        if grad_scale is not None or found_inf is not None:  # set by a GradScaler
+            _fused.check_scaler(grad_scale, found_inf)
         entries, created = [], []
         for group, (params, grads, buffers), facts in zip(groups, gathered, found):
             entries.append(_dispatch.Entry(params, grads, buffers, Settings.of(group),

@@ -176,6 +176,7 @@ def move(param: Tensor, g: Tensor, lr: float | Tensor) -> None:
 
 #: The stages in the order one step runs them.
 STAGES = (direction, decay, advance_buffer, look_ahead, move)
+_RULES = tuple(stage.rule for stage in STAGES)
 
 
 def _as_scalar(lr: float | Tensor) -> float | Tensor:
@@ -201,9 +202,8 @@ def _single_tensor(
     weight_decay = s.weight_decay
     momentum, dampening, nesterov = s.momentum, s.dampening, s.nesterov
     decayed, with_momentum = weight_decay != 0, momentum != 0
-    # the stages' unchecked rules, looked up once: the caller checked all
-    direction_, decay_, advance_, look_ahead_, move_ = (
-        stage.rule for stage in STAGES)
+    # the stages' unchecked rules: the caller has checked everything
+    direction_, decay_, advance_, look_ahead_, move_ = _RULES
     for i, param in enumerate(params):
         g = grads[i]
         if maximize:  # stages 1 and 3b are skipped where they return g
