@@ -391,3 +391,22 @@ def test_overlapping_parameters_are_stepped_apart_and_compile_no_new_graph():
         assert all(map(torch.equal, fused, loop))
         counts.append(torch._dynamo.utils.counters["stats"]["unique_graphs"])
     assert counts[-1] == counts[0]
+
+
+def test_a_global_setting_changed_between_steps_compiles_once_more_with_symbolic_sizes():
+    """Dynamo's graphs depend on global settings such as deterministic algorithms: the step
+    that meets a new one compiles again, for any size, and never falls back."""
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    sizes = [(5,), (7, 3), (300,)]
+    try:
+        fused_and_loop_steps(lambda: [torch.randn(size) for size in sizes], 2, momentum=0.9)
+        torch.use_deterministic_algorithms(True)
+        counts = []
+        for shift in range(4):
+            fused, loop, _, _ = fused_and_loop_steps(
+                lambda: [torch.randn(size[0] + shift, *size[1:]) for size in sizes], 3, momentum=0.9)
+            assert all(map(torch.equal, fused, loop))
+            counts.append(torch._dynamo.utils.counters["stats"]["unique_graphs"])
+        assert counts[-1] == counts[0]
+    finally:
+        torch.use_deterministic_algorithms(deterministic)

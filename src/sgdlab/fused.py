@@ -221,8 +221,8 @@ class _dynamic:
     """The settings a compilation runs under: every size symbolic, each its own symbol.
 
     ``dynamic=True``'s settings, without duck sizing (which would give two tensors of one
-    size the same symbol, and a new graph for each pattern of equal sizes). Entered once per
-    group stepped: a graph compiled under them serves calls made outside them too.
+    size the same symbol, and a new graph for each pattern of equal sizes). Entered to
+    compile only: a graph compiled under them serves calls made outside them too.
     """
 
     def __enter__(self):
@@ -481,7 +481,7 @@ def run_planned(
     Kinds the compiler failed on are appended to ``fell_back`` for :func:`warn_fallbacks`,
     to be said after every write.
     """
-    with torch.no_grad(), _dynamic():
+    with torch.no_grad(), torch.compiler.set_stance("fail_on_recompile"):
         _run_plan(params, grads, buffers, settings, group_plan, fell_back)
 
 
@@ -589,7 +589,7 @@ def _run_plan(params, grads, buffers, settings: Settings, group_plan: list, fell
             chosen_buffers = ([_flat(buffers[i]) for i in indices] + scratch[2][:pad]
                               if with_momentum else None)
             try:
-                _compiled(kind)(chosen, chosen_grads, chosen_buffers, *codes, _rounds_once(device))
+                _call(kind, chosen, chosen_grads, chosen_buffers, *codes, _rounds_once(device))
             except Exception as error:  # a recompilation that failed: nothing was written
                 _kinds[kind] = False
                 fell_back.append((kind, error))
@@ -600,6 +600,28 @@ def _run_plan(params, grads, buffers, settings: Settings, group_plan: list, fell
             update._single_tensor([params[index]], [grads[index]], single, settings)
             if with_momentum:
                 buffers[index] = single[0]
+
+
+#: How dynamo's ``fail_on_recompile`` stance says that a call would compile.
+_RECOMPILE = "Detected recompile when torch.compile stance is 'fail_on_recompile'"
+
+
+def _call(kind: tuple, *args) -> None:
+    """Call the compiled rule for ``kind``; compile again, with symbolic sizes, if it must.
+
+    Steps run under dynamo's ``fail_on_recompile`` stance, cheaper to enter than the
+    settings of :class:`_dynamic`: a call whose inputs no longer fit the graph compiled in
+    :func:`_prepare` (after a change of a global setting such as deterministic algorithms)
+    fails before it writes, and is made again under those settings.
+    """
+    compiled = _compiled(kind)
+    try:
+        compiled(*args)
+    except RuntimeError as error:
+        if not str(error).startswith(_RECOMPILE):
+            raise
+        with _dynamic(), torch.compiler.set_stance("default"):
+            compiled(*args)
 
 
 def _codes(settings: Settings) -> tuple[int, ...]:
