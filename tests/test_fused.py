@@ -410,3 +410,25 @@ def test_a_global_setting_changed_between_steps_compiles_once_more_with_symbolic
         assert counts[-1] == counts[0]
     finally:
         torch.use_deterministic_algorithms(deterministic)
+
+
+def test_a_parameter_given_new_memory_between_steps_is_stepped_in_its_new_memory():
+    """The flat tensors kept from step to step follow a parameter whose ``.data`` changes."""
+    results = []
+    for fused in (True, False):
+        torch.manual_seed(5)
+        w = torch.randn(6, 4, requires_grad=True)
+        optimizer = sgdlab.SGD([w], lr=0.1, momentum=0.9, weight_decay=0.1, fused=fused,
+                               foreach=False if not fused else None)
+        steps = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sgdlab.fused.FusedCompileWarning)
+            for data in [None, None, torch.randn(6, 4), None, torch.randn(4, 6).t(), None]:
+                if data is not None:
+                    w.data = data
+                w.grad = torch.randn(w.shape)
+                optimizer.step()
+                steps.append((w.detach().clone(), optimizer.state[w]["momentum_buffer"].clone()))
+        results.append(steps)
+    for (fused_w, fused_b), (loop_w, loop_b) in zip(*results):
+        assert torch.equal(fused_w, loop_w) and torch.equal(fused_b, loop_b)

@@ -55,6 +55,7 @@ import struct
 import sysconfig
 import types
 import warnings
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -217,6 +218,11 @@ def _compiled(kind: tuple):
     return torch.compile(types.FunctionType(code, _rule.__globals__, name), fullgraph=True)
 
 
+#: Inductor's settings for the C++ code: no contraction of ``a + b * c`` into a fused
+#: multiply-add, whatever the environment says (the rule chooses where to round once).
+_LOOPS = {"cpp.enable_floating_point_contract_flag": "off"}
+
+
 class _dynamic:
     """The settings a compilation runs under: every size symbolic, each its own symbol.
 
@@ -227,12 +233,14 @@ class _dynamic:
 
     def __enter__(self):
         import torch._dynamo
+        import torch._inductor.config as inductor_config
         import torch.fx.experimental._config as shape_config
 
         self._stack = contextlib.ExitStack()
         self._stack.enter_context(torch._dynamo.config.patch(
             assume_static_by_default=False, automatic_dynamic_shapes=False))
         self._stack.enter_context(shape_config.patch(use_duck_shape=False))
+        self._stack.enter_context(inductor_config.patch(_LOOPS))
         return self
 
     def __exit__(self, *exc_info):
@@ -282,14 +290,47 @@ def _flat(tensor: Tensor) -> Tensor:
     ``detach`` shares the memory and the version counter; ``resize_`` to the same number of
     values keeps the memory and makes the tensor flat (a write, as far as the version
     counter knows: for the tensors the rule writes). A dense tensor's values start at its
-    storage offset, whatever the order of its dimensions.
+    storage offset, whatever the order of its dimensions. Kept from step to step (see
+    :func:`_kept`).
     """
-    return tensor.detach().resize_(tensor.numel())
+    flat = _kept(tensor, _FLATS)
+    return _keep(tensor, tensor.detach().resize_(tensor.numel()), _FLATS) if flat is None else flat
 
 
 def _flat_read(tensor: Tensor) -> Tensor:
     """:func:`_flat` for a tensor the rule only reads: its version stays as it was."""
-    return tensor.as_strided((tensor.numel(),), (1,)).detach()
+    flat = _kept(tensor, _FLATS_READ)
+    if flat is None:
+        flat = _keep(tensor, tensor.as_strided((tensor.numel(),), (1,)).detach(), _FLATS_READ)
+    return flat
+
+
+#: Flat tensors made for the tensors stepped, by ``id``: a tensor and its flat one (its memory).
+_FLATS: dict[int, tuple[weakref.ref, Tensor]] = {}
+_FLATS_READ: dict[int, tuple[weakref.ref, Tensor]] = {}
+
+
+def _kept(tensor: Tensor, kept: dict) -> Tensor | None:
+    """The flat tensor made for ``tensor`` at an earlier step, if it still covers its memory.
+
+    Calls with the tensors of the last step cost less (dynamo's checks of its inputs), and
+    parameters, buffers and often gradients are the same tensors from step to step. The
+    flat tensor holds the memory it covers, so no other tensor can start at that address
+    while it is kept: the same address is the same memory.
+    """
+    entry = kept.get(id(tensor))
+    if entry is not None and entry[0]() is tensor:
+        flat = entry[1]
+        if flat.data_ptr() == tensor.data_ptr() and flat.numel() == tensor.numel():
+            return flat
+    return None
+
+
+def _keep(tensor: Tensor, flat: Tensor, kept: dict) -> Tensor:
+    """Keep ``flat`` for ``tensor`` until ``tensor`` is freed; return it."""
+    key = id(tensor)
+    kept[key] = (weakref.ref(tensor, lambda _, key=key: kept.pop(key, None)), flat)
+    return flat
 
 
 @functools.cache
