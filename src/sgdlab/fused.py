@@ -298,23 +298,23 @@ def _flat(tensor: Tensor) -> Tensor:
 
 
 def _flat_read(tensor: Tensor) -> Tensor:
-    """:func:`_flat` for a tensor the rule only reads: its version stays as it was."""
-    flat = _kept(tensor, _FLATS_READ)
-    if flat is None:
-        flat = _keep(tensor, tensor.as_strided((tensor.numel(),), (1,)).detach(), _FLATS_READ)
-    return flat
+    """:func:`_flat` for a gradient, which the rule only reads: its version stays as it was.
+
+    Not kept: a training loop's ``zero_grad()`` frees the gradients, and the next backward
+    pass makes new ones.
+    """
+    return tensor.as_strided((tensor.numel(),), (1,)).detach()
 
 
-#: Flat tensors made for the tensors stepped, by ``id``: a tensor and its flat one (its memory).
+#: Flat tensors made for the parameters and buffers stepped, by ``id``: a tensor and its flat one.
 _FLATS: dict[int, tuple[weakref.ref, Tensor]] = {}
-_FLATS_READ: dict[int, tuple[weakref.ref, Tensor]] = {}
 
 
 def _kept(tensor: Tensor, kept: dict) -> Tensor | None:
     """The flat tensor made for ``tensor`` at an earlier step, if it still covers its memory.
 
-    Calls with the tensors of the last step cost less (dynamo's checks of its inputs), and
-    parameters, buffers and often gradients are the same tensors from step to step. The
+    Parameters and momentum buffers are the same tensors from step to step; looking their
+    flat tensors up costs less than making them again. The
     flat tensor holds the memory it covers, so no other tensor can start at that address
     while it is kept: the same address is the same memory.
     """
