@@ -382,6 +382,18 @@ def test_lists_of_every_layout_match_the_for_loop_with_few_graphs(make):
     assert graphs[-1] <= 2 * len(sgdlab.fused.CHUNKS)
 
 
+def test_views_of_one_flat_buffer_are_stepped_together():
+    """Parameters that share a block of memory without overlapping (gradient bucket views,
+    flat parameters) share compiled calls; an overlapping one is called alone."""
+    flat = torch.randn(48)
+    params, grads, buffers = (list(t.split(12)) for t in (flat, torch.randn(48), torch.randn(48)))
+    settings = sgdlab.fused.Settings(lr=0.1, momentum=0.9)
+    assert [indices for _, indices in sgdlab.fused._plan(params, grads, buffers, settings)] == [[0, 1, 2, 3]]
+    params[3] = flat[30:42]  # overlaps params[2]
+    calls = [indices for _, indices in sgdlab.fused._plan(params, grads, buffers, settings)]
+    assert calls == [[0, 1], [2], [3]]
+
+
 def test_overlapping_parameters_are_stepped_apart_and_compile_no_new_graph():
     """Dynamo compiles anew for each pattern of overlapping inputs: sgdlab calls them apart."""
     counts = []

@@ -558,33 +558,62 @@ def _plan(params: list[Tensor], grads: list[Tensor], buffers: list, settings: Se
     """The group's compiled calls: ``(kind, indices)``; kind None means the for-loop.
 
     Tensors of one device, dtype and kind (one value or more) share calls, in chunks over
-    their own memory. A tensor whose memory it shares with another tensor of the group gets
-    a call of its own.
+    their own memory. A tensor whose values overlap another tensor's gets a call of its own
+    (dynamo compiles a graph for each pattern of overlapping inputs); tensors that merely
+    share a block of memory without overlapping (views of one flat buffer) share calls.
     """
     with_momentum = settings.momentum != 0
-    loop, shared, together = [], [], {}
-    owners: set[int] = set()
+    loop, chosen = [], []
+    spans: dict[int, list[tuple[int, int, int]]] = {}  # per block of memory: start, end, index
     for index, (param, grad) in enumerate(zip(params, grads)):
         buffer = buffers[index] if with_momentum else None
         if with_momentum and buffer is None or not _compilable(param, grad, buffer):
             loop.append(index)
             continue
-        memory = {param.untyped_storage().data_ptr(), grad.untyped_storage().data_ptr()}
-        if buffer is not None:
-            memory.add(buffer.untyped_storage().data_ptr())
-        if len(memory) < (3 if with_momentum else 2):  # one tensor's own: the for-loop
+        tensors = (param, grad) if buffer is None else (param, grad, buffer)
+        blocks = [tensor.untyped_storage().data_ptr() for tensor in tensors]
+        if len(set(blocks)) < len(blocks):  # one tensor's own share memory: the for-loop
             loop.append(index)
             continue
+        for block, tensor in zip(blocks, tensors):
+            start = tensor.data_ptr()
+            spans.setdefault(block, []).append((start, start + tensor.numel() * tensor.element_size(), index))
+        chosen.append(index)
+    alone = _overlapping(spans)
+    together: dict[tuple, list[int]] = {}
+    calls = []
+    for index in chosen:
+        param = params[index]
         key = (param.device, param.dtype, with_momentum, param.numel() == 1)
-        if owners.isdisjoint(memory):
-            together.setdefault(key, []).append(index)
+        if index in alone:
+            calls.append(((*key, _length(1)), [index]))
         else:
-            shared.append((key, index))
-        owners |= memory
-    calls = [((*key, _length(len(chunk))), chunk)
-             for key, indices in together.items() for chunk in _chunks(indices)]
-    calls += [((*key, _length(1)), [index]) for key, index in shared]
+            together.setdefault(key, []).append(index)
+    calls[:0] = [((*key, _length(len(chunk))), chunk)
+                 for key, indices in together.items() for chunk in _chunks(indices)]
     return [(None, loop), *calls] if loop else calls
+
+
+def _overlapping(spans: dict[int, list[tuple[int, int, int]]]) -> set[int]:
+    """Indices to call alone so that no two tensors called together overlap.
+
+    Of every two overlapping spans of memory, the later-starting one's index, or the other's.
+
+    >>> sorted(_overlapping({1: [(0, 8, 0), (8, 16, 1)], 2: [(0, 8, 2), (4, 12, 3)]}))
+    [2, 3]
+    """
+    alone: set[int] = set()
+    for block in spans.values():
+        if len(block) < 2:
+            continue
+        block.sort()
+        furthest, holder = block[0][1], block[0][2]
+        for start, end, index in block[1:]:
+            if start < furthest:
+                alone.update((index, holder))
+            if end > furthest:
+                furthest, holder = end, index
+    return alone
 
 
 def _prepare(plans: list[list]) -> None:
