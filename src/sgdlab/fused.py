@@ -9,7 +9,7 @@ buffer once. The rule stays the single source; the kernel is generated from it.
 Four things to know:
 
 - It compiles a bounded number of graphs: one per device, dtype, kind of tensor (with or
-  without a momentum buffer, one value or more) and chunk length (:data:`CHUNKS`). A
+  without a momentum buffer, one value or more) and chunk length (4 or 16 tensors). A
   group's tensors are stepped in chunks of that many, each tensor over its own memory with
   its own symbolic size, a short chunk padded with scratch tensors; so no list of shapes
   compiles anything new, and nothing is copied. The settings reach the compiled loop as
