@@ -6,7 +6,6 @@ fixture steps one optimizer through it, and the tests read what happened.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import math
@@ -234,7 +233,7 @@ def test_when_the_compiler_fails_the_for_loop_steps_after_one_warning(monkeypatc
     def broken(*args):
         raise torch._dynamo.exc.FailOnRecompileLimitHit("recompile_limit reached")
 
-    monkeypatch.setattr(sgdlab.fused, "_compiled", lambda: (broken, contextlib.nullcontext()))
+    monkeypatch.setattr(sgdlab.fused, "_compiled", lambda kind: broken)
     monkeypatch.setattr(sgdlab.fused, "_kinds", {})
     fused_w, loop_w = stepped_pair(), stepped_pair()
     fused = sgdlab.SGD([fused_w], lr=0.1, momentum=0.9, fused=True)
@@ -318,3 +317,130 @@ def test_compiler_problem_on_cuda_names_the_missing_build_or_gpu_before_triton(m
     monkeypatch.setattr(torch.version, "cuda", "12.8")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert "a CUDA GPU" in sgdlab.fused.compiler_problem("cuda")
+
+
+def fused_and_loop_steps(make, steps: int, schedule=lambda step: 0.1, **settings):
+    """Step the tensors ``make()`` returns (made twice, from one seed) fused and with the
+    for-loop; both parameter lists, and after each step the dynamo graphs and the compile
+    warnings so far."""
+    fused_params, loop_params = ([t.requires_grad_() for t in (torch.manual_seed(4), make())[1]]
+                                 for _ in range(2))
+    fused = sgdlab.SGD(fused_params, fused=True, lr=schedule(0), **settings)
+    loop = sgdlab.SGD(loop_params, foreach=False, lr=schedule(0), **settings)
+    generator = torch.Generator().manual_seed(3)
+    graphs_before = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    graphs, compiling = [], []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for step in range(steps):
+            for optimizer in (fused, loop):
+                optimizer.param_groups[0]["lr"] = schedule(step)
+            for fp, lp in zip(fused_params, loop_params):
+                fp.grad = torch.randn(fp.shape, generator=generator)
+                lp.grad = fp.grad.clone()
+            fused.step()
+            loop.step()
+            graphs.append(torch._dynamo.utils.counters["stats"]["unique_graphs"] - graphs_before)
+            compiling.append(sum(issubclass(w.category, sgdlab.fused.FusedCompileWarning) for w in caught))
+    assert not any(issubclass(w.category, sgdlab.fused.FusedFallbackWarning) for w in caught)
+    return fused_params, loop_params, graphs, compiling
+
+
+def test_a_learning_rate_schedule_compiles_nothing_after_the_first_steps():
+    """A scheduler sets a new learning rate every step: the settings are arguments of the
+    compiled code, not constants in it."""
+    fused, loop, graphs, compiling = fused_and_loop_steps(
+        lambda: [torch.randn(300), torch.randn(7, 5)], 50, schedule=lambda step: 0.1 * 0.93**step, momentum=0.9, weight_decay=1e-3)
+    assert graphs[-1] == graphs[1] and compiling[-1] == compiling[1]
+    assert all(map(torch.equal, fused, loop))
+
+
+def test_the_step_counts_a_write_to_each_parameter_and_none_to_its_gradient():
+    """Autograd's version counters see what the step wrote, as after the for-loop's ``add_``."""
+    w = torch.randn(40, 3, requires_grad=True)
+    w.grad = torch.randn(40, 3)
+    optimizer = sgdlab.SGD([w], lr=0.1, momentum=0.9, fused=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sgdlab.fused.FusedCompileWarning)
+        optimizer.step()  # creates the buffer: the for-loop's step
+        params_version, grads_version = w._version, w.grad._version
+        optimizer.step()
+    assert w._version > params_version and w.grad._version == grads_version
+
+
+@pytest.mark.parametrize("make", [
+    lambda: [t.detach() for t in torch.randn(60).split(12)],  # views of one memory block
+    lambda: [torch.randn(50)[7:] for _ in range(3)],  # storage offsets
+    lambda: [torch.randn(()) for _ in range(3)] + [torch.randn(1, 1), torch.randn(3, 4).t()],
+    lambda: [torch.randn(size) for size in range(2, 39)],  # 37 sizes: two full chunks and a short one
+], ids=["shared-memory", "offsets", "one-value-and-transposed", "37-sizes"])
+def test_lists_of_every_layout_match_the_for_loop_with_few_graphs(make):
+    """Chunks of one length serve any list; tensors sharing memory are called apart."""
+    fused, loop, graphs, _ = fused_and_loop_steps(make, 3, momentum=0.9, weight_decay=1e-2)
+    assert all(map(torch.equal, fused, loop))
+    # per kind (one value or more) and chunk length, one graph at most
+    assert graphs[-1] <= 2 * len(sgdlab.fused.CHUNKS)
+
+
+def test_views_of_one_flat_buffer_are_stepped_together():
+    """Parameters that share a block of memory without overlapping (gradient bucket views,
+    flat parameters) share compiled calls; an overlapping one is called alone."""
+    flat = torch.randn(48)
+    params, grads, buffers = (list(t.split(12)) for t in (flat, torch.randn(48), torch.randn(48)))
+    settings = sgdlab.fused.Settings(lr=0.1, momentum=0.9)
+    assert [indices for _, indices in sgdlab.fused._plan(params, grads, buffers, settings)] == [[0, 1, 2, 3]]
+    params[3] = flat[30:42]  # overlaps params[2]
+    calls = [indices for _, indices in sgdlab.fused._plan(params, grads, buffers, settings)]
+    assert calls == [[0, 1], [2], [3]]
+
+
+def test_overlapping_parameters_are_stepped_apart_and_compile_no_new_graph():
+    """Dynamo compiles anew for each pattern of overlapping inputs: sgdlab calls them apart."""
+    counts = []
+    for count in range(2, 8):
+        fused, loop, _, _ = fused_and_loop_steps(
+            lambda: [row.detach() for row in torch.randn(12 * count).unfold(0, 12, 6)], 3, momentum=0.9)
+        assert all(map(torch.equal, fused, loop))
+        counts.append(torch._dynamo.utils.counters["stats"]["unique_graphs"])
+    assert counts[-1] == counts[0]
+
+
+def test_a_global_setting_changed_between_steps_compiles_once_more_with_symbolic_sizes():
+    """Dynamo's graphs depend on global settings such as deterministic algorithms: the step
+    that meets a new one compiles again, for any size, and never falls back."""
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    sizes = [(5,), (7, 3), (300,)]
+    try:
+        fused_and_loop_steps(lambda: [torch.randn(size) for size in sizes], 2, momentum=0.9)
+        torch.use_deterministic_algorithms(True)
+        counts = []
+        for shift in range(4):
+            fused, loop, _, _ = fused_and_loop_steps(
+                lambda: [torch.randn(size[0] + shift, *size[1:]) for size in sizes], 3, momentum=0.9)
+            assert all(map(torch.equal, fused, loop))
+            counts.append(torch._dynamo.utils.counters["stats"]["unique_graphs"])
+        assert counts[-1] == counts[0]
+    finally:
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def test_a_parameter_given_new_memory_between_steps_is_stepped_in_its_new_memory():
+    """The flat tensors kept from step to step follow a parameter whose ``.data`` changes."""
+    results = []
+    for fused in (True, False):
+        torch.manual_seed(5)
+        w = torch.randn(6, 4, requires_grad=True)
+        optimizer = sgdlab.SGD([w], lr=0.1, momentum=0.9, weight_decay=0.1, fused=fused,
+                               foreach=False if not fused else None)
+        steps = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sgdlab.fused.FusedCompileWarning)
+            for data in [None, None, torch.randn(6, 4), None, torch.randn(4, 6).t(), None]:
+                if data is not None:
+                    w.data = data
+                w.grad = torch.randn(w.shape)
+                optimizer.step()
+                steps.append((w.detach().clone(), optimizer.state[w]["momentum_buffer"].clone()))
+        results.append(steps)
+    for (fused_w, fused_b), (loop_w, loop_b) in zip(*results):
+        assert torch.equal(fused_w, loop_w) and torch.equal(fused_b, loop_b)

@@ -8,12 +8,16 @@ buffer once. The rule stays the single source; the kernel is generated from it.
 
 Four things to know:
 
-- It compiles a bounded number of graphs: one per device, dtype and kind of tensor (with or
-  without a momentum buffer, one value or more), each for any size. The settings reach the
-  compiled code as tensors, so a new learning rate, momentum, weight decay or flag compiles
-  nothing. Each compilation takes seconds (tens on two CPU cores: the performance page has
-  the time measured) and says so with a :class:`FusedCompileWarning`; inductor keeps the
-  generated code in its on-disk cache, so the next process loads it instead.
+- It compiles a bounded number of graphs: one per device, dtype, kind of tensor (with or
+  without a momentum buffer, one value or more) and chunk length (4 or 16 tensors). A
+  group's tensors are stepped in chunks of that many, each tensor over its own memory with
+  its own symbolic size, a short chunk padded with scratch tensors; so no list of shapes
+  compiles anything new, and nothing is copied. The settings reach the compiled loop as
+  integer arguments (their float64 bits), held in registers, so a new learning rate,
+  momentum, weight decay or flag compiles nothing. Each compilation takes seconds (tens on
+  two CPU cores: the performance page has the time measured) and says so with a
+  :class:`FusedCompileWarning`; inductor keeps the generated code in its on-disk cache, so
+  the next process loads it instead.
 - Whatever the compiler cannot serve runs the for-loop rule instead, after one
   :class:`FusedFallbackWarning`: a step never fails in the middle of training because of
   the compiler. Tensors whose memory is not one dense block (a slice with gaps) run the
@@ -42,11 +46,16 @@ on CUDA. :func:`~sgdlab.compiler_problem` says what is missing, and
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import math
 import os
 import shutil
+import struct
 import sysconfig
+import types
 import warnings
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -125,58 +134,118 @@ def compiler_problem(device: str | torch.device = "cpu") -> str | None:
 
 
 # ---------------------------------------------------------------------------
-# The rule for one tensor, as the compiler sees it
+# The rule for a chunk of tensors, as the compiler sees it
 # ---------------------------------------------------------------------------
 
 
-def _rule(
-    param: Tensor, grad: Tensor, buffer: Tensor | None, numbers: Tensor, flags: Tensor, once: bool
-) -> None:
-    """sgdlab's rule for one flat tensor, every setting a tensor: the function compiled.
+def _setting(code: int, dtype: torch.dtype) -> Tensor:
+    """The setting that :func:`_code` encoded, as a 0-d tensor of ``dtype``, inside the graph.
 
-    ``numbers`` holds ``(lr, momentum, 1 - dampening, weight_decay)`` and ``flags``
-    ``(maximize, weight decay on, nesterov)``; each branch of the rule is a ``torch.where``
-    on a flag, so one compiled graph serves every setting. The stages are those of
-    :mod:`sgdlab.update`. With ``once``, each ``a + c * b`` is one fused multiply-add,
-    rounded once, as PyTorch's vectorized kernels compute ``a.add(b, alpha=c)``; without,
-    the product is rounded first, as its portable ``default`` kernels do. Each number is
-    first rounded to the type those kernels compute in.
+    The code reaches the compiled kernel as an integer argument, so the C++ loop reads the
+    setting from a register (a loop invariant), never from memory on each iteration, and a
+    new value compiles nothing.
+    """
+    return (torch.scalar_tensor(code, dtype=torch.int64) - _CODE_OFFSET).view(torch.float64).to(dtype)
+
+
+#: Added to a setting's bits so that no code is 0 or 1, the integers dynamo specialises.
+_CODE_OFFSET = 2
+
+
+def _code(value: float) -> int:
+    """A Python float as the integer the compiled rule takes: its float64 bits, offset.
+
+    >>> _code(0.0), _code(1.0) == 0x3FF0000000000000 + _CODE_OFFSET
+    (2, True)
+    """
+    if value != value:  # one NaN for all: no bit pattern near the integers' ends
+        value = math.nan
+    return struct.unpack("<q", struct.pack("<d", value))[0] + _CODE_OFFSET
+
+
+def _rule(
+    params: list[Tensor], grads: list[Tensor], buffers: list[Tensor] | None,
+    lr: int, momentum: int, undamped: int, weight_decay: int,
+    maximize: int, decay: int, nesterov: int, once: bool,
+) -> None:
+    """sgdlab's rule for a list of flat tensors, every setting a :func:`_code`: the function compiled.
+
+    ``undamped`` is ``1 - dampening``; ``maximize``, ``decay`` (weight decay on) and
+    ``nesterov`` are 1.0 or 0.0. Each branch of the rule is a ``torch.where`` on a flag, so
+    one compiled graph serves every setting. The stages are those of :mod:`sgdlab.update`.
+    With ``once``, each ``a + c * b`` is one fused multiply-add, rounded once, as PyTorch's
+    vectorized kernels compute ``a.add(b, alpha=c)``; without, the product is rounded first,
+    as its portable ``default`` kernels do. Each number is first rounded to the type those
+    kernels compute in.
     """
     from torch._inductor.inductor_prims import fma
 
-    dtype = param.dtype
-    n = numbers.to(dtype if dtype == torch.float64 else torch.float32)
+    dtype = params[0].dtype
+    number = dtype if dtype == torch.float64 else torch.float32
+    lr, momentum, undamped, weight_decay = (
+        _setting(code, number) for code in (lr, momentum, undamped, weight_decay))
+    maximize, decay, nesterov = (_setting(code, number) != 0 for code in (maximize, decay, nesterov))
 
     def add(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
         return fma(b, c, a).to(dtype) if once else a + b * c
 
-    g = torch.where(flags[0], -grad, grad)  # stage 1: direction
-    g = torch.where(flags[1], add(g, param, n[3]), g)  # stage 2: coupled weight decay
-    if buffer is not None:  # stage 3: momentum, then Nesterov's look-ahead
-        advanced = add((buffer * n[1]).to(dtype), g, n[2])
-        buffer.copy_(advanced)
-        g = torch.where(flags[2], add(g, advanced, n[1]), advanced)
-    param.copy_(add(param, g, -n[0]))  # stage 4: move
+    for index, (param, grad) in enumerate(zip(params, grads)):
+        g = torch.where(maximize, -grad, grad)  # stage 1: direction
+        g = torch.where(decay, add(g, param, weight_decay), g)  # stage 2: coupled weight decay
+        if buffers is not None:  # stage 3: momentum, then Nesterov's look-ahead
+            buffer = buffers[index]
+            advanced = add((buffer * momentum).to(dtype), g, undamped)
+            buffer.copy_(advanced)
+            g = torch.where(nesterov, add(g, advanced, momentum), advanced)
+        param.copy_(add(param, g, -lr))  # stage 4: move
+
+
+#: The chunk lengths a compiled graph takes; a shorter chunk is padded with scratch tensors.
+CHUNKS = (4, 16)
 
 
 @functools.cache
-def _compiled():
-    """The compiled rule and the dynamo settings it runs under, made on first use.
+def _compiled(kind: tuple):
+    """The compiled rule for one kind of chunk, made on first use.
 
-    Sizes are symbolic (``dynamic=True``), so a graph serves every size; dynamo still keeps
-    one per device, dtype, with or without a buffer, and one value or more (it specialises
-    sizes 0 and 1). Made lazily: ``torch.compile`` imports dynamo, which would add about a
-    second to ``import sgdlab`` for everyone who never steps fused.
+    Each kind gets its own copy of :func:`_rule`'s code, so dynamo keeps one graph per
+    copy: it never searches, or recompiles, a shared list. Made lazily: ``torch.compile``
+    imports dynamo, which would add about a second to ``import sgdlab`` for everyone who
+    never steps fused.
     """
-    compiled = torch.compile(_rule, fullgraph=True)
-    settings = torch._dynamo.config.patch(  # dynamic=True's settings, set once per step
-        recompile_limit=_RECOMPILE_LIMIT, assume_static_by_default=False,
-        automatic_dynamic_shapes=False)
-    return compiled, settings
+    name = "_rule_" + "_".join(str(part).replace(".", "_").replace(":", "_") for part in kind)
+    code = _rule.__code__.replace(co_name=name)
+    return torch.compile(types.FunctionType(code, _rule.__globals__, name), fullgraph=True)
 
 
-#: Enough graphs for every kind on several devices; a kind beyond it falls back, with a warning.
-_RECOMPILE_LIMIT = 64
+#: Inductor's settings for the C++ code: no contraction of ``a + b * c`` into a fused
+#: multiply-add, whatever the environment says (the rule chooses where to round once).
+_LOOPS = {"cpp.enable_floating_point_contract_flag": "off"}
+
+
+class _dynamic:
+    """The settings a compilation runs under: every size symbolic, each its own symbol.
+
+    ``dynamic=True``'s settings, without duck sizing (which would give two tensors of one
+    size the same symbol, and a new graph for each pattern of equal sizes). Entered to
+    compile only: a graph compiled under them serves calls made outside them too.
+    """
+
+    def __enter__(self):
+        import torch._dynamo
+        import torch._inductor.config as inductor_config
+        import torch.fx.experimental._config as shape_config
+
+        self._stack = contextlib.ExitStack()
+        self._stack.enter_context(torch._dynamo.config.patch(
+            assume_static_by_default=False, automatic_dynamic_shapes=False))
+        self._stack.enter_context(shape_config.patch(use_duck_shape=False))
+        self._stack.enter_context(inductor_config.patch(_LOOPS))
+        return self
+
+    def __exit__(self, *exc_info):
+        return self._stack.__exit__(*exc_info)
+
 
 #: The kinds compiled so far (True) or that the compiler could not serve (False).
 _kinds: dict[tuple, bool] = {}
@@ -191,13 +260,10 @@ def _rounds_once(device: torch.device) -> bool:
     return device.type != "cpu" or torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
 
 
-def _kind(param: Tensor, buffer: Tensor | None) -> tuple:
-    """What a compiled graph depends on: device, dtype, buffer or not, one value or more."""
-    return (param.device, param.dtype, buffer is not None, param.numel() == 1)
-
-
 def _dense(tensor: Tensor) -> bool:
     """Whether ``tensor``'s values fill one block of memory, each once (any order of dims)."""
+    if tensor.is_contiguous():
+        return True
     expected = 1
     for size, stride in sorted(zip(tensor.shape, tensor.stride()), key=lambda pair: pair[1]):
         if size != 1 and stride != expected:
@@ -208,16 +274,76 @@ def _dense(tensor: Tensor) -> bool:
 
 def _compilable(param: Tensor, grad: Tensor, buffer: Tensor | None) -> bool:
     """Whether the compiled rule can step this tensor: dense, laid out alike, with values."""
-    if param.numel() == 0 or grad.is_sparse or not _dense(param):
+    if param.numel() == 0 or grad.is_sparse:
+        return False
+    if param.is_contiguous() and grad.is_contiguous() and (buffer is None or buffer.is_contiguous()):
+        return True
+    if not _dense(param):
         return False
     stride = param.stride()
     return grad.stride() == stride and (buffer is None or buffer.stride() == stride)
 
 
 def _flat(tensor: Tensor) -> Tensor:
-    """A one-dimensional tensor over the same memory, not a view (so dynamo sees no base)."""
-    flat = torch.empty(0, dtype=tensor.dtype, device=tensor.device)
-    return flat.set_(tensor.untyped_storage(), tensor.storage_offset(), (tensor.numel(),), (1,))
+    """A one-dimensional tensor over the same memory, not a view (so dynamo sees no base).
+
+    ``detach`` shares the memory and the version counter; ``resize_`` to the same number of
+    values keeps the memory and makes the tensor flat (a write, as far as the version
+    counter knows: for the tensors the rule writes). A dense tensor's values start at its
+    storage offset, whatever the order of its dimensions. Kept from step to step (see
+    :func:`_kept`).
+    """
+    flat = _kept(tensor, _FLATS)
+    return _keep(tensor, tensor.detach().resize_(tensor.numel()), _FLATS) if flat is None else flat
+
+
+def _flat_read(tensor: Tensor) -> Tensor:
+    """:func:`_flat` for a gradient, which the rule only reads: its version stays as it was.
+
+    Not kept: a training loop's ``zero_grad()`` frees the gradients, and the next backward
+    pass makes new ones.
+    """
+    return tensor.as_strided((tensor.numel(),), (1,)).detach()
+
+
+#: Flat tensors made for the parameters and buffers stepped, by ``id``: a tensor and its flat one.
+_FLATS: dict[int, tuple[weakref.ref, Tensor]] = {}
+
+
+def _kept(tensor: Tensor, kept: dict) -> Tensor | None:
+    """The flat tensor made for ``tensor`` at an earlier step, if it still covers its memory.
+
+    Parameters and momentum buffers are the same tensors from step to step; looking their
+    flat tensors up costs less than making them again. The
+    flat tensor holds the memory it covers, so no other tensor can start at that address
+    while it is kept: the same address is the same memory.
+    """
+    entry = kept.get(id(tensor))
+    if entry is not None and entry[0]() is tensor:
+        flat = entry[1]
+        if flat.data_ptr() == tensor.data_ptr() and flat.numel() == tensor.numel():
+            return flat
+    return None
+
+
+def _keep(tensor: Tensor, flat: Tensor, kept: dict) -> Tensor:
+    """Keep ``flat`` for ``tensor`` until ``tensor`` is freed; return it."""
+    key = id(tensor)
+    kept[key] = (weakref.ref(tensor, lambda _, key=key: kept.pop(key, None)), flat)
+    return flat
+
+
+@functools.cache
+def _scratch(device: torch.device, dtype: torch.dtype, single: bool) -> tuple[list[Tensor], ...]:
+    """Parameters, gradients and buffers that pad a chunk to its compiled length.
+
+    Each its own memory (dynamo compiles apart the calls whose tensors share memory), with
+    one value for chunks of one-value tensors (whose size dynamo specialises) and two else.
+    The rule steps them like any other; nothing reads them.
+    """
+    size = 1 if single else 2
+    return tuple([torch.zeros(size, dtype=dtype, device=device) for _ in range(max(CHUNKS))]
+                 for _ in range(3))
 
 
 # ---------------------------------------------------------------------------
@@ -396,7 +522,7 @@ def run_planned(
     Kinds the compiler failed on are appended to ``fell_back`` for :func:`warn_fallbacks`,
     to be said after every write.
     """
-    with torch.no_grad(), _compiled()[1]:
+    with torch.no_grad(), torch.compiler.set_stance("fail_on_recompile"):
         _run_plan(params, grads, buffers, settings, group_plan, fell_back)
 
 
@@ -407,43 +533,98 @@ def warn_fallbacks(fell_back: list) -> None:
         _warn_fallback(kind, error)
 
 
-#: Tensors up to this many values are stepped together, copied into one flat tensor per kind:
-#: a compiled call costs tens of microseconds, more than copying a small tensor twice.
-SMALL = 1 << 16
+def _chunks(indices: list[int]) -> list[list[int]]:
+    """``indices`` cut into chunks of at most ``max(CHUNKS)``, each padded to a length in CHUNKS.
+
+    >>> [len(chunk) for chunk in _chunks(list(range(37)))]
+    [16, 16, 4, 1]
+    >>> [len(chunk) for chunk in _chunks(list(range(12)))]
+    [12]
+    """
+    short, long = CHUNKS
+    chunks = [indices[start:start + long] for start in range(0, len(indices), long)]
+    if chunks and len(chunks[-1]) <= 2 * short and len(chunks[-1]) > short:  # two short calls
+        last = chunks.pop()
+        chunks += [last[:short], last[short:]]
+    return chunks
+
+
+def _length(count: int) -> int:
+    """The compiled length that a chunk of ``count`` tensors is padded to."""
+    return next(length for length in CHUNKS if count <= length)
 
 
 def _plan(params: list[Tensor], grads: list[Tensor], buffers: list, settings: Settings) -> list:
     """The group's compiled calls: ``(kind, indices)``; kind None means the for-loop.
 
-    Large tensors get a call each, over their own memory; small ones of one device, dtype
-    and kind share a call, over a flat copy.
+    Tensors of one device, dtype and kind (one value or more) share calls, in chunks over
+    their own memory. A tensor whose values overlap another tensor's gets a call of its own
+    (dynamo compiles a graph for each pattern of overlapping inputs); tensors that merely
+    share a block of memory without overlapping (views of one flat buffer) share calls.
     """
     with_momentum = settings.momentum != 0
-    loop, calls, small = [], [], {}
+    loop, chosen = [], []
+    spans: dict[int, list[tuple[int, int, int]]] = {}  # per block of memory: start, end, index
     for index, (param, grad) in enumerate(zip(params, grads)):
         buffer = buffers[index] if with_momentum else None
         if with_momentum and buffer is None or not _compilable(param, grad, buffer):
             loop.append(index)
-        elif param.numel() > SMALL:
-            calls.append((_kind(param, buffer), [index]))
+            continue
+        tensors = (param, grad) if buffer is None else (param, grad, buffer)
+        blocks = [tensor.untyped_storage().data_ptr() for tensor in tensors]
+        if len(set(blocks)) < len(blocks):  # one tensor's own share memory: the for-loop
+            loop.append(index)
+            continue
+        for block, tensor in zip(blocks, tensors):
+            start = tensor.data_ptr()
+            spans.setdefault(block, []).append((start, start + tensor.numel() * tensor.element_size(), index))
+        chosen.append(index)
+    alone = _overlapping(spans)
+    together: dict[tuple, list[int]] = {}
+    calls = []
+    for index in chosen:
+        param = params[index]
+        key = (param.device, param.dtype, with_momentum, param.numel() == 1)
+        if index in alone:
+            calls.append(((*key, _length(1)), [index]))
         else:
-            small.setdefault((param.device, param.dtype, buffer is not None), []).append(index)
-    for (device, dtype, with_buffer), indices in small.items():
-        total = sum(params[index].numel() for index in indices)
-        calls.append(((device, dtype, with_buffer, total == 1), indices))
+            together.setdefault(key, []).append(index)
+    calls[:0] = [((*key, _length(len(chunk))), chunk)
+                 for key, indices in together.items() for chunk in _chunks(indices)]
     return [(None, loop), *calls] if loop else calls
 
 
+def _overlapping(spans: dict[int, list[tuple[int, int, int]]]) -> set[int]:
+    """Indices to call alone so that no two tensors called together overlap.
+
+    Of every two overlapping spans of memory, the later-starting one's index, or the other's.
+
+    >>> sorted(_overlapping({1: [(0, 8, 0), (8, 16, 1)], 2: [(0, 8, 2), (4, 12, 3)]}))
+    [2, 3]
+    """
+    alone: set[int] = set()
+    for block in spans.values():
+        if len(block) < 2:
+            continue
+        block.sort()
+        furthest, holder = block[0][1], block[0][2]
+        for start, end, index in block[1:]:
+            if start < furthest:
+                alone.update((index, holder))
+            if end > furthest:
+                furthest, holder = end, index
+    return alone
+
+
 def _prepare(plans: list[list]) -> None:
-    """Compile each kind the plans need and nothing has compiled yet, on stand-in tensors."""
+    """Compile each kind the plans need and nothing has compiled yet, on scratch tensors."""
     needed = {kind for plan in plans for kind, _ in plan if kind is not None and kind not in _kinds}
     if not needed:
         return
     for device in {kind[0] for kind in needed}:
         _check_compiler(device)
-    compiled, settings = _compiled()
     for kind in sorted(needed, key=str):
-        device, dtype, with_buffer, single = kind
+        device, dtype, with_buffer, single, length = kind
         warnings.warn(
             f"sgdlab.SGD(fused=True) is compiling its update for {dtype} tensors on {device} "
             f"with torch.compile; this takes a while once (inductor caches the result in "
@@ -451,13 +632,11 @@ def _prepare(plans: list[list]) -> None:
             FusedCompileWarning,
             stacklevel=4,
         )
-        size = 1 if single else 2
-        stand_ins = [torch.zeros(size, dtype=dtype, device=device) for _ in range(3)]
+        params, grads, buffers = (tensors[:length] for tensors in _scratch(device, dtype, single))
         try:
-            with torch.no_grad(), settings:
-                compiled(stand_ins[0], stand_ins[1], stand_ins[2] if with_buffer else None,
-                         _numbers(Settings(0.0), device), _flags(False, False, False, device),
-                         _rounds_once(device))
+            with torch.no_grad(), _dynamic():
+                _compiled(kind)(params, grads, buffers if with_buffer else None,
+                                *_codes(Settings(0.0)), _rounds_once(device))
         except Exception as error:  # the compiler failed: this kind runs the for-loop
             _kinds[kind] = False
             _warn_fallback(kind, error)
@@ -468,23 +647,23 @@ def _prepare(plans: list[list]) -> None:
 def _run_plan(params, grads, buffers, settings: Settings, group_plan: list, fell_back: list) -> None:
     """Make one group's calls; a call the compiler fails on steps its tensors by the for-loop."""
     with_momentum = settings.momentum != 0
-    compiled = _compiled()[0]
-    numbers, flags = {}, {}
+    codes = None
     for kind, indices in group_plan:
         if kind is not None and _kinds.get(kind):
-            device = kind[0]
-            if device not in numbers:
-                numbers[device] = _numbers(settings, device)
-                flags[device] = _flags(settings.maximize, settings.weight_decay != 0,
-                                       settings.nesterov, device)
-            chosen = [params[i] for i in indices], [grads[i] for i in indices]
-            chosen += ([buffers[i] for i in indices] if with_momentum else None,)
+            device, dtype, _, single, length = kind
+            codes = codes or _codes(settings)
+            pad = length - len(indices)
+            scratch = _scratch(device, dtype, single)
+            chosen = [_flat(params[i]) for i in indices] + scratch[0][:pad]
+            chosen_grads = [_flat_read(grads[i]) for i in indices] + scratch[1][:pad]
+            chosen_buffers = ([_flat(buffers[i]) for i in indices] + scratch[2][:pad]
+                              if with_momentum else None)
             try:
-                _call(compiled, *chosen, numbers[device], flags[device], _rounds_once(device))
+                _call(kind, chosen, chosen_grads, chosen_buffers, *codes, _rounds_once(device))
             except Exception as error:  # a recompilation that failed: nothing was written
                 _kinds[kind] = False
                 fell_back.append((kind, error))
-            else:
+            else:  # the flat tensors share their versions: the call counted the writes
                 continue
         for index in indices:
             single = [buffers[index]] if with_momentum else []
@@ -493,39 +672,37 @@ def _run_plan(params, grads, buffers, settings: Settings, group_plan: list, fell
                 buffers[index] = single[0]
 
 
-def _call(compiled, params: list[Tensor], grads: list[Tensor], buffers: list[Tensor] | None,
-          numbers: Tensor, flags: Tensor, once: bool) -> None:
-    """One compiled call: over a tensor's own memory, or over flat copies written back."""
-    if len(params) == 1:
-        param = params[0]
-        compiled(_flat(param), _flat(grads[0]), None if buffers is None else _flat(buffers[0]),
-                 numbers, flags, once)
-        torch.autograd.graph.increment_version(param)
-        return
-    flat = [torch.cat([t.reshape(-1) for t in tensors]) if tensors is not None else None
-            for tensors in (params, grads, buffers)]
-    compiled(*flat, numbers, flags, once)
-    sizes = [param.numel() for param in params]
-    for tensors, values in ((params, flat[0]), (buffers, flat[2])):
-        if tensors is not None:
-            torch._foreach_copy_(tensors, [v.view(t.shape) for v, t in zip(values.split(sizes), tensors)])
+#: How dynamo's ``fail_on_recompile`` stance says that a call would compile.
+_RECOMPILE = "Detected recompile when torch.compile stance is 'fail_on_recompile'"
 
 
-def _numbers(settings: Settings, device: torch.device) -> Tensor:
-    """``(lr, momentum, 1 - dampening, weight_decay)`` as a float64 tensor on ``device``.
+def _call(kind: tuple, *args) -> None:
+    """Call the compiled rule for ``kind``; compile again, with symbolic sizes, if it must.
 
-    float64 holds any Python float exactly; the compiled code converts each to the
-    parameter's dtype before use, as the for-loop's kernels convert a Python number.
+    Steps run under dynamo's ``fail_on_recompile`` stance, cheaper to enter than the
+    settings of :class:`_dynamic`: a call whose inputs no longer fit the graph compiled in
+    :func:`_prepare` (after a change of a global setting such as deterministic algorithms)
+    fails before it writes, and is made again under those settings.
+    """
+    compiled = _compiled(kind)
+    try:
+        compiled(*args)
+    except RuntimeError as error:
+        if not str(error).startswith(_RECOMPILE):
+            raise
+        with _dynamic(), torch.compiler.set_stance("default"):
+            compiled(*args)
+
+
+def _codes(settings: Settings) -> tuple[int, ...]:
+    """The settings as the compiled rule takes them (:func:`_code`): numbers, then flags.
+
+    A tensor learning rate is read once here, as torch's fused step reads it.
     """
     values = [settings.lr, settings.momentum, 1 - settings.dampening, settings.weight_decay]
     values = [value.item() if isinstance(value, Tensor) else float(value) for value in values]
-    return torch.tensor(values, dtype=torch.float64, device=device)
-
-
-@functools.lru_cache(maxsize=64)
-def _flags(maximize: bool, decay: bool, nesterov: bool, device: torch.device) -> Tensor:
-    """``(maximize, weight decay on, nesterov)`` as a bool tensor on ``device`` (read only)."""
-    return torch.tensor([bool(maximize), bool(decay), bool(nesterov)], device=device)
+    flags = [settings.maximize, settings.weight_decay != 0, settings.nesterov]
+    return tuple(_code(value) for value in values + [float(bool(flag)) for flag in flags])
 
 
 def _warn_fallback(kind: tuple, error: BaseException | None = None) -> None:
