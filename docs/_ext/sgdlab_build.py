@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -105,10 +106,34 @@ def rewrite_module_pages(app) -> None:
     shutil.rmtree(Path(app.outdir) / "_modules", ignore_errors=True)
 
 
+def link_source_to_where_documented(app, pagename, templatename, context, doctree):
+    """Point each "[docs]" link of viewcode's module pages at where the name is documented.
+
+    viewcode keeps one anchor prefix per module: the module under which it first met one of
+    its names (``sgdlab``, for ``sgdlab.sgd``), and prefixes every "[docs]" link of that
+    module's page with it. The stages of ``sgdlab.update`` are documented under
+    ``sgdlab.update``, so their links would point at ``#sgdlab.direction``, which does not
+    exist: such a link is given the prefix the name is documented under.
+    """
+    if not pagename.startswith("_modules/") or "body" not in context:
+        return
+    modname = pagename.removeprefix("_modules/").replace("/", ".")
+    documented = app.env.get_domain("py").objects
+
+    def documented_anchor(match):
+        prefix, name = match.group(2), match.group(3)
+        if f"{prefix}.{name}" not in documented and f"{modname}.{name}" in documented:
+            return f'{match.group(1)}#{modname}.{name}"'
+        return match.group(0)
+
+    context["body"] = re.sub(r'(href="[^"#]*)#([\w.]+)\.(\w+)"', documented_anchor, context["body"])
+
+
 def setup(app):
     app.add_config_value("sgdlab_source_dir", "", "env")
     # Before sphinx-gallery's own builder-inited handler (priority 500) reads its configuration.
     app.connect("builder-inited", rerun_examples_if_the_package_changed, priority=400)
     app.connect("builder-inited", remove_orphaned_pages, priority=400)
     app.connect("builder-inited", rewrite_module_pages)
+    app.connect("html-page-context", link_source_to_where_documented)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
