@@ -330,7 +330,7 @@ def check_tensors(
                 and not (grad_mode and buffer.requires_grad and buffer.is_leaf)
             ):
                 _check_buffer_entry(buffer, param, grad, names, index, where, grad_mode)
-                one_device = False  # a buffer of another dtype: let the kernel group them
+                one_device = False  # one the fast test did not take: let the kernel group
             elif buffer is None:
                 missing = True
     return Found(one_device and len(seen) <= 1, sparse, missing)
@@ -419,14 +419,19 @@ def _check_buffer_entry(
 
 def check_range(group: Mapping[str, Any], param: Tensor, name: str, where: str = "") -> None:
     """Refuse settings the parameter's dtype cannot hold (torch would fail mid-step)."""
-    real = param.real.dtype if param.is_complex() else param.dtype
-    if not real.is_floating_point:
-        return
-    lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-    for key, value in (("lr", lr), ("momentum", momentum), ("dampening", 1 - dampening),
-                       ("weight_decay", group["weight_decay"])):
-        if not _fits(value, real):
-            raise ValueError(f"{where}{key}={group[key]!r} overflows {real}, the dtype of {name}")
+    for key in NUMBER_KEYS:
+        _check_fits(key, group[key], param, name, where)
+
+
+def _check_fits(key: str, value: Any, tensor: Tensor, whose: str, where: str = "") -> None:
+    """Refuse a number setting that overflows ``tensor``'s dtype as the rule uses it.
+
+    The rule computes with ``1 - dampening``, and with every other setting as it is.
+    """
+    real = tensor.real.dtype if tensor.is_complex() else tensor.dtype
+    used = 1 - value if key == "dampening" else value
+    if real.is_floating_point and not _fits(used, real):
+        raise ValueError(f"{where}{key}={value!r} overflows {real}, the dtype of {whose}")
 
 
 def check_buffer(buffer: object, param: Tensor, name: str) -> None:
@@ -598,9 +603,9 @@ def check_stage_tensors(
                                  "place while grad mode is on; call it under torch.no_grad()")
 
 
-def check_stage_number(name: str, value: Any, like: Tensor, used: Any = None) -> None:
+def check_stage_number(name: str, value: Any, like: Tensor) -> None:
     """A stage's number setting: real, finite, >= 0 (dampening aside), and within the range of
-    ``like``'s dtype as the stage uses it (``used``, e.g. ``1 - dampening``; default the value).
+    ``like``'s dtype as the rule uses it.
 
     >>> check_stage_number("lr", 1e39, torch.zeros(1))
     Traceback (most recent call last):
@@ -608,9 +613,7 @@ def check_stage_number(name: str, value: Any, like: Tensor, used: Any = None) ->
     ValueError: lr=1e+39 overflows torch.float32, the dtype of the tensors
     """
     check_number(name, value)
-    real = like.real.dtype if like.is_complex() else like.dtype
-    if real.is_floating_point and not _fits(value if used is None else used, real):
-        raise ValueError(f"{name}={value!r} overflows {real}, the dtype of the tensors")
+    _check_fits(name, value, like, "the tensors")
 
 
 def _overlaps(tensor: Tensor) -> bool:

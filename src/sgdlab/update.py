@@ -84,8 +84,7 @@ def _check_decay(g: Any, param: Any, weight_decay: Any) -> None:
 def _check_advance_buffer(g: Any, buffer: Any, momentum: Any, dampening: Any) -> None:
     _checks.check_stage_tensors(g=g, buffer=buffer, none_ok=("buffer",), written=("buffer",))
     _checks.check_stage_number("momentum", momentum, g)
-    _checks.check_number("dampening", dampening)
-    _checks.check_stage_number("dampening", dampening, g, used=1 - _number(dampening))
+    _checks.check_stage_number("dampening", dampening, g)
 
 
 def _check_look_ahead(g: Any, buffer: Any, momentum: Any, nesterov: Any) -> None:
@@ -97,11 +96,6 @@ def _check_look_ahead(g: Any, buffer: Any, momentum: Any, nesterov: Any) -> None
 def _check_move(param: Any, g: Any, lr: Any) -> None:
     _checks.check_stage_tensors(param=param, g=g, written=("param",))
     _checks.check_stage_number("lr", lr, param)
-
-
-def _number(value: Any) -> float:
-    """A checked number setting as a Python number (a one-value tensor's value)."""
-    return value.item() if isinstance(value, Tensor) else value
 
 
 @_stage(_check_direction)
