@@ -304,3 +304,14 @@ def test_a_number_whose_comparison_raises_is_a_type_error_naming_it():
     Real.register(NoOrder)
     with pytest.raises(TypeError, match=r"no order \(lr must be a real number"):
         sgdlab.SGD([torch.ones(1, requires_grad=True)], lr=NoOrder())
+
+
+def test_a_setting_edited_to_a_meta_tensor_is_refused_before_the_state_is_read():
+    """step() reads a group's momentum to gather its buffers: only after the settings pass."""
+    w = torch.ones(2, requires_grad=True)
+    optimizer = sgdlab.SGD([w], lr=0.1, momentum=0.9)
+    w.grad = torch.ones(2)
+    optimizer.param_groups[0]["momentum"] = torch.tensor(0.9, device="meta")
+    with pytest.raises(ValueError, match="momentum"):
+        optimizer.step()
+    assert torch.equal(w, torch.ones(2)) and not optimizer.state

@@ -179,7 +179,7 @@ def test_fused_true_is_accepted_the_same_way_wherever_it_enters(enter):
         optimizer.load_state_dict(torch.optim.SGD(params[:1], lr=0.1, fused=True).state_dict())
     elif enter == "edit":
         optimizer.param_groups[0]["fused"] = True
-        sgdlab._dispatch.check(optimizer, sgdlab._dispatch.gather(optimizer))  # what step() checks first
+        sgdlab._dispatch.gather_checked(optimizer)  # what step() checks first
     assert optimizer.param_groups[-1]["fused"] is True
 
 

@@ -389,7 +389,7 @@ def stepped_timers(builders: dict[str, Callable], shapes: list[tuple[int, ...]])
             timers[name] = timer("optimizer.step()", optimizer=optimizer)
             if name == "sgdlab for-loop":  # what sgdlab does before the kernel: gather, check
                 timers[CHECKS] = timer(
-                    "dispatch.check(optimizer, dispatch.gather(optimizer), passed)",
+                    "dispatch.gather_checked(optimizer, passed)",
                     dispatch=sgdlab._dispatch, optimizer=optimizer,
                     passed=optimizer.__dict__.get("_passed_settings", {}))
     return timers

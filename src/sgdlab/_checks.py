@@ -470,35 +470,37 @@ class _Passed(NamedTuple):
 def _passed_before(group: Mapping[str, Any], kept: _Passed | None) -> tuple[tuple, bool]:
     """The group's setting values, and whether they are the very objects that passed before.
 
-    Only plain immutable values are kept (see :func:`check_step`), so the same objects are
+    Only plain immutable values are kept (see :func:`check_settings`), so the same objects are
     the same settings; a float or flag set since, even to an equal value, is a new object.
     """
     values = tuple(map(group.get, KEYS))
     return values, kept is not None and all(map(is_, values, kept.values))
 
 
-def check_step(
-    optimizer: torch.optim.Optimizer, gathered: list[tuple[list, list, list]],
-    passed: dict | None = None,
-) -> list[Found]:
-    """Everything ``step()`` needs, for every group, checked before any tensor moves.
+class Checked(NamedTuple):
+    """What :func:`check_settings` leaves for :func:`check_groups`, for one group."""
 
-    ``gathered`` holds each group's ``(params, grads, buffers)``, the parameters with a
-    gradient. ``passed`` (group index -> :class:`_Passed`) remembers settings that passed and
-    are still the same objects, which need no second check: checking a group's settings costs
+    #: the dtypes whose range these settings passed
+    ranged: set
+    #: every setting a plain immutable value (no tensor that could carry autograd history)
+    plain: bool
+
+
+def check_settings(optimizer: torch.optim.Optimizer, passed: dict | None = None) -> list[Checked]:
+    """Check every group's settings, before anything reads the group's tensors or state.
+
+    ``passed`` (group index -> :class:`_Passed`) remembers settings that passed and are
+    still the same objects, which need no second check: checking a group's settings costs
     several microseconds, a fixed cost that dominates the step of a small model. Settings
     that are tensors or arrays (which can change in place) are checked at every step.
-    Returns, per group, what :func:`check_tensors` found.
     """
     groups = optimizer.param_groups
-    ranges: list[set[torch.dtype]] = []
-    plain: list[bool] = []
+    checked = []
     for index, group in enumerate(groups):
         kept = passed.get(index) if passed is not None else None
         values, same = _passed_before(group, kept)
         if same:
-            ranges.append(kept.ranged)
-            plain.append(True)
+            checked.append(Checked(kept.ranged, True))
             continue
         check_group(group, f"param_groups[{index}]: " if len(groups) > 1 else "")
         is_plain = _PLAIN.issuperset(map(type, values))
@@ -508,15 +510,27 @@ def check_step(
                 passed[index] = entry
             else:
                 passed.pop(index, None)
-        ranges.append(entry.ranged)
-        plain.append(is_plain)
+        checked.append(Checked(entry.ranged, is_plain))
+    return checked
+
+
+def check_groups(
+    optimizer: torch.optim.Optimizer, gathered: list[tuple[list, list, list]],
+    checked: list[Checked],
+) -> list[Found]:
+    """Check every group's gathered ``(params, grads, buffers)``, settings checked already.
+
+    Returns, per group, what :func:`check_tensors` found.
+    """
+    groups = optimizer.param_groups
     found = []
-    for index, (group, (params, grads, buffers)) in enumerate(zip(groups, gathered)):
+    for index, (group, (params, grads, buffers), settings) in enumerate(
+            zip(groups, gathered, checked)):
         where = f"param_groups[{index}]: " if len(groups) > 1 else ""
-        if not plain[index]:  # only a tensor setting can carry autograd history
+        if not settings.plain:  # only a tensor setting can carry autograd history
             check_foreach_settings(group, params, where)
         found.append(check_tensors(params, grads, buffers, group, where, in_step=True,
-                                   ranged=ranges[index]))
+                                   ranged=settings.ranged))
     return found
 
 

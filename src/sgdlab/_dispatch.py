@@ -1,12 +1,12 @@
 """The one way through a step, for ``step()``, :func:`sgdlab.sgd` and ``explain_step``.
 
-:func:`gather` collects each group's parameters with a gradient, their gradients and their
-momentum buffers in one pass; :func:`check` holds them to the one rule set of
-:mod:`sgdlab._checks` before anything moves. :func:`kernel` decides as ``torch.optim.SGD`` does: ``fused`` when the group asks for it,
-else ``foreach`` as asked, and with ``foreach=None`` the foreach kernels where torch would
+:func:`gather_checked` collects each group's parameters with a gradient, their gradients and
+their momentum buffers, and holds them to the one rule set of :mod:`sgdlab._checks` before
+anything moves. :func:`kernel` decides as ``torch.optim.SGD`` does: ``fused`` when the group
+asks for it, else ``foreach`` as asked, and with ``foreach=None`` the foreach kernels where torch would
 pick them (every tensor a plain tensor on a device that has them). :func:`step` runs
 checked groups with their kernels, compiling whatever the fused ones need before the first
-write. :meth:`sgdlab.SGD.step` and :func:`sgdlab.explain_step` both go through all four,
+write. :meth:`sgdlab.SGD.step` and :func:`sgdlab.explain_step` both go through all three,
 so the prediction is made by the code that steps; :func:`sgdlab.sgd` picks its kernel and
 steps here too. Not public API.
 """
@@ -29,42 +29,42 @@ _NO_STATE: dict = {}
 KERNELS = ("for-loop", "foreach", "fused")
 
 
-def gather(optimizer: Optimizer) -> list[tuple[list[Tensor], list[Tensor], list]]:
-    """Each group's ``(params, grads, buffers)``: its parameters with a gradient, in order.
+def gather_checked(
+    optimizer: Optimizer, passed: dict | None = None
+) -> tuple[list[tuple[list[Tensor], list[Tensor], list]], list[_checks.Found]]:
+    """Each group's ``(params, grads, buffers)``, all checked, and what the checks found.
 
-    ``buffers`` holds each one's momentum buffer (None before its first step), and is empty
-    for a group without momentum. The optimizer's state is read, never written.
+    ``params`` are the group's parameters with a gradient, in order; ``buffers`` their
+    momentum buffers (None before a first step), empty for a group without momentum. What
+    ``optimizer.step()`` cannot take is refused before anything moves: torch's fused checks
+    first, as in torch; then every group's settings, before anything reads them (a group's
+    momentum says whether to read buffers); then every tensor
+    (:func:`sgdlab._checks.check_groups`). ``passed`` lets settings that passed and are the
+    same objects skip their check. The optimizer's state is read, never written.
 
     >>> import torch
     >>> w = torch.zeros(2, requires_grad=True)
     >>> w.grad = torch.ones(2)
-    >>> gather(torch.optim.SGD([w, torch.zeros(1, requires_grad=True)], momentum=0.9))
-    [([tensor([0., 0.], requires_grad=True)], [tensor([1., 1.])], [None])]
+    >>> optimizer = torch.optim.SGD([w, torch.zeros(1, requires_grad=True)], momentum=0.9)
+    >>> gathered, found = gather_checked(optimizer)
+    >>> gathered, found[0].missing_buffers
+    ([([tensor([0., 0.], requires_grad=True)], [tensor([1., 1.])], [None])], True)
     """
-    state, gathered = optimizer.state, []
-    for group in optimizer.param_groups:
-        params = [p for p in group["params"] if p.grad is not None]
-        buffers = ([state.get(p, _NO_STATE).get("momentum_buffer") for p in params]
-                   if group["momentum"] != 0 else [])
-        gathered.append((params, [p.grad for p in params], buffers))
-    return gathered
-
-
-def check(
-    optimizer: Optimizer, gathered: list[tuple[list, list, list]], passed: dict | None = None
-) -> list[_checks.Found]:
-    """Refuse, before anything moves, what ``optimizer.step()`` cannot take.
-
-    torch's fused checks come first, as in torch; then every group's settings and every
-    gathered tensor (:func:`sgdlab._checks.check_step`, which ``passed`` speeds up). Returns,
-    per group, what the checks found about its tensors.
-    """
-    groups = optimizer.param_groups
-    for index, (group, (params, grads, _)) in enumerate(zip(groups, gathered)):
+    groups, state = optimizer.param_groups, optimizer.state
+    with_grad = [[p for p in group["params"] if p.grad is not None] for group in groups]
+    grads = [[p.grad for p in params] for params in with_grad]
+    for index, (group, params, group_grads) in enumerate(zip(groups, with_grad, grads)):
         if group.get("fused"):
             where = f"param_groups[{index}]: " if len(groups) > 1 else ""
-            _fused.check_tensors(params, grads, where)
-    return _checks.check_step(optimizer, gathered, passed)
+            _fused.check_tensors(params, group_grads, where)
+    checked = _checks.check_settings(optimizer, passed)
+    gathered = [
+        (params, group_grads,
+         [state.get(p, _NO_STATE).get("momentum_buffer") for p in params]
+         if group["momentum"] != 0 else [])
+        for group, params, group_grads in zip(groups, with_grad, grads)
+    ]
+    return gathered, _checks.check_groups(optimizer, gathered, checked)
 
 
 def kernel(group: Mapping[str, Any], params: list[Tensor]) -> str:

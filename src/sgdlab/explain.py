@@ -372,8 +372,7 @@ def explain_step(
         g = b = 1337.7686
     """
     require_optimizer(optimizer, _SGD_KINDS)
-    gathered = _dispatch.gather(optimizer)
-    _dispatch.check(optimizer, gathered)
+    gathered, _ = _dispatch.gather_checked(optimizer)
     names_by_id = parameter_names(optimizer, named_tensors(names))
     entries = []
     for group_index, tensors in enumerate(gathered):

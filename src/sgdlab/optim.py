@@ -171,9 +171,9 @@ class SGD(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        # gather each group's tensors in one pass, then check all of them before any moves
-        gathered = _dispatch.gather(self)
-        found = _dispatch.check(self, gathered, self.__dict__.setdefault("_passed_settings", {}))
+        # gather each group's tensors and check all of them before any moves
+        gathered, found = _dispatch.gather_checked(
+            self, self.__dict__.setdefault("_passed_settings", {}))
         groups, state = self.param_groups, self.state
         grad_scale, found_inf = getattr(self, "grad_scale", None), getattr(self, "found_inf", None)
         if grad_scale is not None or found_inf is not None:  # set by a GradScaler
