@@ -219,6 +219,78 @@ def test_step_hooks_fire():
     assert seen == [pytest.approx(0.9)]
 
 
+
+# The non-fused kernels run below autograd's dispatch layer where it records nothing
+# (sgdlab._dispatch.autograd_idle); these pin what that must not change.
+
+
+@pytest.mark.parametrize("foreach", [False, True])
+def test_a_step_below_autograd_moves_version_counters_and_leaves_autograd_as_it_was(foreach):
+    w = torch.ones(3, requires_grad=True)
+    w.grad = torch.ones(3)
+    optimizer = sgdlab.SGD([w], lr=0.1, momentum=0.9, weight_decay=0.1, foreach=foreach)
+    versions = [w._version]
+    for _ in range(2):
+        optimizer.step()
+        versions.append(w._version)
+    buffer = optimizer.state[w]["momentum_buffer"]
+    assert versions[0] < versions[1] < versions[2] and not buffer.requires_grad
+    assert (w * 2).grad_fn is not None  # recording again after the step
+
+
+@pytest.mark.parametrize("foreach", [False, True])
+def test_forward_mode_tangents_step_as_torch_steps_them(foreach):
+    import torch.autograd.forward_ad as fwAD
+
+    def step(cls):
+        with fwAD.dual_level():
+            w = fwAD.make_dual(torch.ones(3), torch.ones(3))
+            w.grad = fwAD.make_dual(torch.ones(3), torch.full((3,), 2.0))
+            optimizer = cls([torch.zeros(1, requires_grad=True)], lr=0.5, weight_decay=0.1,
+                            foreach=foreach)
+            optimizer.param_groups[0]["params"] = [w]  # a dual tensor is no leaf to construct with
+            with torch.no_grad():
+                optimizer.step()
+            return fwAD.unpack_dual(w)
+
+    ours, theirs = step(sgdlab.SGD), step(torch.optim.SGD)
+    assert torch.equal(ours.primal, theirs.primal) and torch.equal(ours.tangent, theirs.tangent)
+    # the opposite: below autograd the tangent would stay where it was
+    with fwAD.dual_level():
+        w = fwAD.make_dual(torch.ones(3), torch.ones(3))
+        with torch.no_grad(), sgdlab._dispatch.below_autograd():
+            w.add_(fwAD.make_dual(torch.ones(3), torch.ones(3)))
+        assert not torch.equal(fwAD.unpack_dual(w).tangent, theirs.tangent)
+        assert torch.equal(fwAD.unpack_dual(w).tangent, torch.ones(3))
+
+
+@pytest.mark.parametrize("foreach", [False, True])
+@pytest.mark.parametrize("which", ["param", "buffer"])
+def test_an_inference_tensor_is_refused_with_torch_s_message_before_anything_moves(
+        foreach, which):
+    def make(cls):
+        # torch writes an inference tensor in place outside inference_mode, then raises
+        w, v = torch.zeros(3, requires_grad=True), torch.zeros(3, requires_grad=True)
+        optimizer = cls([v, w], lr=0.1, momentum=0.9, foreach=foreach)
+        with torch.inference_mode():
+            made = torch.zeros(3)
+        if which == "param":
+            optimizer.param_groups[0]["params"][1] = w = made
+        else:
+            optimizer.state[w]["momentum_buffer"] = made
+        v.grad, w.grad = torch.ones(3), torch.ones(3)
+        optimizer.state[v]["momentum_buffer"] = torch.ones(3)
+        with pytest.raises(RuntimeError) as raised:
+            optimizer.step()
+        return str(raised.value), v, optimizer.state[v]["momentum_buffer"]
+
+    ours, theirs = make(sgdlab.SGD), make(torch.optim.SGD)
+    name = "params[1]" if which == "param" else "momentum buffer of params[1]"
+    assert ours[0] == f"{name}: {theirs[0]}" and "inference tensor" in theirs[0]
+    assert torch.equal(ours[1], torch.zeros(3)) and torch.equal(ours[2], torch.ones(3))
+    assert not torch.equal(theirs[2], torch.ones(3))  # torch moved what came before
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

@@ -313,7 +313,8 @@ def check_tensors(
                 ranged.add(dtype)
             seen.add(dtype)
         # a cheap pre-test first (an expanded tensor is not contiguous); the rule says why
-        if grad.layout is not strided or param.layout is not strided or not param.is_contiguous():
+        if (grad.layout is not strided or param.layout is not strided
+                or not param.is_contiguous() or param.is_inference()):
             _check_writable(param, grad, decayed, names, index, where, group)
             sparse = sparse or grad.is_sparse
         if grad_mode and param.requires_grad and param.is_leaf:
@@ -326,7 +327,7 @@ def check_tensors(
             if buffer is not None and not (
                 type(buffer) is Tensor and buffer.shape == shape and buffer.dtype is dtype
                 and buffer.device == device and buffer.layout is strided
-                and buffer.is_contiguous()
+                and buffer.is_contiguous() and not buffer.is_inference()
                 and not (grad_mode and buffer.requires_grad and buffer.is_leaf)
             ):
                 _check_buffer_entry(buffer, param, grad, names, index, where, grad_mode)
@@ -383,6 +384,7 @@ def _check_writable(
 ) -> None:
     """A parameter the step can write in place: no elements sharing memory, sparse with sparse."""
     param_name, grad_name = (f"{where}{name.format(index)}" for name in names[:2])
+    _refuse_inference(param, param_name)
     if param.is_sparse and not grad.is_sparse:
         raise ValueError(f"{param_name} is sparse but {grad_name} is dense")
     if grad.is_sparse and not param.is_sparse and decayed:
@@ -397,6 +399,20 @@ def _check_writable(
         )
 
 
+def _refuse_inference(tensor: Tensor, name: str) -> None:
+    """Refuse an inference tensor with torch's error, raised before the write rather than after.
+
+    Outside ``torch.inference_mode()`` torch writes it in place and only then raises, so a
+    step would stop with this tensor moved and the ones after it not.
+    """
+    if tensor.is_inference() and not torch.is_inference_mode_enabled():
+        raise RuntimeError(
+            f"{name}: Inplace update to inference tensor outside InferenceMode is not allowed."
+            "You can make a clone to get a normal tensor before doing inplace update."
+            "See https://github.com/pytorch/rfcs/pull/17 for more details."
+        )
+
+
 def _check_buffer_entry(
     buffer: object, param: Tensor, grad: Tensor, names: tuple, index: int, where: str,
     grad_mode: bool,
@@ -405,6 +421,7 @@ def _check_buffer_entry(
     name = f"{where}{names[2].format(index)}"
     check_buffer(buffer, param, name)
     buffer = cast(Tensor, buffer)
+    _refuse_inference(buffer, name)
     if buffer.device != param.device or _overlaps(buffer) or buffer.is_sparse != grad.is_sparse:
         raise ValueError(
             f"{name} must be a {'sparse' if grad.is_sparse else 'dense'} tensor on "

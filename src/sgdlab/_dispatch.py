@@ -13,10 +13,13 @@ steps here too. Not public API.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+import torch
 from torch import Tensor
+from torch.autograd import forward_ad
 from torch.optim import Optimizer
 
 from . import _checks, update
@@ -24,6 +27,30 @@ from . import fused as _fused
 from ._settings import Settings
 
 _NO_STATE: dict = {}
+
+#: Skips autograd's dispatch layer for the calls made under it (see :func:`autograd_idle`).
+below_autograd = torch._C._AutoDispatchBelowAutograd
+_NO_GUARD = contextlib.nullcontext()
+
+
+def autograd_idle() -> bool:
+    """Whether autograd records nothing here, so a kernel may run below its dispatch layer.
+
+    With grad mode off and no forward-mode level open, autograd's layer of every call only
+    checks that it has nothing to record and passes the call on: about 0.2 µs per call,
+    a tenth of a small tensor's step. Below it the calls are the same kernels, an in-place
+    write still moves the version counter, and an inference tensor is still refused (both
+    happen in the layer underneath). Not while dynamo traces, which compiles Python calls.
+
+    >>> with torch.no_grad():
+    ...     autograd_idle()
+    True
+    >>> autograd_idle()  # grad mode on: autograd may record
+    False
+    """
+    return not (torch.is_grad_enabled() or forward_ad._current_level >= 0
+                or torch.compiler.is_compiling())
+
 
 #: The kernels, by the names :func:`kernel` gives them.
 KERNELS = ("for-loop", "foreach", "fused")
@@ -114,10 +141,12 @@ def step(
     for params, grads, buffers, settings, name, found in entries:
         if name == "fused":
             _fused.run_planned(params, grads, buffers, settings, next(plans), fell_back)
-        elif name == "foreach":
-            update._foreach(params, grads, buffers, settings, found=found)
-        else:
-            update._single_tensor(params, grads, buffers, settings)
+            continue
+        with below_autograd() if autograd_idle() else _NO_GUARD:
+            if name == "foreach":
+                update._foreach(params, grads, buffers, settings, found=found)
+            else:
+                update._single_tensor(params, grads, buffers, settings)
     if fell_back:
         _fused.warn_fallbacks(fell_back)
     return True
