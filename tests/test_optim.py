@@ -339,6 +339,110 @@ def test_an_edit_after_a_good_step_is_still_refused():
     assert torch.equal(w.detach(), torch.tensor([0.9]))
 
 
+# A step whose tensors carry the metadata of the last step that passed is let through on
+# one C++ comparison (sgdlab._checks._Witness); every edit between steps must still be caught.
+
+
+def _warm_optimizer(foreach):
+    """An optimizer three steps in: its last step was admitted by a witness."""
+    v, w = (torch.ones(2, 3, requires_grad=True) for _ in range(2))
+    optimizer = sgdlab.SGD([v, w], lr=0.1, momentum=0.9, weight_decay=0.1, foreach=foreach)
+    for _ in range(3):
+        v.grad, w.grad = torch.ones(2, 3), torch.ones(2, 3)  # new gradients, as backward makes
+        optimizer.step()
+    return optimizer, v, w
+
+
+def _inference_zeros(shape, grad=False):
+    with torch.inference_mode():
+        made = torch.zeros(shape)
+    if grad:
+        made.grad = torch.ones(shape)
+    return made
+
+
+TENSOR_EDITS = {
+    "param rebound to another shape": lambda o, w: setattr(w, "data", torch.zeros(3, 2)),
+    "param rebound to float64": lambda o, w: setattr(w, "data", w.data.double()),
+    "param rebound to an expanded tensor": lambda o, w: setattr(
+        w, "data", torch.zeros(1, 3).expand(2, 3)),
+    "param replaced by an inference tensor": lambda o, w: o.param_groups[0]["params"].__setitem__(
+        1, _inference_zeros((2, 3), grad=True)),
+    # .grad's setter refuses these; a rebound .data does not
+    "grad of another shape": lambda o, w: setattr(w.grad, "data", torch.ones(6)),
+    "grad in float64": lambda o, w: setattr(w.grad, "data", torch.ones(2, 3).double()),
+    "sparse grad with weight decay": lambda o, w: setattr(w, "grad", torch.ones(2, 3).to_sparse()),
+    "buffer of another shape": lambda o, w: o.state[w].__setitem__(
+        "momentum_buffer", torch.zeros(6)),
+    "buffer in an integer dtype": lambda o, w: o.state[w].__setitem__(
+        "momentum_buffer", torch.zeros(2, 3, dtype=torch.int64)),
+    "buffer an inference tensor": lambda o, w: o.state[w].__setitem__(
+        "momentum_buffer", _inference_zeros((2, 3))),
+}
+
+
+@pytest.mark.parametrize("foreach", [False, True])
+@pytest.mark.parametrize("edit", list(TENSOR_EDITS))
+def test_a_tensor_edit_after_admitted_steps_is_refused_as_a_full_check_refuses_it(edit, foreach):
+    optimizer, v, w = _warm_optimizer(foreach)
+    assert optimizer._passed_settings["tensors"] is not None  # a witness was kept
+    TENSOR_EDITS[edit](optimizer, w)
+    with pytest.raises(Exception) as expected:  # no store, so no witness: every rule runs
+        sgdlab._dispatch.gather_checked(optimizer)
+    before = [t.detach().clone() for t in (v, optimizer.state[v]["momentum_buffer"])]
+    with pytest.raises(type(expected.value)) as raised:
+        optimizer.step()
+    assert str(raised.value) == str(expected.value)
+    assert all(torch.equal(a, b) for a, b in
+               zip(before, (v, optimizer.state[v]["momentum_buffer"])))  # nothing moved
+
+
+def test_without_the_witness_s_comparison_an_edit_would_reach_the_kernel(monkeypatch):
+    # the opposite of the test above: it is the comparison that catches the edit
+    optimizer, v, w = _warm_optimizer(foreach=False)
+    TENSOR_EDITS["grad of another shape"](optimizer, w)
+    monkeypatch.setattr(sgdlab._checks._Witness, "admits", lambda self, *args: True)
+    before = v.detach().clone()
+    with pytest.raises(RuntimeError, match="must match"):  # torch's error, mid-step
+        optimizer.step()
+    assert not torch.equal(v.detach(), before)
+
+
+@pytest.mark.parametrize("foreach", [False, True])
+def test_steps_admitted_by_the_witness_stay_bit_identical_to_torch(foreach):
+    optimizer, v, w = _warm_optimizer(foreach)
+    reference_params = [t.detach().clone().requires_grad_() for t in (v, w)]
+    reference = torch.optim.SGD(reference_params, lr=0.1, momentum=0.9, weight_decay=0.1,
+                                foreach=foreach)
+    reference.load_state_dict(copy.deepcopy(optimizer.state_dict()))
+    w.data = torch.full((2, 3), 2.0)  # a new tensor of the same metadata: admitted
+    reference_params[1].data = torch.full((2, 3), 2.0)
+    for step in range(3):
+        for a, b in zip((v, w), reference_params):
+            a.grad = torch.full((2, 3), float(step))
+            b.grad = torch.full((2, 3), float(step))
+        optimizer.step()
+        reference.step()
+    assert all(torch.equal(a, b) for a, b in zip((v, w), reference_params))
+    assert optimizer._passed_settings["tensors"].admits(
+        *_gathered_and_checked(optimizer))
+
+
+def _gathered_and_checked(optimizer):
+    checked = sgdlab._checks.check_settings(optimizer, optimizer._passed_settings)
+    gathered, _ = sgdlab._dispatch.gather_checked(optimizer, optimizer._passed_settings)
+    return gathered, checked
+
+
+def test_an_optimizer_with_a_witness_copies_and_pickles_without_it():
+    import pickle
+
+    optimizer, v, w = _warm_optimizer(foreach=False)
+    for copied in (copy.deepcopy(optimizer), pickle.loads(pickle.dumps(optimizer))):
+        assert "_passed_settings" not in copied.__dict__
+        copied.step()
+
+
 def test_a_tensor_lr_changed_in_place_is_still_refused():
     w = torch.ones(1, requires_grad=True)
     w.grad = torch.ones(1)

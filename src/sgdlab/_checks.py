@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from itertools import chain
 from numbers import Integral, Real
 from operator import is_
 from typing import Any, NamedTuple, cast
@@ -533,12 +534,18 @@ def check_settings(optimizer: torch.optim.Optimizer, passed: dict | None = None)
 
 def check_groups(
     optimizer: torch.optim.Optimizer, gathered: list[tuple[list, list, list]],
-    checked: list[Checked],
+    checked: list[Checked], passed: dict | None = None,
 ) -> list[Found]:
     """Check every group's gathered ``(params, grads, buffers)``, settings checked already.
 
-    Returns, per group, what :func:`check_tensors` found.
+    Returns, per group, what :func:`check_tensors` found. With ``passed`` (the store
+    :func:`check_settings` keeps), a step whose tensors carry the very metadata of the last
+    step that passed, under the same settings, is let through on one comparison made in C++
+    (:class:`_Witness`); anything else is checked tensor by tensor, and names what fails.
     """
+    witness = passed.get(_WITNESS) if passed is not None else None
+    if witness is not None and witness.admits(gathered, checked):
+        return witness.found
     groups = optimizer.param_groups
     found = []
     for index, (group, (params, grads, buffers), settings) in enumerate(
@@ -548,7 +555,74 @@ def check_groups(
             check_foreach_settings(group, params, where)
         found.append(check_tensors(params, grads, buffers, group, where, in_step=True,
                                    ranged=settings.ranged))
+    if passed is not None:
+        passed[_WITNESS] = _Witness.of(gathered, checked, found)
     return found
+
+
+#: The key of the :class:`_Witness` in the store of :func:`check_settings`.
+_WITNESS = "tensors"
+
+
+def _dispatch_state() -> tuple[int, int]:
+    """This thread's dispatch keys included and excluded, which a tensor's keys are read against."""
+    return (torch._C._dispatch_tls_local_include_set().raw_repr(),
+            torch._C._dispatch_tls_local_exclude_set().raw_repr())
+
+
+class _Witness(NamedTuple):
+    """The metadata of a step's tensors that passed :func:`check_tensors`, and what it found.
+
+    Every rule of :func:`check_tensors` in a step reads only a tensor's metadata: its Python
+    type, dispatch keys (layout, inference tensors), dtype, device, sizes and strides (so
+    contiguity and overlap). dynamo's ``TensorGuards`` records exactly these for each
+    tensor and compares them in C++, about 70 ns a tensor where the rules take about 1.2 µs
+    in Python. A later step whose tensors all compare equal, position by position, in
+    groups of the same lengths under the same settings (the very range sets that passed)
+    and the same dispatch state, would pass again and find the same; anything else (a
+    ``.data`` rebound to another shape, a buffer replaced, a group added, a None) is
+    checked in full. A step with a missing buffer keeps no witness (TensorGuards takes
+    tensors only), nor one with a tensor setting (checked again at every step).
+    """
+
+    guards: Any
+    lengths: tuple
+    ranged: tuple
+    dispatch: tuple
+    found: list
+
+    @classmethod
+    def of(cls, gathered: list, checked: list[Checked], found: list[Found]) -> _Witness | None:
+        """The witness of tensors that passed, or None where none can be kept."""
+        if (_TensorGuards is None or any(entry.missing_buffers for entry in found)
+                or not all(entry.plain for entry in checked)):  # checked at every step
+            return None
+        guards = _TensorGuards(*_flat(gathered), dynamic_dims_sizes=None,
+                               dynamic_dims_strides=None)
+        return cls(guards, _lengths(gathered), tuple(entry.ranged for entry in checked),
+                   _dispatch_state(), found)
+
+    def admits(self, gathered: list, checked: list[Checked]) -> bool:
+        """Whether ``gathered`` would pass as the tensors this witnessed did, and find the same."""
+        return (_lengths(gathered) == self.lengths
+                and all(map(is_, (entry.ranged for entry in checked), self.ranged))
+                and _dispatch_state() == self.dispatch
+                and self.guards.check(*_flat(gathered)))
+
+
+def _flat(gathered: list) -> list:
+    """Every tensor of the gathered groups in one list: params, grads, buffers, group by group."""
+    return list(chain.from_iterable(chain.from_iterable(gathered)))
+
+
+def _lengths(gathered: list) -> tuple:
+    return tuple((len(params), len(buffers)) for params, _, buffers in gathered)
+
+
+try:  # dynamo's C++ metadata guard; without it every step is checked in Python
+    from torch._C._dynamo.guards import TensorGuards as _TensorGuards
+except ImportError:  # pragma: no cover - torch builds without dynamo
+    _TensorGuards = None
 
 
 def check_state_dict(optimizer: torch.optim.Optimizer, state_dict: object) -> None:

@@ -91,7 +91,7 @@ def gather_checked(
          if group["momentum"] != 0 else [])
         for group, params, group_grads in zip(groups, with_grad, grads)
     ]
-    return gathered, _checks.check_groups(optimizer, gathered, checked)
+    return gathered, _checks.check_groups(optimizer, gathered, checked, passed)
 
 
 def kernel(group: Mapping[str, Any], params: list[Tensor]) -> str:
