@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from unittest import mock
 
 import pytest
 import torch
@@ -101,6 +103,83 @@ def test_bit_identical_with_every_flag_on(device, foreach, dtype):
     config = dict(lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.01,
                   nesterov=True, maximize=True, foreach=foreach)
     run_pair(config, dtype, device, steps=4)
+
+
+# Large CPU tensors are stepped in blocks (sgdlab.update.CPU_BLOCK_BYTES); a block size of
+# 64 bytes makes these small tensors large, so every way a tensor splits is tried cheaply.
+BLOCKED_SHAPES = [(5,), (37,), (10, 10), (3, 333)]
+
+
+def blocked_pair(config: dict, dtype, steps: int, seed: int, threads: int) -> int:
+    """Step both SGDs over BLOCKED_SHAPES with 64-byte blocks; return how many tensors went in blocks."""
+    generator = torch.Generator().manual_seed(seed)
+    params_a = [torch.randn(shape, generator=generator, dtype=dtype).requires_grad_()
+                for shape in BLOCKED_SHAPES]
+    params_b = [p.detach().clone().requires_grad_() for p in params_a]
+    ours = sgdlab.SGD(two_groups(params_a, config["lr"]), **config)
+    theirs = torch.optim.SGD(two_groups(params_b, config["lr"]), **config)
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with counting_blocks() as taken, mock.patch.object(sgdlab.update, "CPU_BLOCK_BYTES", 64):
+            for step in range(steps):
+                set_grads(params_a, params_b, generator, step)
+                ours.step()
+                theirs.step()
+                assert_same_state(ours, theirs, params_a, params_b)
+    finally:
+        torch.set_num_threads(threads_before)
+    return sum(taken)
+
+
+@contextlib.contextmanager
+def counting_blocks():
+    """Record, for each tensor the for-loop kernel might split, whether it did."""
+    taken: list[bool] = []
+    original = sgdlab.update._blocks
+
+    def counted(*args):
+        parts = original(*args)
+        taken.append(parts is not None)
+        return parts
+
+    with mock.patch.object(sgdlab.update, "_blocks", counted):
+        yield taken
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    config=sgd_settings(),
+    dtype=st.sampled_from([torch.float32, torch.float64, torch.bfloat16, torch.complex64]),
+    steps=st.integers(2, 4),
+    seed=st.integers(0, 2**16),
+    threads=st.sampled_from([1, 2]),
+)
+def test_blocked_steps_are_bit_identical_to_torch(config, dtype, steps, seed, threads):
+    blocked = blocked_pair(config, dtype, steps, seed, threads)
+    if config["foreach"] is not True:  # the opposite: blocks were taken, not whole tensors
+        assert blocked > 0
+
+
+def test_a_real_block_size_steps_bit_identically_at_two_threads():
+    # torch splits each whole-tensor operation among its threads at its own boundaries
+    size = 3 * sgdlab.update.CPU_BLOCK_BYTES // 4 + 13
+    params_a = [torch.randn(size, generator=torch.Generator().manual_seed(0)).requires_grad_()]
+    params_b = [p.detach().clone().requires_grad_() for p in params_a]
+    config = dict(lr=0.1, momentum=0.9, weight_decay=0.01, nesterov=True, foreach=False)
+    ours, theirs = sgdlab.SGD(params_a, **config), torch.optim.SGD(params_b, **config)
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with counting_blocks() as taken:
+            for step in range(3):
+                set_grads(params_a, params_b, torch.Generator().manual_seed(step), 0)
+                ours.step()
+                theirs.step()
+                assert_same_state(ours, theirs, params_a, params_b)
+    finally:
+        torch.set_num_threads(threads_before)
+    assert taken == [False, True, True]  # the first step makes the buffer whole
 
 
 @pytest.mark.parametrize("foreach", [False, True])

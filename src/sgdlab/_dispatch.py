@@ -146,7 +146,7 @@ def step(
             if name == "foreach":
                 update._foreach(params, grads, buffers, settings, found=found)
             else:
-                update._single_tensor(params, grads, buffers, settings)
+                update._single_tensor(params, grads, buffers, settings, found=found)
     if fell_back:
         _fused.warn_fallbacks(fell_back)
     return True
