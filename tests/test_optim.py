@@ -134,7 +134,7 @@ def blocked_pair(config: dict, dtype, steps: int, seed: int, threads: int) -> in
 
 @contextlib.contextmanager
 def counting_blocks():
-    """Record, for each tensor the for-loop kernel might split, whether it did."""
+    """Record, for each tensor the for-loop or foreach kernel might split, whether it did."""
     taken: list[bool] = []
     original = sgdlab.update._blocks
 
@@ -156,17 +156,17 @@ def counting_blocks():
     threads=st.sampled_from([1, 2]),
 )
 def test_blocked_steps_are_bit_identical_to_torch(config, dtype, steps, seed, threads):
-    blocked = blocked_pair(config, dtype, steps, seed, threads)
-    if config["foreach"] is not True:  # the opposite: blocks were taken, not whole tensors
-        assert blocked > 0
+    # the opposite: blocks were taken, not whole tensors (by either kernel)
+    assert blocked_pair(config, dtype, steps, seed, threads) > 0
 
 
-def test_a_real_block_size_steps_bit_identically_at_two_threads():
+@pytest.mark.parametrize("foreach", [False, True])
+def test_a_real_block_size_steps_bit_identically_at_two_threads(foreach):
     # torch splits each whole-tensor operation among its threads at its own boundaries
     size = 3 * sgdlab.update.CPU_BLOCK_BYTES // 4 + 13
     params_a = [torch.randn(size, generator=torch.Generator().manual_seed(0)).requires_grad_()]
     params_b = [p.detach().clone().requires_grad_() for p in params_a]
-    config = dict(lr=0.1, momentum=0.9, weight_decay=0.01, nesterov=True, foreach=False)
+    config = dict(lr=0.1, momentum=0.9, weight_decay=0.01, nesterov=True, foreach=foreach)
     ours, theirs = sgdlab.SGD(params_a, **config), torch.optim.SGD(params_b, **config)
     threads_before = torch.get_num_threads()
     torch.set_num_threads(2)

@@ -321,13 +321,23 @@ CPU_RUN_BYTES = 1 << 18
 def _runs(ps: list, gs: list, bs: list, indices: Any) -> Iterator[tuple[list, list, list, Any]]:
     """Split one device/dtype group into runs of about :data:`CPU_RUN_BYTES` on the CPU.
 
-    Elementwise stages give the same bits whichever way the list is split.
+    A tensor large enough to be stepped in blocks (:func:`_blocks`) goes block by block, a
+    run each. Elementwise stages give the same bits whichever way the list is split.
     """
-    if len(ps) < 2 or ps[0].device.type != "cpu":
+    if ps[0].device.type != "cpu":
         yield ps, gs, bs, indices
         return
+    blocking = not torch.is_grad_enabled()
     start, size = 0, 0
     for end, param in enumerate(ps, 1):
+        if blocking and param.layout is torch.strided and param.nbytes >= 2 * CPU_BLOCK_BYTES and (
+                parts := _blocks(param, gs[end - 1], bs[end - 1] if bs else None, bool(bs))):
+            if start < end - 1:
+                yield ps[start:end - 1], gs[start:end - 1], bs[start:end - 1], indices[start:end - 1]
+            for p, g, b in parts:
+                yield [p], [g], [b] if bs else [], indices[end - 1:end]
+            start, size = end, 0
+            continue
         size += param.numel() * param.element_size()
         if size >= CPU_RUN_BYTES or end == len(ps):
             yield ps[start:end], gs[start:end], bs[start:end], indices[start:end]
