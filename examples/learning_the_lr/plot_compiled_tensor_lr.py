@@ -99,11 +99,12 @@ print(f"tensor lr: weights within 1e-6 of those without torch.compile: "
 # %%
 # With sgdlab.SGD
 # ---------------
-# ``sgdlab.SGD`` checks its settings in Python on every step, and a check that reads a
-# tensor's value (``lr < 0``, ``.item()``) is a *graph break*: dynamo compiles the code
-# around it as separate graphs. So it captures more graphs than ``torch.optim.SGD`` does,
-# and with a float lr it compiles again in more of them; with a tensor lr it still
-# captures nothing after the first step, and the weights are torch's, bit for bit.
+# ``sgdlab.SGD`` checks its settings and tensors in Python on every step, and a check
+# that reads a tensor's value (``lr < 0``, ``.item()``) is a *graph break*: dynamo
+# compiles the code around it as separate graphs. A float lr has no value to read, and
+# sgdlab captures as many graphs as ``torch.optim.SGD``, one of them again after the
+# first step. A tensor lr is read, and sgdlab captures more graphs than torch, but still
+# none after the first step. Either way the weights are torch's, bit for bit.
 
 for name, lr in [("float lr", 0.1),
                  ("tensor lr", torch.tensor(0.1, device=device))]:
