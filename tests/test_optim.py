@@ -476,6 +476,22 @@ def test_a_tensor_edit_after_admitted_steps_is_refused_as_a_full_check_refuses_i
                zip(before, (v, optimizer.state[v]["momentum_buffer"])))  # nothing moved
 
 
+def test_a_witness_made_under_inference_mode_admits_no_inference_tensor_outside_it():
+    # under inference_mode a normal tensor's dispatch keys read as an inference tensor's do
+    v, w = (torch.ones(2, 3, requires_grad=True) for _ in range(2))
+    optimizer = sgdlab.SGD([v, w], lr=0.1)
+    with torch.inference_mode():
+        for _ in range(2):
+            v.grad, w.grad = torch.ones(2, 3), torch.ones(2, 3)
+            optimizer.step()
+    assert optimizer._passed_settings["tensors"] is not None
+    optimizer.param_groups[0]["params"][1] = _inference_zeros((2, 3), grad=True)
+    before = v.detach().clone()
+    with pytest.raises(RuntimeError, match="params\\[1\\]: Inplace update to inference tensor"):
+        optimizer.step()
+    assert torch.equal(v.detach(), before)
+
+
 def test_without_the_witness_s_comparison_an_edit_would_reach_the_kernel(monkeypatch):
     # the opposite of the test above: it is the comparison that catches the edit
     optimizer, v, w = _warm_optimizer(foreach=False)

@@ -564,10 +564,10 @@ def check_groups(
 _WITNESS = "tensors"
 
 
-def _dispatch_state() -> tuple[int, int]:
+def _dispatch_state() -> tuple:
     """This thread's dispatch keys included and excluded, which a tensor's keys are read against."""
-    return (torch._C._dispatch_tls_local_include_set().raw_repr(),
-            torch._C._dispatch_tls_local_exclude_set().raw_repr())
+    return (torch._C._dispatch_tls_local_include_set(),
+            torch._C._dispatch_tls_local_exclude_set())
 
 
 class _Witness(NamedTuple):
