@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import warnings
 from unittest import mock
 
 import pytest
@@ -557,3 +558,26 @@ def test_sparse_gradient_with_weight_decay_is_a_value_error_and_changes_nothing(
     with pytest.raises(ValueError, match=r"weight_decay=0.01 needs dense gradients, but params\[\d\]\.grad is sparse"):
         optimizer.step()
     assert torch.equal(embedding.weight, before)
+
+
+def test_a_step_compiled_by_dynamo_warns_nothing_and_steps_as_torch():
+    # the witness is C++ that dynamo cannot trace: it stays out of what dynamo compiles
+    def train(optimizer_class):
+        torch._dynamo.reset()
+        torch.manual_seed(1)
+        model = torch.nn.Linear(4, 1)
+        optimizer = optimizer_class(model.parameters(), lr=0.1)
+        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.9)
+        step = torch.compile(optimizer.step, backend="eager")
+        for _ in range(4):
+            optimizer.zero_grad()
+            model(torch.ones(8, 4)).square().mean().backward()
+            step()
+            scheduler.step()
+        return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ours = train(sgdlab.SGD)
+    assert [str(w.message) for w in caught if "Dynamo" in str(w.message)] == []
+    assert torch.equal(ours, train(torch.optim.SGD))

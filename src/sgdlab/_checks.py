@@ -543,7 +543,9 @@ def check_groups(
     step that passed, under the same settings, is let through on one comparison made in C++
     (:class:`_Witness`); anything else is checked tensor by tensor, and names what fails.
     """
-    witness = passed.get(_WITNESS) if passed is not None else None
+    # dynamo cannot trace TensorGuards; it guards a compiled step on the metadata itself
+    witnessed = passed is not None and not torch.compiler.is_compiling()
+    witness = passed.get(_WITNESS) if witnessed else None
     if witness is not None and witness.admits(gathered, checked):
         return witness.found
     groups = optimizer.param_groups
@@ -555,7 +557,7 @@ def check_groups(
             check_foreach_settings(group, params, where)
         found.append(check_tensors(params, grads, buffers, group, where, in_step=True,
                                    ranged=settings.ranged))
-    if passed is not None:
+    if witnessed:
         passed[_WITNESS] = _Witness.of(gathered, checked, found)
     return found
 
@@ -592,6 +594,7 @@ class _Witness(NamedTuple):
     found: list
 
     @classmethod
+    @torch.compiler.disable  # not traced: a frame dynamo runs in Python may call it
     def of(cls, gathered: list, checked: list[Checked], found: list[Found]) -> _Witness | None:
         """The witness of tensors that passed, or None where none can be kept."""
         if (_TensorGuards is None or any(entry.missing_buffers for entry in found)
@@ -602,6 +605,7 @@ class _Witness(NamedTuple):
         return cls(guards, _lengths(gathered), tuple(entry.ranged for entry in checked),
                    _dispatch_state(), found)
 
+    @torch.compiler.disable
     def admits(self, gathered: list, checked: list[Checked]) -> bool:
         """Whether ``gathered`` would pass as the tensors this witnessed did, and find the same."""
         return (_lengths(gathered) == self.lengths
