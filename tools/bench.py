@@ -392,11 +392,17 @@ def stepped_timers(builders: dict[str, Callable], shapes: list[tuple[int, ...]])
                     "dispatch.gather_checked(optimizer, passed)",
                     dispatch=sgdlab._dispatch, optimizer=optimizer,
                     passed=optimizer.__dict__.get("_passed_settings", {}))
+                # the same with nothing kept from the step before: every rule runs in Python
+                timers[CHECKS_IN_PYTHON] = timer(
+                    "dispatch.gather_checked(optimizer)", dispatch=sgdlab._dispatch,
+                    optimizer=optimizer)
     return timers
 
 
 #: The timer of sgdlab's gather and checks, beside the steps.
 CHECKS = "sgdlab gather and checks"
+#: The timer of the same with every rule run in Python (no witness of the step before).
+CHECKS_IN_PYTHON = "sgdlab gather and checks in Python"
 
 
 def best_and_median_times(timers: dict[str, Timer], repeats: int) -> dict[str, dict]:
@@ -650,7 +656,10 @@ def md_models(models: dict) -> list[str]:
                   "them all (torch's step checks nothing): "
                   + "; ".join(f"{row['name']} {row['seconds'][CHECKS] * 1e6:.0f} us "
                               f"({row['seconds'][CHECKS] / row['seconds']['sgdlab for-loop']:.0%} of its "
-                              "for-loop step)" for row in checked) + ".", ""]
+                              "for-loop step" + (
+                                  f"; {row['seconds'][CHECKS_IN_PYTHON] * 1e6:.0f} us with every "
+                                  "rule run in Python" if CHECKS_IN_PYTHON in row["seconds"] else "")
+                              + ")" for row in checked) + ".", ""]
     if (fused := models["fused_bandwidth"]) is not None:
         lines += [f"One tensor of {size_name(fused['total'])} values: the `add_` reference moves "
                   f"{fused['reference_bytes'] / fused['reference_seconds'] / 1e9:.1f} GB/s; "
