@@ -16,7 +16,8 @@ beyond the parameters' dtype range, a bool where a number belongs, a non-bool fl
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from itertools import chain
 from numbers import Integral, Real
 from operator import is_
@@ -495,6 +496,15 @@ def _passed_before(group: Mapping[str, Any], kept: _Passed | None) -> tuple[tupl
     return values, kept is not None and all(map(is_, values, kept.values))
 
 
+def group_prefix(index: int, groups: int) -> str:
+    """How a message names the group it is about: not at all when there is one group.
+
+    >>> group_prefix(1, 2), group_prefix(0, 1)
+    ('param_groups[1]: ', '')
+    """
+    return f"param_groups[{index}]: " if groups > 1 else ""
+
+
 class Checked(NamedTuple):
     """What :func:`check_settings` leaves for :func:`check_groups`, for one group."""
 
@@ -520,7 +530,7 @@ def check_settings(optimizer: torch.optim.Optimizer, passed: dict | None = None)
         if same:
             checked.append(Checked(kept.ranged, True))
             continue
-        check_group(group, f"param_groups[{index}]: " if len(groups) > 1 else "")
+        check_group(group, group_prefix(index, len(groups)))
         is_plain = _PLAIN.issuperset(map(type, values))
         entry = _Passed(values, set())
         if passed is not None:
@@ -546,20 +556,38 @@ def check_groups(
     # dynamo cannot trace TensorGuards; it guards a compiled step on the metadata itself
     witnessed = passed is not None and not torch.compiler.is_compiling()
     witness = passed.get(_WITNESS) if witnessed else None
-    if witness is not None and witness.admits(gathered, checked):
+    if witness is not None and _outside_dynamo(_Witness.admits)(witness, gathered, checked):
         return witness.found
     groups = optimizer.param_groups
     found = []
     for index, (group, (params, grads, buffers), settings) in enumerate(
             zip(groups, gathered, checked)):
-        where = f"param_groups[{index}]: " if len(groups) > 1 else ""
+        where = group_prefix(index, len(groups))
         if not settings.plain:  # only a tensor setting can carry autograd history
             check_foreach_settings(group, params, where)
         found.append(check_tensors(params, grads, buffers, group, where, in_step=True,
                                    ranged=settings.ranged))
     if witnessed:
-        passed[_WITNESS] = _Witness.of(gathered, checked, found)
+        passed[_WITNESS] = _outside_dynamo(_Witness.of)(gathered, checked, found)
     return found
+
+
+_UNTRACED: dict = {}
+
+
+def _outside_dynamo(function: Callable) -> Callable:
+    """``function``, kept out of what dynamo traces once dynamo is loaded (sgdlab never loads it).
+
+    A step that dynamo compiles can run some of its frames in Python, and dynamo then tries
+    to compile each function they call as a frame of its own: it cannot trace the witness's
+    C++ calls, and warns. Wrapped in ``torch.compiler.disable``, they run as they are.
+    """
+    if "torch._dynamo" not in sys.modules:
+        return function
+    kept = _UNTRACED.get(function)
+    if kept is None:
+        kept = _UNTRACED[function] = torch.compiler.disable(function)
+    return kept
 
 
 #: The key of the :class:`_Witness` in the store of :func:`check_settings`.
@@ -594,7 +622,6 @@ class _Witness(NamedTuple):
     found: list
 
     @classmethod
-    @torch.compiler.disable  # not traced: a frame dynamo runs in Python may call it
     def of(cls, gathered: list, checked: list[Checked], found: list[Found]) -> _Witness | None:
         """The witness of tensors that passed, or None where none can be kept."""
         if (_TensorGuards is None or any(entry.missing_buffers for entry in found)
@@ -605,7 +632,6 @@ class _Witness(NamedTuple):
         return cls(guards, _lengths(gathered), tuple(entry.ranged for entry in checked),
                    _dispatch_state(), found)
 
-    @torch.compiler.disable
     def admits(self, gathered: list, checked: list[Checked]) -> bool:
         """Whether ``gathered`` would pass as the tensors this witnessed did, and find the same."""
         return (_lengths(gathered) == self.lengths

@@ -82,7 +82,7 @@ def gather_checked(
     grads = [[p.grad for p in params] for params in with_grad]
     for index, (group, params, group_grads) in enumerate(zip(groups, with_grad, grads)):
         if group.get("fused"):
-            where = f"param_groups[{index}]: " if len(groups) > 1 else ""
+            where = _checks.group_prefix(index, len(groups))
             _fused.check_tensors(params, group_grads, where)
     checked = _checks.check_settings(optimizer, passed)
     gathered = [
