@@ -268,6 +268,8 @@ class Found(NamedTuple):
     sparse_grads: bool = True
     #: some momentum buffer is None (a first step)
     missing_buffers: bool = True
+    #: the bytes of the largest dense parameter (the kernels step large ones in blocks)
+    largest_bytes: int = sys.maxsize
 
 
 def check_tensors(
@@ -293,7 +295,7 @@ def check_tensors(
     grad_mode = torch.is_grad_enabled() and not in_step
     ranged = set() if ranged is None else ranged
     seen: set[torch.dtype] = set()
-    first_device, one_device, sparse, missing = None, True, False, False
+    first_device, one_device, sparse, missing, largest = None, True, False, False, 0
     strided = torch.strided
     for index, param in enumerate(params):
         grad = grads[index]
@@ -319,6 +321,8 @@ def check_tensors(
                 or not param.is_contiguous() or param.is_inference()):
             _check_writable(param, grad, decayed, names, index, where, group)
             sparse = sparse or grad.is_sparse
+        if param.layout is strided and param.nbytes > largest:
+            largest = param.nbytes
         if grad_mode and param.requires_grad and param.is_leaf:
             raise ValueError(
                 f"{names[0].format(index)} is a leaf that requires grad, which cannot change in "
@@ -336,7 +340,7 @@ def check_tensors(
                 one_device = False  # one the fast test did not take: let the kernel group
             elif buffer is None:
                 missing = True
-    return Found(one_device and len(seen) <= 1, sparse, missing)
+    return Found(one_device and len(seen) <= 1, sparse, missing, largest)
 
 
 #: How messages name the ``index``-th parameter, gradient and momentum buffer.

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 from collections.abc import Callable, Iterator
 from itertools import repeat
 from typing import Any, cast
@@ -194,10 +195,10 @@ def _single_tensor(
     *,
     found: _checks.Found = _checks.Found(),
 ) -> None:
-    """One SGD step, tensor by tensor, through the four stages; a large tensor block by block.
+    """One SGD step, tensor by tensor, through the four stages.
 
-    ``found`` is what the caller's checks found (with no sparse gradient, no parameter is
-    sparse either).
+    A large tensor goes block by block. ``found`` is what the caller's
+    checks found (with no sparse gradient, no parameter is sparse).
     """
     lr, maximize = _as_scalar(s.lr), s.maximize
     weight_decay = s.weight_decay
@@ -205,37 +206,35 @@ def _single_tensor(
     decayed, with_momentum = weight_decay != 0, momentum != 0
     # the stages' unchecked rules: the caller has checked everything
     direction_, decay_, advance_, look_ahead_, move_ = _RULES
-
-    def step_one(param: Tensor, g: Tensor, buffer: Tensor | None) -> Tensor | None:
-        if maximize:  # stages 1 and 3b are skipped where they return g
-            g = direction_(g, maximize)
-        if decayed:
-            g = decay_(g, param, weight_decay)
-        if with_momentum:
-            buffer = advance_(g, buffer, momentum, dampening)
-            g = look_ahead_(g, buffer, momentum, nesterov) if nesterov else buffer
-        move_(param, g, lr)
-        return buffer
-
-    blocking = not torch.is_grad_enabled()  # a differentiable step keeps whole tensors
+    # a differentiable step keeps whole tensors
+    large = 2 * CPU_BLOCK_BYTES
+    blocking = not torch.is_grad_enabled() and found.largest_bytes >= large
     dense = not found.sparse_grads
-    for i, param in enumerate(params):
-        buffer = buffers[i] if with_momentum else None
-        if blocking and (dense or param.layout is torch.strided) and (
-                param.nbytes >= 2 * CPU_BLOCK_BYTES) and (
-                parts := _blocks(param, grads[i], buffer, with_momentum)):
-            for part in parts:
-                step_one(*part)
-        else:
-            buffer = step_one(param, grads[i], buffer)
+    for i, whole in enumerate(params):
+        grad, buffer = grads[i], buffers[i] if with_momentum else None
+        parts = (blocking and (dense or whole.layout is torch.strided)
+                 and whole.nbytes >= large
+                 and _blocks(whole, grad, buffer, with_momentum))
+        for param, g, buffer in parts or ((whole, grad, buffer),):
+            if maximize:  # stages 1 and 3b are skipped where they return g
+                g = direction_(g, maximize)
+            if decayed:
+                g = decay_(g, param, weight_decay)
             if with_momentum:
-                buffers[i] = buffer
+                buffer = advance_(g, buffer, momentum, dampening)
+                if nesterov:
+                    g = look_ahead_(g, buffer, momentum, nesterov)
+                else:
+                    g = buffer
+            move_(param, g, lr)
+        if with_momentum and not parts:  # a first step's new buffer
+            buffers[i] = buffer
 
 
-#: On the CPU a tensor of at least twice this many bytes is stepped in blocks of this size:
-#: all four stages run over a block while it is still in the cache, where torch's for-loop
-#: streams each stage through the whole tensor. An elementwise stage gives the same bits
-#: however a tensor is split.
+#: On the CPU a tensor of at least twice this many bytes is stepped in
+#: blocks of this size: all four stages run over a block while it is still
+#: in the cache, where torch's for-loop streams each stage through the whole
+#: tensor. An elementwise stage gives the same bits however a tensor is split.
 CPU_BLOCK_BYTES = 1 << 19
 
 #: The tensor types whose blocks are plain views (a subclass may redefine ``view``).
@@ -245,20 +244,23 @@ _PLAIN_TYPES = frozenset((Tensor, torch.nn.Parameter))
 def _blocks(
     param: Tensor, grad: Tensor, buffer: Tensor | None, with_momentum: bool,
 ) -> Iterator[tuple[Tensor, Tensor, Tensor | None]] | None:
-    """Matching blocks of a large dense CPU parameter, its gradient and its buffer, or None.
+    """Matching blocks of a large dense CPU parameter, gradient and buffer.
 
-    None where the tensor is stepped whole: off the CPU, on a first step with momentum
-    (the new buffer is made whole), or where a tensor is not a plain, dense, contiguous one.
+    None where the tensor is stepped whole: off the CPU, on a first step
+    with momentum (the new buffer is made whole), or where a tensor is not a
+    plain, dense, contiguous one.
     """
-    if (param.device.type != "cpu" or (with_momentum and buffer is None)
-            or not _PLAIN_TYPES.issuperset((type(param), type(grad), type(buffer) if with_momentum else Tensor))
+    tensors = (param, grad, buffer) if with_momentum else (param, grad)
+    if (param.device.type != "cpu" or buffer is None and with_momentum
+            or not _PLAIN_TYPES.issuperset(map(type, tensors))
             or grad.layout is not torch.strided
-            or not (param.is_contiguous() and grad.is_contiguous()
-                    and (buffer is None or buffer.is_contiguous()))):
+            or not all(tensor.is_contiguous() for tensor in tensors)):
         return None
     per = CPU_BLOCK_BYTES // param.element_size()
-    pieces = [tensor.view(-1).split(per) for tensor in (param, grad)]
-    return zip(*pieces, buffer.view(-1).split(per) if buffer is not None else repeat(None))
+    pieces = [tensor.view(-1).split(per) for tensor in tensors]
+    if not with_momentum:
+        pieces.append(repeat(None))
+    return zip(*pieces)
 
 
 def _foreach_momentum(
@@ -308,7 +310,7 @@ def _foreach(
             [params, grads, buffers], with_indices=True  # type: ignore
         )
     for (ps, gs, bs), indices in grouped.values():
-        for run in _runs(ps, gs, bs, indices):
+        for run in _runs(ps, gs, bs, indices, found.largest_bytes):
             _foreach_run(*run, buffers, s, lr, found)
 
 
@@ -318,16 +320,19 @@ def _foreach(
 CPU_RUN_BYTES = 1 << 18
 
 
-def _runs(ps: list, gs: list, bs: list, indices: Any) -> Iterator[tuple[list, list, list, Any]]:
+def _runs(
+    ps: list, gs: list, bs: list, indices: Any, largest_bytes: int = sys.maxsize,
+) -> Iterator[tuple[list, list, list, Any]]:
     """Split one device/dtype group into runs of about :data:`CPU_RUN_BYTES` on the CPU.
 
     A tensor large enough to be stepped in blocks (:func:`_blocks`) goes block by block, a
-    run each. Elementwise stages give the same bits whichever way the list is split.
+    run each; ``largest_bytes`` (what the checks found) may say that none is. Elementwise
+    stages give the same bits whichever way the list is split.
     """
     if ps[0].device.type != "cpu":
         yield ps, gs, bs, indices
         return
-    blocking = not torch.is_grad_enabled()
+    blocking = not torch.is_grad_enabled() and largest_bytes >= 2 * CPU_BLOCK_BYTES
     start, size = 0, 0
     for end, param in enumerate(ps, 1):
         if blocking and param.layout is torch.strided and param.nbytes >= 2 * CPU_BLOCK_BYTES and (
