@@ -6,6 +6,7 @@ fixture steps one optimizer through it, and the tests read what happened.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -444,3 +445,78 @@ def test_a_parameter_given_new_memory_between_steps_is_stepped_in_its_new_memory
         results.append(steps)
     for (fused_w, fused_b), (loop_w, loop_b) in zip(*results):
         assert torch.equal(fused_w, loop_w) and torch.equal(fused_b, loop_b)
+
+
+def test_a_step_calls_the_compiled_code_without_dynamo_and_matches_the_for_loop(monkeypatch):
+    """The step calls what inductor generated directly, not through dynamo's frame and guards."""
+    def through_dynamo(*args):
+        raise AssertionError("the step went through dynamo")
+
+    fused_and_loop_steps(lambda: [torch.randn(30), torch.randn(4, 5)], 2, momentum=0.9)  # compiled
+    monkeypatch.setattr(sgdlab.fused, "_call", through_dynamo)
+    fused, loop, graphs, _ = fused_and_loop_steps(
+        lambda: [torch.randn(30), torch.randn(4, 5)], 3, momentum=0.9, weight_decay=1e-2, nesterov=True)
+    assert all(map(torch.equal, fused, loop)) and graphs[-1] == 0
+
+
+def test_without_the_direct_call_dynamo_steps_alike(monkeypatch):
+    """Where the direct call is not possible (here: as if the compiler had kept nothing),
+    the step goes through dynamo, with the same results and no new graph."""
+    fused_and_loop_steps(lambda: [torch.randn(30), torch.randn(4, 5)], 2, momentum=0.9)  # compiled
+    monkeypatch.setattr(sgdlab.fused, "_directs", {})
+    calls = []
+    through_dynamo = sgdlab.fused._call
+    monkeypatch.setattr(sgdlab.fused, "_call", lambda *args: calls.append(1) or through_dynamo(*args))
+    fused, loop, graphs, _ = fused_and_loop_steps(
+        lambda: [torch.randn(30), torch.randn(4, 5)], 3, momentum=0.9, weight_decay=1e-2)
+    assert all(map(torch.equal, fused, loop)) and graphs[-1] == 0 and len(calls) == 2
+
+
+def test_under_a_dispatch_mode_the_for_loop_steps_and_the_mode_sees_it(monkeypatch):
+    """Under a dispatch mode dynamo runs no compiled code (it would run the rule's Python
+    code, writing, then fail): the for-loop steps, once, with no fallback for later steps."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Seeing(TorchDispatchMode):
+        seen: list = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.seen.append(func.__name__)
+            return func(*args, **(kwargs or {}))
+
+    fused_and_loop_steps(lambda: [torch.randn(30)], 2, momentum=0.9)  # compiled
+    monkeypatch.setattr(sgdlab.fused, "_kinds", dict(sgdlab.fused._kinds))  # whatever happens stays here
+    fused_w, loop_w = torch.randn(30, requires_grad=True), torch.randn(30, requires_grad=True)
+    with torch.no_grad():
+        loop_w.copy_(fused_w)
+    fused = sgdlab.SGD([fused_w], lr=0.1, momentum=0.9, fused=True)
+    loop = sgdlab.SGD([loop_w], lr=0.1, momentum=0.9, foreach=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for step in range(3):
+            fused_w.grad, loop_w.grad = torch.ones(30), torch.ones(30)
+            with Seeing() if step == 1 else contextlib.nullcontext():
+                fused.step()
+            loop.step()
+            assert torch.equal(fused_w, loop_w), step
+    assert "add_.Tensor" in Seeing.seen  # the for-loop's operations
+    assert not any(issubclass(w.category, sgdlab.fused.FusedCompileWarning) for w in caught)
+    assert all(sgdlab.fused._kinds.values())
+
+
+@pytest.mark.parametrize("negative", ["param", "grad"])
+def test_a_negative_view_is_stepped_as_the_for_loop_steps_it(negative):
+    """A negative view's memory holds the negation of its values: the for-loop steps it."""
+    results = []
+    for fused in (True, False):
+        w = torch._neg_view(torch.arange(6.0)) if negative == "param" else torch.arange(6.0)
+        grad = torch._neg_view(torch.ones(6)) if negative == "grad" else torch.ones(6)
+        assert (w if negative == "param" else grad).is_neg()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sgdlab.fused.FusedCompileWarning)
+            if fused:
+                sgdlab.fused.fused_step([w], [grad], [None], lr=0.5, weight_decay=0.1)
+            else:
+                sgdlab.sgd([w], [grad], [None], lr=0.5, weight_decay=0.1, foreach=False)
+        results.append(w.clone())
+    assert torch.equal(*results)
