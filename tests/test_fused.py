@@ -191,8 +191,8 @@ def test_200_parameter_lists_and_settings_compile_a_bounded_number_of_graphs():
                 loop.step()
             for fp, lp in zip(fused_params, loop_params):
                 assert torch.equal(fp, lp)
-    # float32: with or without a buffer, one value or more
-    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] - before <= 4
+    # float32: with or without a buffer, one value or more, alone or a list of up to 6 (4 at a time)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] - before <= 2 * 2 * 2
 
 
 def stepped_pair():

@@ -9,10 +9,11 @@ buffer once. The rule stays the single source; the kernel is generated from it.
 Four things to know:
 
 - It compiles a bounded number of graphs: one per device, dtype, kind of tensor (with or
-  without a momentum buffer, one value or more) and chunk length (4 or 16 tensors). A
-  group's tensors are stepped in chunks of that many, each tensor over its own memory with
-  its own symbolic size, a short chunk padded with scratch tensors; so no list of shapes
-  compiles anything new, and nothing is copied. The settings reach the compiled loop as
+  without a momentum buffer, one value or more) and chunk length (1, 4 or 16 tensors). A
+  group's tensors are stepped in chunks of that many (a tensor alone, the only one of its
+  kind in its group, in a call of its own), each tensor over its own memory with its own
+  symbolic size, a short chunk padded with scratch tensors; so no list of shapes compiles
+  anything new, and nothing is copied. The settings reach the compiled loop as
   integer arguments (their float64 bits), held in registers, so a new learning rate,
   momentum, weight decay or flag compiles nothing. Each compilation takes seconds (tens on
   two CPU cores: the performance page has the time measured) and says so with a
@@ -200,8 +201,9 @@ def _rule(
         param.copy_(add(param, g, -lr))  # stage 4: move
 
 
-#: The chunk lengths a compiled graph takes; a shorter chunk is padded with scratch tensors.
-CHUNKS = (4, 16)
+#: The chunk lengths a compiled graph takes: a tensor alone, or a list of tensors, whose
+#: last chunk is padded with scratch tensors.
+CHUNKS = (1, 4, 16)
 
 
 @functools.cache
@@ -631,25 +633,28 @@ def warn_fallbacks(fell_back: list) -> None:
         _warn_fallback(kind, error)
 
 
-def _chunks(indices: list[int]) -> list[list[int]]:
-    """``indices`` cut into chunks of at most ``max(CHUNKS)``, each padded to a length in CHUNKS.
+def _chunks(indices: list[int]) -> list[tuple[int, list[int]]]:
+    """``indices`` cut into calls: ``(length, chunk)``, the chunk padded to the length.
 
-    >>> [len(chunk) for chunk in _chunks(list(range(37)))]
-    [16, 16, 4, 1]
-    >>> [len(chunk) for chunk in _chunks(list(range(12)))]
-    [12]
+    One tensor alone is a call of length 1, without scratch tensors (measured, they cost
+    the call a few microseconds each). A list is cut into chunks of at most 16, each
+    padded to 4 or 16 tensors, so that a list compiles no graph of length 1.
+
+    >>> [(length, len(chunk)) for length, chunk in _chunks(list(range(37)))]
+    [(16, 16), (16, 16), (4, 4), (4, 1)]
+    >>> [(length, len(chunk)) for length, chunk in _chunks(list(range(12)))]
+    [(16, 12)]
+    >>> _chunks([7])
+    [(1, [7])]
     """
-    short, long = CHUNKS
+    one, short, long = CHUNKS
+    if len(indices) == one:
+        return [(one, indices)]
     chunks = [indices[start:start + long] for start in range(0, len(indices), long)]
     if chunks and len(chunks[-1]) <= 2 * short and len(chunks[-1]) > short:  # two short calls
         last = chunks.pop()
         chunks += [last[:short], last[short:]]
-    return chunks
-
-
-def _length(count: int) -> int:
-    """The compiled length that a chunk of ``count`` tensors is padded to."""
-    return next(length for length in CHUNKS if count <= length)
+    return [(short if len(chunk) <= short else long, chunk) for chunk in chunks]
 
 
 def _plan(params: list[Tensor], grads: list[Tensor], buffers: list, settings: Settings) -> list:
@@ -685,11 +690,11 @@ def _plan(params: list[Tensor], grads: list[Tensor], buffers: list, settings: Se
         param = params[index]
         key = (param.device, param.dtype, with_momentum, param.numel() == 1)
         if index in alone:
-            calls.append(((*key, _length(1)), [index]))
+            calls.append(((*key, CHUNKS[0]), [index]))
         else:
             together.setdefault(key, []).append(index)
-    calls[:0] = [((*key, _length(len(chunk))), chunk)
-                 for key, indices in together.items() for chunk in _chunks(indices)]
+    calls[:0] = [((*key, length), chunk)
+                 for key, indices in together.items() for length, chunk in _chunks(indices)]
     return [(None, loop), *calls] if loop else calls
 
 
