@@ -401,8 +401,11 @@ def _flat_read(tensor: Tensor) -> Tensor:
     """:func:`_flat` for a gradient, which the rule only reads: its version stays as it was.
 
     Not kept: a training loop's ``zero_grad()`` frees the gradients, and the next backward
-    pass makes new ones.
+    pass makes new ones. A gradient that is flat already, and neither a view nor recorded
+    by autograd, is its own flat tensor.
     """
+    if tensor.dim() == 1 and tensor._base is None and not tensor.requires_grad and tensor.is_contiguous():
+        return tensor
     return tensor.as_strided((tensor.numel(),), (1,)).detach()
 
 
@@ -770,12 +773,16 @@ def _run_plan(params, grads, buffers, settings: Settings, group_plan: list, fell
         if compiled and kind is not None and _kinds.get(kind):
             device, dtype, _, single, length = kind
             codes = codes or _codes(settings)
+            chosen = [_flat(params[i]) for i in indices]
+            chosen_grads = [_flat_read(grads[i]) for i in indices]
+            chosen_buffers = [_flat(buffers[i]) for i in indices] if with_momentum else None
             pad = length - len(indices)
-            scratch = _scratch(device, dtype, single)
-            chosen = [_flat(params[i]) for i in indices] + scratch[0][:pad]
-            chosen_grads = [_flat_read(grads[i]) for i in indices] + scratch[1][:pad]
-            chosen_buffers = ([_flat(buffers[i]) for i in indices] + scratch[2][:pad]
-                              if with_momentum else None)
+            if pad:
+                scratch = _scratch(device, dtype, single)
+                chosen += scratch[0][:pad]
+                chosen_grads += scratch[1][:pad]
+                if with_momentum:
+                    chosen_buffers += scratch[2][:pad]
             try:
                 if not _direct_call(kind, len(indices), chosen, chosen_grads, chosen_buffers, codes):
                     _call(kind, chosen, chosen_grads, chosen_buffers, *codes, _rounds_once(device))
