@@ -364,9 +364,12 @@ def test_the_step_counts_a_write_to_each_parameter_and_none_to_its_gradient():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sgdlab.fused.FusedCompileWarning)
         optimizer.step()  # creates the buffer: the for-loop's step
-        params_version, grads_version = w._version, w.grad._version
-        optimizer.step()
-    assert w._version > params_version and w.grad._version == grads_version
+        for _ in range(2):  # the first compiled step, then one that finds everything made
+            params_version, grads_version = w._version, w.grad._version
+            buffer_version = optimizer.state[w]["momentum_buffer"]._version
+            optimizer.step()
+            assert w._version > params_version and w.grad._version == grads_version
+            assert optimizer.state[w]["momentum_buffer"]._version > buffer_version
 
 
 @pytest.mark.parametrize("make", [
@@ -457,6 +460,27 @@ def test_a_step_calls_the_compiled_code_without_dynamo_and_matches_the_for_loop(
     fused, loop, graphs, _ = fused_and_loop_steps(
         lambda: [torch.randn(30), torch.randn(4, 5)], 3, momentum=0.9, weight_decay=1e-2, nesterov=True)
     assert all(map(torch.equal, fused, loop)) and graphs[-1] == 0
+
+
+def test_the_compiled_graph_in_its_wrappers_steps_alike(monkeypatch):
+    """Where the generated code is not called directly (off the CPU), the compiled graph in
+    AOT autograd's wrappers is: the same results, the writes counted all the same."""
+    fused_and_loop_steps(lambda: [torch.randn(30), torch.randn(4, 5)], 2, momentum=0.9)  # compiled
+    monkeypatch.setattr(sgdlab.fused, "_directs", {kind: direct._replace(generated=None)
+                                                   for kind, direct in sgdlab.fused._directs.items()})
+    monkeypatch.setattr(sgdlab.fused, "_call", lambda *args: pytest.fail("the step went through dynamo"))
+    fused, loop, graphs, _ = fused_and_loop_steps(
+        lambda: [torch.randn(30), torch.randn(4, 5)], 3, momentum=0.9, weight_decay=1e-2)
+    assert all(map(torch.equal, fused, loop)) and graphs[-1] == 0
+    params = [torch.randn(30, requires_grad=True), torch.randn(4, 5, requires_grad=True)]
+    for param in params:
+        param.grad = torch.randn(param.shape)
+    optimizer = sgdlab.SGD(params, lr=0.1, momentum=0.9, fused=True)
+    for step in range(3):  # the buffers made, the flat tensors made, then neither
+        versions = [(param._version, param.grad._version) for param in params]
+        optimizer.step()
+        assert all(param._version > version and param.grad._version == grad_version
+                   for param, (version, grad_version) in zip(params, versions)), step
 
 
 def test_without_the_direct_call_dynamo_steps_alike(monkeypatch):
