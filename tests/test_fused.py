@@ -7,6 +7,7 @@ fixture steps one optimizer through it, and the tests read what happened.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import json
 import math
@@ -526,6 +527,22 @@ def test_under_a_dispatch_mode_the_for_loop_steps_and_the_mode_sees_it(monkeypat
     assert "add_.Tensor" in Seeing.seen  # the for-loop's operations
     assert not any(issubclass(w.category, sgdlab.fused.FusedCompileWarning) for w in caught)
     assert all(sgdlab.fused._kinds.values())
+
+
+def test_a_graph_compiled_under_a_function_mode_is_not_called_directly(monkeypatch):
+    """Dynamo traces through a function mode, so its graph may hold what the mode did: the
+    direct call takes only a graph compiled with no function mode active."""
+    # as in a new process: nothing compiled (new code objects, so dynamo has no graph either)
+    monkeypatch.setattr(sgdlab.fused, "_compiled", functools.cache(sgdlab.fused._compiled.__wrapped__))
+    monkeypatch.setattr(sgdlab.fused, "_kinds", {})
+    monkeypatch.setattr(sgdlab.fused, "_directs", {})
+    kind = (torch.device("cpu"), torch.float32, True, False, 4)
+    with torch.device("cpu"):  # a function mode
+        fused, loop, _, _ = fused_and_loop_steps(lambda: [torch.randn(30), torch.randn(4, 5)], 3, momentum=0.9)
+    assert all(map(torch.equal, fused, loop)) and kind in sgdlab.fused._kinds
+    assert kind not in sgdlab.fused._directs
+    fused, loop, _, _ = fused_and_loop_steps(lambda: [torch.randn(30), torch.randn(4, 5)], 3, momentum=0.9)
+    assert all(map(torch.equal, fused, loop)) and kind in sgdlab.fused._directs
 
 
 @pytest.mark.parametrize("negative", ["param", "grad"])

@@ -245,8 +245,29 @@ class _Direct(NamedTuple):
     keys: Any
 
 
-#: Per kind, the last graph dynamo compiled for it, ready for :func:`_direct_call`.
+#: Per kind, the last graph dynamo compiled for it with no function mode active, ready for
+#: :func:`_direct_call`.
 _directs: dict[tuple, _Direct] = {}
+
+#: The kinds being compiled now with no function mode active (see :func:`_through_dynamo`).
+_plain: set[tuple] = set()
+
+
+def _through_dynamo(kind: tuple, *args) -> None:
+    """Call the compiled rule for ``kind`` through dynamo, keeping what it compiles meanwhile
+    for direct calls only if no function mode is active.
+
+    Dynamo traces through a function mode (a ``TorchFunctionMode``), so a graph traced
+    under one may hold what the mode did; a direct call, made outside any mode, must not
+    run it. The backend cannot tell: dynamo sets the modes aside while it compiles.
+    """
+    plain = not torch._C._is_torch_function_mode_enabled()
+    if plain:
+        _plain.add(kind)
+    try:
+        _compiled(kind)(*args)
+    finally:
+        _plain.discard(kind)
 
 
 def _inductor_keeping(kind: tuple, graph: torch.fx.GraphModule, example_inputs: list) -> Any:
@@ -255,12 +276,15 @@ def _inductor_keeping(kind: tuple, graph: torch.fx.GraphModule, example_inputs: 
     Dynamo names the source of every input of the graph it traced: a tensor of one of the
     three lists, a tensor's size, or a setting's code. When all of them are among these, the
     compiled graph can be called with the step's own tensors, without dynamo's frame
-    evaluation and guards (:func:`_direct_call`); else only through dynamo.
+    evaluation and guards (:func:`_direct_call`); else only through dynamo. Kept only from
+    a compilation made with no function mode active (:func:`_through_dynamo`).
     """
     from torch._inductor.compile_fx import compile_fx
 
     inputs = _graph_inputs(graph)
     compiled = compile_fx(graph, example_inputs)
+    if kind not in _plain:  # traced under a function mode: not for direct calls
+        return compiled
     _directs.pop(kind, None)
     if inputs is not None and len(inputs) == len(example_inputs):
         keys = torch._C._dispatch_keys(torch.empty(2, dtype=kind[1], device=kind[0]))
@@ -278,10 +302,9 @@ def _generated(compiled: Any, written: set[int]) -> Any:
     grad mode off, and pass the inputs on as a list. Calling the generated code directly
     spares their time (the caller counts the writes and runs under ``no_grad``); measured
     over 1e7 values on one thread, the step then also took 2-3% less. None, to call
-    ``compiled`` itself, unless the
-    generated code writes exactly the ``written`` inputs (the parameters and buffers), so
-    that nothing is left for the wrappers to write back. Used on the CPU, where it was
-    measured; elsewhere the wrappers stay.
+    ``compiled`` itself, unless the generated code writes exactly the ``written`` inputs
+    (the parameters and buffers), so that nothing is left for the wrappers to write back.
+    Used on the CPU, where it was measured; elsewhere the wrappers stay.
     """
     inner = compiled
     for _ in range(16):  # the wrappers say what they wrap; a bounded walk
@@ -754,7 +777,7 @@ def _prepare(plans: list[list]) -> None:
         params, grads, buffers = (tensors[:length] for tensors in _scratch(device, dtype, single))
         try:
             with torch.no_grad(), _dynamic():
-                _compiled(kind)(params, grads, buffers if with_buffer else None,
+                _through_dynamo(kind, params, grads, buffers if with_buffer else None,
                                 *_codes(Settings(0.0)), _rounds_once(device))
         except Exception as error:  # the compiler failed: this kind runs the for-loop
             _kinds[kind] = False
@@ -851,15 +874,14 @@ def _call(kind: tuple, *args) -> None:
     :func:`_prepare` (after a change of a global setting such as deterministic algorithms)
     fails before it writes, and is made again under those settings.
     """
-    compiled = _compiled(kind)
     try:
         with torch.compiler.set_stance("fail_on_recompile"):
-            compiled(*args)
+            _through_dynamo(kind, *args)
     except RuntimeError as error:
         if not str(error).startswith(_RECOMPILE):
             raise
         with _dynamic(), torch.compiler.set_stance("default"):
-            compiled(*args)
+            _through_dynamo(kind, *args)
 
 
 def _codes(settings: Settings) -> tuple[int, ...]:
