@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import math
 import os
 import shutil
@@ -225,9 +226,10 @@ def _compiled(kind: tuple):
                          backend=functools.partial(_inductor_keeping, kind))
 
 
-#: The rule's arguments as its compiled graph takes them: the tensor lists, then the codes.
-_LISTS = ("params", "grads", "buffers")
-_CODE_NAMES = ("lr", "momentum", "undamped", "weight_decay", "maximize", "decay", "nesterov")
+#: The rule's arguments as its compiled graph takes them: the tensor lists, then the codes
+#: (``once`` is a constant of the graph, not an input).
+_ARGUMENTS = tuple(inspect.signature(_rule).parameters)
+_LISTS, _CODE_NAMES = _ARGUMENTS[:3], _ARGUMENTS[3:-1]
 
 
 class _Direct(NamedTuple):
