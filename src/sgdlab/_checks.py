@@ -609,13 +609,14 @@ class _Witness(NamedTuple):
 
     Every rule of :func:`check_tensors` in a step reads only a tensor's metadata: its Python
     type, dispatch keys (layout, inference tensors), dtype, device, sizes and strides (so
-    contiguity and overlap). dynamo's ``TensorGuards`` records exactly these for each
-    tensor and compares them in C++, about 70 ns a tensor where the rules take about 1.2 µs
-    in Python. A later step whose tensors all compare equal, position by position, in
-    groups of the same lengths under the same settings (the very range sets that passed)
-    and the same dispatch state, would pass again and find the same; anything else (a
-    ``.data`` rebound to another shape, a buffer replaced, a group added, a None) is
-    checked in full. A step with a missing buffer keeps no witness (TensorGuards takes
+    contiguity and overlap). dynamo's ``TensorGuards`` records these for each tensor, and
+    ``requires_grad`` too (which the rules do not need: a change of it costs a full check),
+    and compares them in C++, about 70 ns a tensor where the rules take about 1.2 µs in
+    Python. A later step whose tensors all compare equal, position by position, in groups
+    of the same lengths under the same settings (the very range sets that passed) and the
+    same dispatch state, would pass again and find the same; anything else (a ``.data``
+    rebound to another shape, a buffer replaced by one of another dtype, a group added, a
+    None) is checked in full. A step with a missing buffer keeps no witness (TensorGuards takes
     tensors only), nor one with a tensor setting (checked again at every step).
     """
 
