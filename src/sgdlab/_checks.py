@@ -321,8 +321,8 @@ def check_tensors(
                 or not param.is_contiguous() or param.is_inference()):
             _check_writable(param, grad, decayed, names, index, where, group)
             sparse = sparse or grad.is_sparse
-        if param.layout is strided and param.nbytes > largest:
-            largest = param.nbytes
+        if param.layout is strided:
+            largest = max(largest, param.nbytes)
         if grad_mode and param.requires_grad and param.is_leaf:
             raise ValueError(
                 f"{names[0].format(index)} is a leaf that requires grad, which cannot change in "
@@ -616,8 +616,8 @@ class _Witness(NamedTuple):
     of the same lengths under the same settings (the very range sets that passed) and the
     same dispatch state, would pass again and find the same; anything else (a ``.data``
     rebound to another shape, a buffer replaced by one of another dtype, a group added, a
-    None) is checked in full. A step with a missing buffer keeps no witness (TensorGuards takes
-    tensors only), nor one with a tensor setting (checked again at every step).
+    None) is checked in full. A step with a missing buffer keeps no witness (TensorGuards
+    takes tensors only), nor one with a tensor setting (checked again at every step).
     """
 
     guards: Any

@@ -38,9 +38,10 @@ def autograd_idle() -> bool:
 
     With grad mode off and no forward-mode level open, autograd's layer of every call only
     checks that it has nothing to record and passes the call on: about 0.15 µs per call,
-    so the four calls of a small tensor's step lose a tenth of its time there. Below it the calls are the same kernels, an in-place
-    write still moves the version counter, and an inference tensor is still refused (both
-    happen in the layer underneath). Not while dynamo traces, which compiles Python calls.
+    so the four calls of a small tensor's step lose a tenth of its time there. Below it the
+    calls are the same kernels, an in-place write still moves the version counter, and an
+    inference tensor is still refused (both happen in the layer underneath). Not while
+    dynamo traces, which compiles Python calls.
 
     >>> with torch.no_grad():
     ...     autograd_idle()

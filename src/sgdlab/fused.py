@@ -905,8 +905,9 @@ def _codes(settings: Settings) -> tuple[int, ...]:
     return tuple(code + _CODE_OFFSET for code in bits)
 
 
-#: Seven float64s and the same bytes as seven integers: :func:`_code` for all the settings at once.
-_AS_FLOATS, _AS_INTEGERS = struct.Struct("<7d"), struct.Struct("<7q")
+#: A float64 per code of the rule and the same bytes as integers: :func:`_code` for all the
+#: settings at once.
+_AS_FLOATS, _AS_INTEGERS = (struct.Struct(f"<{len(_CODE_NAMES)}{kind}") for kind in "dq")
 
 
 def _warn_fallback(kind: tuple, error: BaseException | None = None) -> None:

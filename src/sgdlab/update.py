@@ -198,7 +198,7 @@ def _single_tensor(
     """One SGD step, tensor by tensor, through the four stages.
 
     A large tensor goes block by block. ``found`` is what the caller's
-    checks found (with no sparse gradient, no parameter is sparse).
+    checks found.
     """
     lr, maximize = _as_scalar(s.lr), s.maximize
     weight_decay = s.weight_decay
@@ -206,15 +206,10 @@ def _single_tensor(
     decayed, with_momentum = weight_decay != 0, momentum != 0
     # the stages' unchecked rules: the caller has checked everything
     direction_, decay_, advance_, look_ahead_, move_ = _RULES
-    # a differentiable step keeps whole tensors
-    large = 2 * CPU_BLOCK_BYTES
-    blocking = not torch.is_grad_enabled() and found.largest_bytes >= large
-    dense = not found.sparse_grads
+    blocking = _blocking(found.largest_bytes)
     for i, whole in enumerate(params):
         grad, buffer = grads[i], buffers[i] if with_momentum else None
-        parts = (blocking and (dense or whole.layout is torch.strided)
-                 and whole.nbytes >= large
-                 and _blocks(whole, grad, buffer, with_momentum))
+        parts = blocking and _blocks(whole, grad, buffer, with_momentum)
         for param, g, buffer in parts or ((whole, grad, buffer),):
             if maximize:  # stages 1 and 3b are skipped where they return g
                 g = direction_(g, maximize)
@@ -241,15 +236,28 @@ CPU_BLOCK_BYTES = 1 << 19
 _PLAIN_TYPES = frozenset((Tensor, torch.nn.Parameter))
 
 
+def _blocking(largest_bytes: int) -> bool:
+    """Whether a step may cut tensors into blocks.
+
+    Not with grad mode on (a differentiable step keeps whole tensors), nor
+    where the checks found no parameter of two blocks or more.
+    """
+    return (not torch.is_grad_enabled()
+            and largest_bytes >= 2 * CPU_BLOCK_BYTES)
+
+
 def _blocks(
     param: Tensor, grad: Tensor, buffer: Tensor | None, with_momentum: bool,
 ) -> Iterator[tuple[Tensor, Tensor, Tensor | None]] | None:
     """Matching blocks of a large dense CPU parameter, gradient and buffer.
 
-    None where the tensor is stepped whole: off the CPU, on a first step
-    with momentum (the new buffer is made whole), or where a tensor is not a
-    plain, dense, contiguous one.
+    None where the tensor is stepped whole: under two blocks, off the CPU,
+    on a first step with momentum (the new buffer is made whole), or where
+    a tensor is not a plain, dense, contiguous one.
     """
+    if (param.layout is not torch.strided
+            or param.nbytes < 2 * CPU_BLOCK_BYTES):
+        return None
     tensors = (param, grad, buffer) if with_momentum else (param, grad)
     if (param.device.type != "cpu" or buffer is None and with_momentum
             or not _PLAIN_TYPES.issuperset(map(type, tensors))
@@ -332,15 +340,15 @@ def _runs(
     if ps[0].device.type != "cpu":
         yield ps, gs, bs, indices
         return
-    blocking = not torch.is_grad_enabled() and largest_bytes >= 2 * CPU_BLOCK_BYTES
+    blocking = _blocking(largest_bytes)
     start, size = 0, 0
     for end, param in enumerate(ps, 1):
-        if blocking and param.layout is torch.strided and param.nbytes >= 2 * CPU_BLOCK_BYTES and (
-                parts := _blocks(param, gs[end - 1], bs[end - 1] if bs else None, bool(bs))):
-            if start < end - 1:
-                yield ps[start:end - 1], gs[start:end - 1], bs[start:end - 1], indices[start:end - 1]
+        last = end - 1
+        if blocking and (parts := _blocks(param, gs[last], bs[last] if bs else None, bool(bs))):
+            if start < last:
+                yield ps[start:last], gs[start:last], bs[start:last], indices[start:last]
             for p, g, b in parts:
-                yield [p], [g], [b] if bs else [], indices[end - 1:end]
+                yield [p], [g], [b] if bs else [], indices[last:end]
             start, size = end, 0
             continue
         size += param.numel() * param.element_size()
